@@ -1,0 +1,44 @@
+"""The one small interface every kernel transport implements (bytes in, bytes out)."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from setkey_tui.pfkey.platform import Platform
+
+
+class TransportError(Exception):
+    """A transport failed: ``str()`` is one clear line for the user (what happened, what to do)."""
+
+
+class MessagesLost(TransportError):
+    """The kernel dropped messages for this socket (ENOBUFS): resynchronise with a dump."""
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """A PF_KEY conversation with one kernel, as one socket sees it.
+
+    ``send`` takes one whole message; ``recv`` returns one whole message or None when ``timeout``
+    (seconds; None = block) passes. ``set_promisc`` asks for copies of every message (SADB_X_PROMISC).
+    ``description`` is what the UI shows ("real PF_KEY", "simulated (no PF_KEY: ...)", ...).
+    """
+
+    platform: Platform
+    description: str
+
+    def send(self, data: bytes) -> None:
+        """Send one message to the kernel."""
+        ...
+
+    def recv(self, timeout: float | None = None) -> bytes | None:
+        """The next message from the kernel, or None on timeout."""
+        ...
+
+    def set_promisc(self, on: bool) -> None:
+        """Turn promiscuous mode on or off (sends SADB_X_PROMISC)."""
+        ...
+
+    def close(self) -> None:
+        """Release the socket."""
+        ...
