@@ -6,6 +6,7 @@ in the codec and the model uses the Linux/RFC values defined here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
 
 PF_KEY = 15
@@ -42,6 +43,10 @@ class MsgType(IntEnum):
     X_SPDDELETE2 = 22
     X_NAT_T_NEW_MAPPING = 23
     X_MIGRATE = 24
+    # Darwin-only message types, given private canonical numbers (above u8) that platform.py maps to the wire.
+    X_GETSASTAT = 256
+    X_SPDENABLE = 257
+    X_SPDDISABLE = 258
 
 
 class ExtType(IntEnum):
@@ -262,3 +267,230 @@ def enum_name(enum: type[IntEnum], value: int) -> str:
         return enum(value).name
     except ValueError:
         return str(value)
+
+
+# ------------------------------------------------------------------------------------------------ names
+class NameTable:
+    """Display names for the numbers of one kind, and the numbers for every name (two-way lookup).
+
+    ``name(value)`` gives the display name (the decimal number when there is none); ``value(text)`` accepts,
+    case-insensitively, the display name, the aliases, the enum member name (``AESCBC``), a ``prefix`` form
+    (``SADB_ADD``) and a decimal number, and raises :class:`ValueError` naming the kind otherwise.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        enum: type[IntEnum],
+        names: dict[int, str],
+        *,
+        aliases: dict[str, int] | None = None,
+        prefix: str | Callable[[str], str] = "",
+    ) -> None:
+        self.kind = kind
+        self.enum = enum
+        self._names = {int(k): v for k, v in names.items()}
+        lookup: dict[str, int] = {}
+        for member in enum:
+            lookup[member.name.lower()] = int(member)
+            if prefix:
+                full = prefix(member.name) if callable(prefix) else prefix + member.name
+                lookup[full.lower()] = int(member)
+        lookup.update({text.lower(): value for value, text in self._names.items()})
+        lookup.update({text.lower(): int(value) for text, value in (aliases or {}).items()})
+        self._lookup = lookup
+
+    def name(self, value: int) -> str:
+        """The display name of ``value``, or its decimal number."""
+        return self._names.get(value, str(value))
+
+    def value(self, text: str) -> int:
+        """The number for ``text`` (name, alias, enum name or decimal); ValueError when unknown."""
+        key = text.strip().lower()
+        if key in self._lookup:
+            return self._lookup[key]
+        if key.isdigit():
+            return int(key)
+        raise ValueError(f"unknown {self.kind} {text!r} (known: {', '.join(self.names())})")
+
+    def names(self) -> list[str]:
+        """The display names, in numeric order."""
+        return [self._names[v] for v in sorted(self._names)]
+
+    def items(self) -> list[tuple[int, str]]:
+        """(number, display name) pairs in numeric order."""
+        return sorted(self._names.items())
+
+
+def _sadb(prefix: str, x_prefix: str) -> Callable[[str], str]:
+    """``ADD`` → ``SADB_ADD``, ``X_SPDADD`` → ``SADB_X_SPDADD``; for extensions ``SADB_EXT_SA`` and
+    ``SADB_X_EXT_POLICY``."""
+
+    def full(name: str) -> str:
+        return x_prefix + name[2:] if name.startswith("X_") else prefix + name
+
+    return full
+
+
+MSG_TYPES = NameTable(
+    "message type",
+    MsgType,
+    {m: _sadb("SADB_", "SADB_X_")(m.name) for m in MsgType},
+    prefix=_sadb("SADB_", "SADB_X_"),
+)
+EXT_TYPES = NameTable(
+    "extension type",
+    ExtType,
+    {e: _sadb("SADB_EXT_", "SADB_X_EXT_")(e.name) for e in ExtType},
+    prefix=_sadb("SADB_EXT_", "SADB_X_EXT_"),
+)
+SA_TYPES = NameTable(
+    "SA type",
+    SAType,
+    {
+        SAType.UNSPEC: "unspec",
+        SAType.AH: "ah",
+        SAType.ESP: "esp",
+        SAType.RSVP: "rsvp",
+        SAType.OSPFV2: "ospfv2",
+        SAType.RIPV2: "ripv2",
+        SAType.MIP: "mip",
+        SAType.IPCOMP: "ipcomp",
+        SAType.TCPSIGNATURE: "tcp",
+    },
+    aliases={"esp-old": SAType.ESP, "ah-old": SAType.AH, "esp-udp": SAType.ESP, "x_ipcomp": SAType.IPCOMP},
+    prefix="SADB_SATYPE_",
+)
+SA_STATES = NameTable("SA state", SAState, {s: s.name.lower() for s in SAState}, prefix="SADB_SASTATE_")
+MODES = NameTable("mode", Mode, {m: m.name.lower() for m in Mode}, prefix="IPSEC_MODE_")
+DIRECTIONS = NameTable(
+    "policy direction",
+    Direction,
+    {
+        Direction.ANY: "any",
+        Direction.INBOUND: "in",
+        Direction.OUTBOUND: "out",
+        Direction.FWD: "fwd",
+        Direction.MAX: "max",
+        Direction.INVALID: "invalid",
+    },
+    aliases={"inbound": Direction.INBOUND, "outbound": Direction.OUTBOUND, "forward": Direction.FWD},
+    prefix="IPSEC_DIR_",
+)
+POLICY_TYPES = NameTable(
+    "policy type", PolicyType, {p: p.name.lower() for p in PolicyType}, prefix="IPSEC_POLICY_"
+)
+LEVELS = NameTable("level", Level, {lv: lv.name.lower() for lv in Level}, prefix="IPSEC_LEVEL_")
+IDENT_TYPES = NameTable(
+    "identity type",
+    IdentType,
+    {
+        IdentType.RESERVED: "reserved",
+        IdentType.PREFIX: "prefix",
+        IdentType.FQDN: "fqdn",
+        IdentType.USERFQDN: "user_fqdn",
+        IdentType.X_ADDR: "addr",
+    },
+    prefix="SADB_IDENTTYPE_",
+)
+# Algorithms (RFC 2367 / Linux numbering; Darwin's own numbers are translated by its platform profile). Names
+# are the setkey language's, so a displayed name parses back to the same algorithm.
+AUTH_ALGS = NameTable(
+    "authentication algorithm",
+    AuthAlg,
+    {
+        AuthAlg.NONE: "none",
+        AuthAlg.MD5HMAC: "hmac-md5",
+        AuthAlg.SHA1HMAC: "hmac-sha1",
+        AuthAlg.SHA2_256HMAC: "hmac-sha256",
+        AuthAlg.SHA2_384HMAC: "hmac-sha384",
+        AuthAlg.SHA2_512HMAC: "hmac-sha512",
+        AuthAlg.RIPEMD160HMAC: "hmac-ripemd160",
+        AuthAlg.AES_XCBC_MAC: "aes-xcbc-mac",
+        AuthAlg.X_MD5: "keyed-md5",
+        AuthAlg.X_SHA: "keyed-sha1",
+        AuthAlg.X_NULL: "null",
+        AuthAlg.X_TCP_MD5: "tcp-md5",
+    },
+    aliases={
+        "hmac-sha2-256": AuthAlg.SHA2_256HMAC,
+        "hmac-sha2-384": AuthAlg.SHA2_384HMAC,
+        "hmac-sha2-512": AuthAlg.SHA2_512HMAC,
+        "md5": AuthAlg.X_MD5,
+        "sha": AuthAlg.X_SHA,
+    },
+    prefix="SADB_AALG_",
+)
+ENC_ALGS = NameTable(
+    "encryption algorithm",
+    EncAlg,
+    {
+        EncAlg.NONE: "none",
+        EncAlg.DESCBC: "des-cbc",
+        EncAlg.TRIPLEDESCBC: "3des-cbc",
+        EncAlg.CASTCBC: "cast128-cbc",
+        EncAlg.BLOWFISHCBC: "blowfish-cbc",
+        EncAlg.NULL: "null",
+        EncAlg.AESCBC: "aes-cbc",
+        EncAlg.AESCTR: "aes-ctr",
+        EncAlg.AES_CCM_ICV8: "aes-ccm-8",
+        EncAlg.AES_CCM_ICV12: "aes-ccm-12",
+        EncAlg.AES_CCM_ICV16: "aes-ccm-16",
+        EncAlg.AES_GCM_ICV8: "aes-gcm-8",
+        EncAlg.AES_GCM_ICV12: "aes-gcm-12",
+        EncAlg.AES_GCM_ICV16: "aes-gcm-16",
+        EncAlg.CAMELLIACBC: "camellia-cbc",
+        EncAlg.NULL_AES_GMAC: "aes-gmac",
+        EncAlg.SERPENTCBC: "serpent-cbc",
+        EncAlg.TWOFISHCBC: "twofish-cbc",
+    },
+    aliases={
+        "rijndael-cbc": EncAlg.AESCBC,
+        "simple": EncAlg.NULL,
+        "des-deriv": EncAlg.DESCBC,
+        "des-32iv": EncAlg.DESCBC,
+    },
+    prefix="SADB_EALG_",
+)
+COMP_ALGS = NameTable(
+    "compression algorithm", CompAlg, {c: c.name.lower() for c in CompAlg}, prefix="SADB_X_CALG_"
+)
+
+
+class IpsecProto(IntEnum):
+    """IP protocol numbers of the IPsec transforms (policy requests, SA types)."""
+
+    ESP = IPPROTO_ESP
+    AH = IPPROTO_AH
+    IPCOMP = IPPROTO_COMP
+
+
+IPSEC_PROTOS = NameTable(
+    "IPsec protocol", IpsecProto, {p: p.name.lower() for p in IpsecProto}, prefix="IPPROTO_"
+)
+
+NAME_TABLES: dict[str, NameTable] = {
+    "msg_type": MSG_TYPES,
+    "ext_type": EXT_TYPES,
+    "satype": SA_TYPES,
+    "state": SA_STATES,
+    "mode": MODES,
+    "dir": DIRECTIONS,
+    "policy_type": POLICY_TYPES,
+    "level": LEVELS,
+    "ident_type": IDENT_TYPES,
+    "auth": AUTH_ALGS,
+    "encrypt": ENC_ALGS,
+    "comp": COMP_ALGS,
+    "ipsec_proto": IPSEC_PROTOS,
+}
+
+
+def display_name(kind: str, value: int) -> str:
+    """The display name of ``value`` in table ``kind`` (a key of :data:`NAME_TABLES`)."""
+    return NAME_TABLES[kind].name(value)
+
+
+def number_of(kind: str, name: str) -> int:
+    """The number of ``name`` in table ``kind`` (a key of :data:`NAME_TABLES`); ValueError when unknown."""
+    return NAME_TABLES[kind].value(name)

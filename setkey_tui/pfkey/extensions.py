@@ -24,7 +24,7 @@ class Sockaddr(NamedTuple):
     flowinfo: int = 0
     scope_id: int = 0
     sa_len: int = 0  # BSD only; 0 means "the natural size"
-    zero: bytes = b""  # non-zero sin_zero bytes of an IPv4 sockaddr, kept verbatim
+    zero: bytes = b""  # the bytes after the address (sin_zero; BSD: up to sa_len) when not all zero
 
     @property
     def ip(self) -> IPAddress:

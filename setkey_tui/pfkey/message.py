@@ -6,11 +6,14 @@ message, unknown extensions included (kept as :class:`RawExt`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import struct
+from collections.abc import Callable, Iterator
+from functools import cache
 from typing import NamedTuple
 
 from setkey_tui.pfkey.constants import PF_KEY_V2, ExtType, MsgType, enum_name
 from setkey_tui.pfkey.extensions import Extension
+from setkey_tui.pfkey.fast import ExtensionWalker, extension_walker
 from setkey_tui.pfkey.platform import Platform, current
 from setkey_tui.pfkey.wire import DecodeError, EncodeError, WireCodec, codec_for
 
@@ -82,58 +85,72 @@ def _codec(platform: Platform | None) -> WireCodec:
     return codec_for(platform or default_platform())
 
 
+class _Decoder(NamedTuple):
+    unpack_header: Callable[[bytes, int], tuple[int, ...]]
+    walk: ExtensionWalker
+    msg_from_wire: dict[int, int]
+
+
+@cache
+def _decoder(platform: Platform) -> _Decoder:
+    codec = codec_for(platform)
+    return _Decoder(codec.hdr.unpack_from, extension_walker(codec), platform.msg_from_wire)
+
+
+_new = tuple.__new__
+
+
 def decode(data: bytes, platform: Platform | None = None) -> Message:
     """Decode exactly one message; :class:`DecodeError` for anything malformed."""
-    c = _codec(platform)
-    data = bytes(data)
+    d = _decoder(platform or default_platform())
+    if type(data) is not bytes:
+        data = bytes(data)
     n = len(data)
     if n < 16:
         raise DecodeError(0, f"message is {n} bytes, shorter than the 16-byte sadb_msg header")
-    version, mtype, errno, satype, mlen, reserved, seq, pid = c.hdr.unpack_from(data, 0)
+    version, wire_type, errno, satype, mlen, reserved, seq, pid = d.unpack_header(data, 0)
     if mlen < 2:
         raise DecodeError(4, f"sadb_msg_len is {mlen} (units of 8 bytes), at least 2 are needed")
     if mlen * 8 != n:
         raise DecodeError(4, f"sadb_msg_len says {mlen * 8} bytes but the message has {n}")
-    exts: list[Extension] = []
-    off = 16
-    unpack_hdr = c.ext_hdr.unpack_from
-    decode_ext = c.decode_ext
-    while off < n:
-        if n - off < 4:
-            raise DecodeError(off, f"{n - off} bytes left, too few for an extension header")
-        elen, etype = unpack_hdr(data, off)
-        if elen == 0:
-            raise DecodeError(off, f"extension type {etype} has length 0")
-        end = off + elen * 8
-        if end > n:
-            raise DecodeError(off, f"extension type {etype} is {elen * 8} bytes, longer than the {n - off} left")
-        exts.append(decode_ext(data, off, end, etype))
-        off = end
-    return Message(mtype, satype, seq, pid, errno, tuple(exts), version, reserved)
+    mtype = d.msg_from_wire.get(wire_type, wire_type)
+    return _new(Message, (mtype, satype, seq, pid, errno, d.walk(data, 16, n), version, reserved))
+
+
+_KNOWN_TYPES = frozenset(int(m) for m in MsgType)
 
 
 def encode(msg: Message, platform: Platform | None = None) -> bytes:
-    """The wire bytes of ``msg``; :class:`EncodeError` if a value does not fit its field."""
+    """The wire bytes of ``msg``; :class:`EncodeError` if a value does not fit its field, or the message or
+    one of its extensions does not exist on the platform."""
     c = _codec(platform)
-    body = b"".join(c.encode_ext(e) for e in msg.extensions)
+    wire_type = c.platform.msg_to_wire.get(msg.type)
+    if wire_type is None:
+        if msg.type in _KNOWN_TYPES:
+            raise EncodeError(f"message type {MsgType(msg.type).name} does not exist on {c.platform.name}")
+        wire_type = msg.type  # an unknown number, kept as it came
+    body = c.encode_exts(msg.extensions)
     total = 16 + len(body)
-    if total // 8 > 0xFFFF:
+    if total > 0xFFFF * 8:
         raise EncodeError(f"message of {total} bytes is too long for PF_KEY")
     try:
-        head = c.hdr.pack(msg.version, msg.type, msg.errno, msg.satype, total // 8, msg.reserved, msg.seq, msg.pid)
-    except Exception as exc:  # struct.error for an out-of-range header field
+        head = c.hdr.pack(
+            msg.version, wire_type, msg.errno, msg.satype, total // 8, msg.reserved, msg.seq, msg.pid
+        )
+    except struct.error as exc:  # an out-of-range header field
         raise EncodeError(f"sadb_msg header: {exc}") from None
     return head + body
 
 
-def split(buf: bytes) -> Iterator[bytes]:
+def split(buf: bytes, platform: Platform | None = None) -> Iterator[bytes]:
     """Cut a buffer holding several whole messages into one bytes object per message."""
+    order = "little" if (platform or default_platform()).byteorder == "<" else "big"
     off = 0
     n = len(buf)
     while off < n:
         if n - off < 16:
             raise DecodeError(off, f"{n - off} bytes left, shorter than a sadb_msg header")
-        mlen = int.from_bytes(buf[off + 4 : off + 6], "little" if _codec(None).platform.byteorder == "<" else "big")
+        mlen = int.from_bytes(buf[off + 4 : off + 6], order)
         if mlen < 2:
             raise DecodeError(off + 4, f"sadb_msg_len is {mlen}, at least 2 are needed")
         if off + mlen * 8 > n:
@@ -144,7 +161,7 @@ def split(buf: bytes) -> Iterator[bytes]:
 
 def decode_all(buf: bytes, platform: Platform | None = None) -> list[Message]:
     """Decode every message in a buffer of concatenated messages."""
-    return [decode(m, platform) for m in split(buf)]
+    return [decode(m, platform) for m in split(buf, platform)]
 
 
 def header_only(msg_type: int, satype: int = 0, *, seq: int = 0, pid: int = 0, errno: int = 0) -> Message:

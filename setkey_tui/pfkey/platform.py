@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import cache
 
-from setkey_tui.pfkey.constants import AuthAlg, EncAlg, ExtType
+from setkey_tui.pfkey.constants import AuthAlg, EncAlg, ExtType, MsgType
 
 AF_INET = 2
 
@@ -27,6 +27,7 @@ class Platform:
     policy_priority: bool  # sadb_x_policy carries a priority (Linux)
     promisc_wraps: bool  # promiscuous copies come wrapped in an extra sadb_msg (BSD)
     ext_to_wire: dict[int, int] = field(repr=False)
+    msg_to_wire: dict[int, int] = field(repr=False)
     byteorder: str = "<" if sys.byteorder == "little" else ">"
     auth_names: dict[int, str] = field(default_factory=dict, repr=False)
     enc_names: dict[int, str] = field(default_factory=dict, repr=False)
@@ -35,6 +36,11 @@ class Platform:
     def ext_from_wire(self) -> dict[int, int]:
         """Wire extension number → canonical number."""
         return _invert(self)
+
+    @property
+    def msg_from_wire(self) -> dict[int, int]:
+        """Wire message type → canonical :class:`MsgType` number."""
+        return _invert_items(tuple(sorted(self.msg_to_wire.items())))
 
     @property
     def af_inet(self) -> int:
@@ -80,6 +86,17 @@ _FREEBSD_EXTS = {
 }
 _DARWIN_EXTS = dict(_BASE)
 
+# Message types: 0–22 are shared; Linux and NetBSD add NAT_T_NEW_MAPPING and MIGRATE, Darwin numbers its own.
+_SHARED_MSGS = {int(m): int(m) for m in MsgType if m <= MsgType.X_SPDDELETE2}
+_LINUX_MSGS = {**_SHARED_MSGS, MsgType.X_NAT_T_NEW_MAPPING: 23, MsgType.X_MIGRATE: 24}
+_DARWIN_MSGS = {
+    **_SHARED_MSGS,
+    MsgType.X_GETSASTAT: 23,
+    MsgType.X_SPDENABLE: 24,
+    MsgType.X_SPDDISABLE: 25,
+    MsgType.X_MIGRATE: 26,
+}
+
 # Display names of algorithms as setkey's pfkey_dump prints them (ipsec-tools on Linux).
 _LINUX_AUTH = {
     AuthAlg.NONE: "none",
@@ -123,12 +140,41 @@ _FREEBSD_AUTH = {
     251: "null",
     252: "tcp-md5",
 }
-_FREEBSD_ENC = {0: "none", 2: "des-cbc", 3: "3des-cbc", 6: "cast128-cbc", 7: "blowfish-cbc", 11: "null",
-                12: "aes-cbc", 13: "aes-ctr", 20: "aes-gcm-16", 22: "camellia-cbc"}
-_DARWIN_AUTH = {0: "none", 1: "hmac-md5", 2: "hmac-sha1", 3: "md5", 4: "sha", 5: "null", 6: "hmac-sha256",
-                7: "hmac-sha384", 8: "hmac-sha512"}
-_DARWIN_ENC = {0: "none", 1: "des-cbc", 2: "3des-cbc", 3: "null", 4: "blowfish-cbc", 5: "cast128-cbc",
-               12: "aes-cbc", 13: "aes-gcm", 14: "chacha20-poly1305", 15: "aes-gmac"}
+_FREEBSD_ENC = {
+    0: "none",
+    2: "des-cbc",
+    3: "3des-cbc",
+    6: "cast128-cbc",
+    7: "blowfish-cbc",
+    11: "null",
+    12: "aes-cbc",
+    13: "aes-ctr",
+    20: "aes-gcm-16",
+    22: "camellia-cbc",
+}
+_DARWIN_AUTH = {
+    0: "none",
+    1: "hmac-md5",
+    2: "hmac-sha1",
+    3: "md5",
+    4: "sha",
+    5: "null",
+    6: "hmac-sha256",
+    7: "hmac-sha384",
+    8: "hmac-sha512",
+}
+_DARWIN_ENC = {
+    0: "none",
+    1: "des-cbc",
+    2: "3des-cbc",
+    3: "null",
+    4: "blowfish-cbc",
+    5: "cast128-cbc",
+    12: "aes-cbc",
+    13: "aes-gcm",
+    14: "chacha20-poly1305",
+    15: "aes-gmac",
+}
 
 LINUX = Platform(
     name="linux",
@@ -138,6 +184,7 @@ LINUX = Platform(
     policy_priority=True,
     promisc_wraps=False,
     ext_to_wire=_LINUX_EXTS,
+    msg_to_wire={int(k): v for k, v in _LINUX_MSGS.items()},
     auth_names={int(k): v for k, v in _LINUX_AUTH.items()},
     enc_names={int(k): v for k, v in _LINUX_ENC.items()},
 )
@@ -149,6 +196,7 @@ FREEBSD = Platform(
     policy_priority=False,
     promisc_wraps=True,
     ext_to_wire={int(k): v for k, v in _FREEBSD_EXTS.items()},
+    msg_to_wire={int(k): v for k, v in _LINUX_MSGS.items()},  # NetBSD's 23/24 = Linux's
     auth_names=_FREEBSD_AUTH,
     enc_names=_FREEBSD_ENC,
 )
@@ -160,6 +208,7 @@ DARWIN = Platform(
     policy_priority=False,
     promisc_wraps=True,
     ext_to_wire=_DARWIN_EXTS,
+    msg_to_wire={int(k): v for k, v in _DARWIN_MSGS.items()},
     auth_names=_DARWIN_AUTH,
     enc_names=_DARWIN_ENC,
 )

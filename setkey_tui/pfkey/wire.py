@@ -103,6 +103,7 @@ MIN_SIZE: dict[int, int] = {
     ExtType.X_NEW_ADDRESS_DST: 8,
 }
 
+_ZPAD = tuple(b"\0" * i for i in range(8))
 _BE_U16 = struct.Struct(">H")
 _BE_U32 = struct.Struct(">I")
 
@@ -140,6 +141,9 @@ class WireCodec:
         self.s_sin6_scope = struct.Struct(o + "I")
         self.ext_from_wire = platform.ext_from_wire
         self.ext_to_wire = platform.ext_to_wire
+        # sadb_address + sockaddr_in in one go (Linux layout: the family is a host-order u16).
+        self._addr4 = None if platform.bsd_sockaddr else struct.Struct(o + "HHBBHH2s4s8x").pack
+        self._encoders = self._encoder_table()
         self._decoders: dict[int, Callable[[bytes, int, int, int], Extension]] = {}
         for ctype in MIN_SIZE:
             dec = self._decoder_for(ctype)
@@ -158,7 +162,9 @@ class WireCodec:
             sa_len, family = 0, self.s_family.unpack_from(buf, off)[0]
         size = 16 if family == AF_INET else 28 if family == p.af_inet6 else 0
         if not size:
-            raise DecodeError(off, f"sockaddr family {family} is neither AF_INET (2) nor AF_INET6 ({p.af_inet6})")
+            raise DecodeError(
+                off, f"sockaddr family {family} is neither AF_INET (2) nor AF_INET6 ({p.af_inet6})"
+            )
         if p.bsd_sockaddr:
             if sa_len < size:
                 raise DecodeError(off, f"sockaddr sa_len {sa_len} is shorter than {size} for family {family}")
@@ -170,29 +176,63 @@ class WireCodec:
             raise DecodeError(off, f"sockaddr of family {family} needs {size} bytes, only {end - off} left")
         port = _BE_U16.unpack_from(buf, off + 2)[0]
         if family == AF_INET:
-            zero = buf[off + 8 : off + 16]
-            return Sockaddr(family, port, buf[off + 4 : off + 8], 0, 0, sa_len,
-                            zero if zero.count(0) != 8 else b""), size
+            rest = buf[off + 8 : off + size]  # sin_zero, and on BSD whatever sa_len adds
+            return Sockaddr(
+                family,
+                port,
+                buf[off + 4 : off + 8],
+                0,
+                0,
+                sa_len,
+                rest if rest.count(0) != len(rest) else b"",
+            ), size
         flowinfo = _BE_U32.unpack_from(buf, off + 4)[0]
         scope = self.s_sin6_scope.unpack_from(buf, off + 24)[0]
-        return Sockaddr(family, port, buf[off + 8 : off + 24], flowinfo, scope, sa_len), size
+        rest = buf[off + 28 : off + size]
+        return Sockaddr(
+            family,
+            port,
+            buf[off + 8 : off + 24],
+            flowinfo,
+            scope,
+            sa_len,
+            rest if rest.count(0) != len(rest) else b"",
+        ), size
 
     def encode_sockaddr(self, sa: Sockaddr) -> bytes:
         """The wire form of ``sa`` (16 or 28 bytes, or ``sa_len`` on BSD)."""
         p = self.platform
-        v6 = len(sa.addr) == 16
-        if len(sa.addr) not in (4, 16):
-            raise EncodeError(f"sockaddr address must be 4 or 16 bytes, not {len(sa.addr)}")
-        natural = 28 if v6 else 16
-        head = bytes((sa.sa_len or natural, sa.family & 0xFF)) if p.bsd_sockaddr else self.s_family.pack(sa.family)
+        n = len(sa.addr)
+        if n == 4:
+            if sa.family != AF_INET:
+                raise EncodeError(f"a 4-byte address needs family AF_INET (2), not {sa.family}")
+            natural = 16
+        elif n == 16:
+            if sa.family != p.af_inet6:
+                raise EncodeError(
+                    f"a 16-byte address needs family AF_INET6 ({p.af_inet6}) on {p.name}, not {sa.family}"
+                )
+            natural = 28
+        else:
+            raise EncodeError(f"sockaddr address must be 4 or 16 bytes, not {n}")
+        size = natural
+        if p.bsd_sockaddr and sa.sa_len:
+            if not natural <= sa.sa_len <= 0xFF:
+                raise EncodeError(f"sa_len {sa.sa_len} is outside {natural}..255")
+            size = sa.sa_len
+        # ``zero``: the bytes after the address (IPv4 sin_zero; BSD: up to sa_len), empty when all zero.
+        tail_len = size - (8 if n == 4 else 28)
+        if sa.zero and len(sa.zero) != tail_len:
+            raise EncodeError(
+                f"a sockaddr of {size} bytes has {tail_len} bytes after the address, not {len(sa.zero)}"
+            )
+        head = bytes((size, sa.family)) if p.bsd_sockaddr else self.s_family.pack(sa.family)
         port = _BE_U16.pack(sa.port)
-        if v6:
+        if n == 16:
             body = head + port + _BE_U32.pack(sa.flowinfo) + sa.addr + self.s_sin6_scope.pack(sa.scope_id)
         else:
-            body = head + port + sa.addr + (sa.zero or b"\0" * 8)
-        if p.bsd_sockaddr and sa.sa_len > len(body):
-            body += b"\0" * (sa.sa_len - len(body))
-        return body
+            body = head + port + sa.addr
+        return body + (sa.zero or b"\0" * tail_len)
 
     # ----------------------------------------------------------------------------------------------- helpers
     @staticmethod
@@ -245,14 +285,23 @@ class WireCodec:
         ctype = self.ext_from_wire[wire_type]
         if end - start < MIN_SIZE[ctype]:
             raise DecodeError(
-                start, f"{ExtType(ctype).name} extension is {end - start} bytes, needs at least {MIN_SIZE[ctype]}"
+                start,
+                f"{ExtType(ctype).name} extension is {end - start} bytes, needs at least {MIN_SIZE[ctype]}",
             )
         return dec(buf, start, end, ctype)
 
     def _d_sa(self, b: bytes, s: int, e: int, t: int) -> SAExt:
         _, _, spi, replay, state, auth, enc, flags = self.s_sa.unpack_from(b, s)
-        return SAExt(int.from_bytes(spi, "big"), replay, state, auth, enc, flags, t,
-                     self._tail(b, s, s + 16, e) if e - s != 16 else b"")
+        return SAExt(
+            int.from_bytes(spi, "big"),
+            replay,
+            state,
+            auth,
+            enc,
+            flags,
+            t,
+            self._tail(b, s, s + 16, e) if e - s != 16 else b"",
+        )
 
     def _d_lifetime(self, b: bytes, s: int, e: int, t: int) -> LifetimeExt:
         _, _, alloc, nbytes, add, use = self.s_lifetime.unpack_from(b, s)
@@ -313,7 +362,9 @@ class WireCodec:
             if e - off < rsize:
                 if b.count(0, off, e) == e - off:
                     break
-                raise DecodeError(off, f"{e - off} bytes left in the policy, too few for an ipsec request ({rsize})")
+                raise DecodeError(
+                    off, f"{e - off} bytes left in the policy, too few for an ipsec request ({rsize})"
+                )
             if linux:
                 rlen, proto, mode, level, r1, reqid, r2 = self.s_req16.unpack_from(b, off)
             else:
@@ -324,7 +375,9 @@ class WireCodec:
             if rlen < rsize:
                 raise DecodeError(off, f"ipsec request length {rlen} is shorter than its header ({rsize})")
             if off + rlen > e:
-                raise DecodeError(off, f"ipsec request length {rlen} runs past the policy's end ({e - off} left)")
+                raise DecodeError(
+                    off, f"ipsec request length {rlen} runs past the policy's end ({e - off} left)"
+                )
             src = dst = None
             if rlen > rsize:
                 src, n1 = self.decode_sockaddr(b, off + rsize, off + rlen)
@@ -335,7 +388,9 @@ class WireCodec:
                     )
             reqs.append(IpsecRequest(proto, mode, level, reqid, src, dst, r1, r2))
             off += rlen
-        return PolicyExt(ptype, pdir, pid, prio, tuple(reqs), res, t, self._tail(b, s, off, e) if off != e else b"")
+        return PolicyExt(
+            ptype, pdir, pid, prio, tuple(reqs), res, t, self._tail(b, s, off, e) if off != e else b""
+        )
 
     def _d_sa2(self, b: bytes, s: int, e: int, t: int) -> SA2Ext:
         _, _, mode, r1, r2, seq, reqid = self.s_sa2.unpack_from(b, s)
@@ -352,7 +407,9 @@ class WireCodec:
     def _d_sec_ctx(self, b: bytes, s: int, e: int, t: int) -> SecCtxExt:
         _, _, alg, doi, clen = self.s_sec_ctx.unpack_from(b, s)
         if s + 8 + clen > e:
-            raise DecodeError(s, f"security context of {clen} bytes runs past the extension ({e - s - 8} left)")
+            raise DecodeError(
+                s, f"security context of {clen} bytes runs past the extension ({e - s - 8} left)"
+            )
         return SecCtxExt(doi, alg, b[s + 8 : s + 8 + clen], t, self._tail(b, s, s + 8 + clen, e))
 
     def _d_kmaddress(self, b: bytes, s: int, e: int, t: int) -> KMAddressExt:
@@ -374,18 +431,30 @@ class WireCodec:
 
     # ----------------------------------------------------------------------------------------------- encoders
     def encode_ext(self, ext: Extension) -> bytes:
-        """The wire form of one extension, header and padding included."""
-        if isinstance(ext, RawExt):
-            return self._frame(ext.wire_type, ext.data, b"")
-        ctype = ext.ext_type
+        """The wire form of one extension, header and padding included; :class:`EncodeError` for a value
+        that does not fit its field or an extension the platform does not have."""
+        return self.encode_exts((ext,))
+
+    def encode_exts(self, exts: tuple[Extension, ...] | list[Extension]) -> bytes:
+        """The wire form of several extensions, one after the other."""
+        get = self._encoders.get
+        out = []
+        ext: object = None
+        try:
+            for ext in exts:
+                enc = get(type(ext))
+                if enc is None:
+                    raise EncodeError(f"not a PF_KEY extension: {ext!r}")
+                out.append(enc(ext))
+        except (struct.error, OverflowError) as exc:
+            raise EncodeError(f"{type(ext).__name__}: {exc}") from None
+        return b"".join(out)
+
+    def _wire(self, ctype: int) -> int:
         wire = self.ext_to_wire.get(ctype)
         if wire is None:
             raise EncodeError(f"extension {ExtType(ctype).name} does not exist on {self.platform.name}")
-        try:
-            body, trailer = self._body(ext)
-        except struct.error as exc:
-            raise EncodeError(f"{type(ext).__name__}: {exc}") from None
-        return self._frame(wire, body, trailer)
+        return wire
 
     def _frame(self, wire_type: int, body: bytes, trailer: bytes) -> bytes:
         data = body + trailer
@@ -395,55 +464,143 @@ class WireCodec:
             raise EncodeError(f"extension of {len(data) + 4} bytes is too long for PF_KEY")
         return self.ext_hdr.pack(n, wire_type) + data
 
-    def _body(self, x: Extension) -> tuple[bytes, bytes]:
-        """Body after the 4-byte sadb_ext header, and the trailer to append."""
-        if isinstance(x, SAExt):
-            return self.s_sa.pack(0, 0, x.spi.to_bytes(4, "big"), x.replay, x.state, x.auth, x.encrypt,
-                                  x.flags)[4:], x.trailer
-        if isinstance(x, LifetimeExt):
-            return self.s_lifetime.pack(0, 0, x.allocations, x.bytes, x.addtime, x.usetime)[4:], x.trailer
-        if isinstance(x, AddressExt):
-            return (self.s_address.pack(0, 0, x.proto, x.prefixlen, x.reserved)[4:]
-                    + self.encode_sockaddr(x.sockaddr), x.trailer)
-        if isinstance(x, KeyExt):
-            return self.s_key.pack(0, 0, x.bits, x.reserved)[4:] + x.key, x.trailer
-        if isinstance(x, IdentityExt):
-            return self.s_ident.pack(0, 0, x.ident_type, x.reserved, x.id)[4:] + x.data, b""
-        if isinstance(x, SensitivityExt):
-            return (self.s_sens.pack(0, 0, x.dpd, x.sens_level, x.sens_len, x.integ_level, x.integ_len,
-                                     x.reserved)[4:] + x.bitmaps, b"")
-        if isinstance(x, ProposalExt):
-            body = self.s_prop.pack(0, 0, x.replay, x.reserved)[4:]
-            body += b"".join(self.s_comb.pack(*c) for c in x.combs)
-            return body, x.trailer
-        if isinstance(x, SupportedExt):
-            body = self.s_supported.pack(0, 0, x.reserved)[4:] + b"".join(self.s_alg.pack(*a) for a in x.algs)
-            return body, x.trailer
-        if isinstance(x, SPIRangeExt):
-            return self.s_spirange.pack(0, 0, x.min, x.max, x.reserved)[4:], x.trailer
-        if isinstance(x, KMPrivateExt):
-            return self.s_u32.pack(0, 0, x.reserved)[4:] + x.data, b""
-        if isinstance(x, PolicyExt):
-            body = self.s_policy.pack(0, 0, x.policy_type, x.dir, x.reserved, x.id, x.priority)[4:]
-            return body + b"".join(self.encode_request(r) for r in x.requests), x.trailer
-        if isinstance(x, SA2Ext):
-            return self.s_sa2.pack(0, 0, x.mode, x.reserved1, x.reserved2, x.sequence, x.reqid)[4:], x.trailer
-        if isinstance(x, NatTTypeExt):
-            return self.s_natt_type.pack(0, 0, x.type, x.reserved)[4:], x.trailer
-        if isinstance(x, NatTPortExt):
-            return self.s_natt_port.pack(0, 0, x.port.to_bytes(2, "big"), x.reserved)[4:], x.trailer
-        if isinstance(x, SecCtxExt):
-            return self.s_sec_ctx.pack(0, 0, x.alg, x.doi, len(x.ctx))[4:] + x.ctx, x.trailer
-        if isinstance(x, KMAddressExt):
-            return (self.s_u32.pack(0, 0, x.reserved)[4:] + self.encode_sockaddr(x.local)
-                    + self.encode_sockaddr(x.remote), x.trailer)
-        if isinstance(x, FilterExt):
-            return self.s_filter.pack(0, 0, x.saddr, x.daddr, x.family, x.splen, x.dplen)[4:], x.trailer
-        if isinstance(x, SAReplayExt):
-            return self.s_u32.pack(0, 0, x.replay)[4:], x.trailer
-        if isinstance(x, NatTFragExt):
-            return self.s_u16x2.pack(0, 0, x.fraglen, x.reserved)[4:], x.trailer
-        raise EncodeError(f"not a PF_KEY extension: {x!r}")
+    def _encoder_table(self) -> dict[type, Callable[[Extension], bytes]]:
+        def framed(body: Callable[[Extension], bytes], trailer: bool = True) -> Callable[[Extension], bytes]:
+            def enc(x: Extension) -> bytes:
+                tail = x.trailer if trailer else b""  # type: ignore[union-attr]
+                return self._frame(self._wire(x.ext_type), body(x), tail)
+
+            return enc
+
+        return {
+            SAExt: self._e_sa,
+            LifetimeExt: self._e_lifetime,
+            AddressExt: self._e_address,
+            KeyExt: self._e_key,
+            SA2Ext: self._e_sa2,
+            IdentityExt: framed(
+                lambda x: self.s_ident.pack(0, 0, x.ident_type, x.reserved, x.id)[4:] + x.data, False
+            ),
+            SensitivityExt: framed(
+                lambda x: (
+                    self.s_sens.pack(
+                        0, 0, x.dpd, x.sens_level, x.sens_len, x.integ_level, x.integ_len, x.reserved
+                    )[4:]
+                    + x.bitmaps
+                ),
+                False,
+            ),
+            ProposalExt: framed(
+                lambda x: (
+                    self.s_prop.pack(0, 0, x.replay, x.reserved)[4:]
+                    + b"".join([self.s_comb.pack(*c) for c in x.combs])
+                )
+            ),
+            SupportedExt: framed(
+                lambda x: (
+                    self.s_supported.pack(0, 0, x.reserved)[4:]
+                    + b"".join([self.s_alg.pack(*a) for a in x.algs])
+                )
+            ),
+            SPIRangeExt: framed(lambda x: self.s_spirange.pack(0, 0, x.min, x.max, x.reserved)[4:]),
+            KMPrivateExt: framed(lambda x: self.s_u32.pack(0, 0, x.reserved)[4:] + x.data, False),
+            PolicyExt: framed(
+                lambda x: (
+                    self.s_policy.pack(0, 0, x.policy_type, x.dir, x.reserved, x.id, x.priority)[4:]
+                    + b"".join([self.encode_request(r) for r in x.requests])
+                )
+            ),
+            NatTTypeExt: framed(lambda x: self.s_natt_type.pack(0, 0, x.type, x.reserved)[4:]),
+            NatTPortExt: framed(
+                lambda x: self.s_natt_port.pack(0, 0, x.port.to_bytes(2, "big"), x.reserved)[4:]
+            ),
+            SecCtxExt: framed(lambda x: self.s_sec_ctx.pack(0, 0, x.alg, x.doi, len(x.ctx))[4:] + x.ctx),
+            KMAddressExt: framed(
+                lambda x: (
+                    self.s_u32.pack(0, 0, x.reserved)[4:]
+                    + self.encode_sockaddr(x.local)
+                    + self.encode_sockaddr(x.remote)
+                )
+            ),
+            FilterExt: framed(
+                lambda x: self.s_filter.pack(0, 0, x.saddr, x.daddr, x.family, x.splen, x.dplen)[4:]
+            ),
+            SAReplayExt: framed(lambda x: self.s_u32.pack(0, 0, x.replay)[4:]),
+            NatTFragExt: framed(lambda x: self.s_u16x2.pack(0, 0, x.fraglen, x.reserved)[4:]),
+            RawExt: lambda x: self._frame(x.wire_type, x.data, b""),  # type: ignore[union-attr]
+        }
+
+    # The extensions of every SA message: packed in one go when they carry no trailer.
+    def _e_sa(self, x: SAExt) -> bytes:
+        if x.trailer:
+            return self._frame(
+                self._wire(x.ext_type),
+                self.s_sa.pack(0, 0, x.spi.to_bytes(4, "big"), x.replay, x.state, x.auth, x.encrypt, x.flags)[
+                    4:
+                ],
+                x.trailer,
+            )
+        return self.s_sa.pack(
+            2, self._wire(x.ext_type), x.spi.to_bytes(4, "big"), x.replay, x.state, x.auth, x.encrypt, x.flags
+        )
+
+    def _e_lifetime(self, x: LifetimeExt) -> bytes:
+        if x.trailer:
+            return self._frame(
+                self._wire(x.ext_type),
+                self.s_lifetime.pack(0, 0, x.allocations, x.bytes, x.addtime, x.usetime)[4:],
+                x.trailer,
+            )
+        return self.s_lifetime.pack(4, self._wire(x.ext_type), x.allocations, x.bytes, x.addtime, x.usetime)
+
+    def _e_address(self, x: AddressExt) -> bytes:
+        sa = x.sockaddr
+        if (
+            self._addr4 is not None
+            and sa.family == AF_INET
+            and len(sa.addr) == 4
+            and not sa.zero
+            and not x.trailer
+        ):
+            return self._addr4(
+                3,
+                self._wire(x.ext_type),
+                x.proto,
+                x.prefixlen,
+                x.reserved,
+                AF_INET,
+                sa.port.to_bytes(2, "big"),
+                sa.addr,
+            )
+        return self._frame(
+            self._wire(x.ext_type),
+            self.s_address.pack(0, 0, x.proto, x.prefixlen, x.reserved)[4:]
+            + self.encode_sockaddr(x.sockaddr),
+            x.trailer,
+        )
+
+    def _e_key(self, x: KeyExt) -> bytes:
+        n = len(x.key)
+        if (x.bits + 7) >> 3 != n:
+            raise EncodeError(f"a key of {x.bits} bits has {(x.bits + 7) >> 3} bytes, not {n}")
+        if x.trailer:
+            return self._frame(
+                self._wire(x.ext_type), self.s_key.pack(0, 0, x.bits, x.reserved)[4:] + x.key, x.trailer
+            )
+        pad = -(8 + n) % 8
+        head = self.s_key.pack((8 + n + pad) >> 3, self._wire(x.ext_type), x.bits, x.reserved)
+        return head + x.key + _ZPAD[pad]
+
+    def _e_sa2(self, x: SA2Ext) -> bytes:
+        if x.trailer:
+            return self._frame(
+                self._wire(x.ext_type),
+                self.s_sa2.pack(0, 0, x.mode, x.reserved1, x.reserved2, x.sequence, x.reqid)[4:],
+                x.trailer,
+            )
+        return self.s_sa2.pack(
+            2, self._wire(x.ext_type), x.mode, x.reserved1, x.reserved2, x.sequence, x.reqid
+        )
 
     def encode_request(self, r: IpsecRequest) -> bytes:
         """One ``sadb_x_ipsecrequest`` with its tunnel sockaddrs."""
@@ -453,7 +610,9 @@ class WireCodec:
                 raise EncodeError("an ipsec request has both tunnel endpoints or neither")
             addrs = self.encode_sockaddr(r.src) + self.encode_sockaddr(r.dst)
         if self.platform.ipsecrequest_size == 16:
-            head = self.s_req16.pack(16 + len(addrs), r.proto, r.mode, r.level, r.reserved1, r.reqid, r.reserved2)
+            head = self.s_req16.pack(
+                16 + len(addrs), r.proto, r.mode, r.level, r.reserved1, r.reqid, r.reserved2
+            )
         else:
             head = self.s_req8.pack(8 + len(addrs), r.proto, r.mode, r.level, r.reqid)
         return head + addrs

@@ -1,0 +1,459 @@
+"""``setkey-tui``: setkey(8)'s command line (ipsec-tools 0.8.2 flags) plus kernel/platform selection.
+
+Operations (the last of -c/-f/-D/-F/-x given wins, as in setkey): ``-D`` dump the SAD (``-P``: the SPD;
+``-a`` dead SAs too; ``-p`` ports; ``-l`` short format every second), ``-F`` flush, ``-x`` monitor
+(``-xx`` epoch timestamps, ``-h``/``-H`` hex), ``-c``/``-f FILE`` scripts, ``-d`` dry run, ``file ...`` raw
+message files. Without an operation, on a terminal, the TUI starts.
+"""
+
+from __future__ import annotations
+
+import getopt
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from setkey_tui import __version__
+from setkey_tui.kernel.base import Transport, TransportError
+from setkey_tui.pfkey.constants import MsgType
+from setkey_tui.pfkey.message import DecodeError, decode, header_only, split
+from setkey_tui.pfkey.platform import Platform, by_name, current
+from setkey_tui.render.hexdump import hexdump
+from setkey_tui.render.kdebug import kdebug
+from setkey_tui.render.monitor import format_monitor_entry, message_length
+from setkey_tui.render.postproc import DumpOptions, postproc
+from setkey_tui.render.short import short_header
+
+PROG = "setkey-tui"
+RECV_TIMEOUT = 1.0  # setkey's SO_RCVTIMEO
+
+USAGE = f"""\
+{PROG} @(#) {PROG} {__version__} (setkey of ipsec-tools 0.8.2, re-implemented)
+usage: {PROG} [-vrk] file ...
+       {PROG} [-nvrk] -c
+       {PROG} [-nvrk] -f filename
+       {PROG} [-vrk] -d [-f filename]
+       {PROG} [-Palpvrk] -D
+       {PROG} [-Pv] -F
+       {PROG} [-h|-H] -x[x] [--record FILE]
+       {PROG} [-V] [--help]
+       {PROG} serve-sim PATH [--sim-state FILE]
+"""
+
+HELP = USAGE + """
+operations (the last one given wins):
+  -D            dump the SAD (with -P: the SPD)
+  -F            flush the SAD (with -P: the SPD)
+  -x            monitor every PF_KEY message (promiscuous socket); -xx: epoch timestamps
+  -c            read setkey statements from standard input, line by line
+  -f FILE       read setkey statements from FILE ('-' = standard input)
+  -d            dry run: parse and compile the script (-f FILE, else standard input), print each
+                message as hex; no kernel is opened
+  file ...      print raw PF_KEY message files as a dump would
+modifiers:
+  -P            policy (SPD) instead of SAD for -D/-F
+  -a            -D: show dead SAs too
+  -p            -D/-DP: show ports
+  -l            -D: short format, repeated every second until Ctrl-C (exit status 0)
+  -h, -H        hex dump of every message sent and, with -x, received
+  -v            verbose: decode every message sent and received
+  -n            no action: parse and check the script, send nothing
+  -k / -r       kernel mode (no automatic fwd policies) / RFC mode (the default)
+  -V            print the version and exit (status 1, as setkey)
+  --help        this text
+kernel and platform:
+  --kernel SPEC     auto | pfkey | sim | sim@PATH | replay:FILE   (default: $SETKEY_TUI_KERNEL, else auto)
+  --platform NAME   linux | freebsd | darwin   (default: this system's)
+  --record FILE     with -x: also write every message as 'SECONDS.MICROSECONDS HEX' lines (replay format)
+environment:
+  SETKEY_TUI_KERNEL   default for --kernel
+  SETKEY_TUI_NOW      fix the display clock to SECONDS (reproducible output)
+"""
+
+_SHORTOPTS = "acdf:hHlnvxDFPpVrk"
+_LONGOPTS = ["kernel=", "platform=", "record=", "help"]
+
+
+class UsageError(Exception):
+    """Bad command line: print the message and the usage, exit 1."""
+
+
+@dataclass
+class Options:
+    """The parsed command line."""
+
+    mode: str | None = None  # script | dump | flush | monitor
+    script_file: str | None = None
+    stdin_mode: bool = False
+    dry_run: bool = False
+    policy: bool = False
+    all_: bool = False
+    withports: bool = False
+    loop: bool = False
+    hexdump: bool = False
+    verbose: bool = False
+    notreally: bool = False
+    kernel_mode: bool = False
+    tflag: int = 0
+    version: bool = False
+    help: bool = False
+    kernel: str = "auto"
+    platform: str | None = None
+    record: str | None = None
+    files: list[str] = field(default_factory=list)
+
+
+def parse_args(argv: list[str]) -> Options:
+    """setkey's getopt loop; UsageError for unknown flags or missing arguments."""
+    try:
+        pairs, rest = getopt.getopt(argv, _SHORTOPTS, _LONGOPTS)
+    except getopt.GetoptError as exc:
+        raise UsageError(str(exc)) from None
+    o = Options(kernel=os.environ.get("SETKEY_TUI_KERNEL") or "auto")
+    for flag, value in pairs:
+        if flag == "-a":
+            o.all_ = True
+        elif flag == "-c":
+            o.mode, o.stdin_mode, o.script_file = "script", True, None
+        elif flag == "-d":
+            o.dry_run = True
+            if o.mode != "script":
+                o.mode, o.stdin_mode = "script", False
+        elif flag == "-f":
+            o.mode, o.stdin_mode, o.script_file = "script", False, value
+        elif flag in ("-h", "-H"):
+            o.hexdump = True
+        elif flag == "-l":
+            o.loop = True
+        elif flag == "-n":
+            o.notreally = True
+        elif flag == "-v":
+            o.verbose = True
+        elif flag == "-x":
+            o.mode = "monitor"
+            o.tflag += 1
+        elif flag == "-D":
+            o.mode = "dump"
+        elif flag == "-F":
+            o.mode = "flush"
+        elif flag == "-P":
+            o.policy = True
+        elif flag == "-p":
+            o.withports = True
+        elif flag == "-V":
+            o.version = True
+        elif flag == "-r":
+            o.kernel_mode = False
+        elif flag == "-k":
+            o.kernel_mode = True
+        elif flag == "--kernel":
+            o.kernel = value
+        elif flag == "--platform":
+            o.platform = value
+        elif flag == "--record":
+            o.record = value
+        elif flag == "--help":
+            o.help = True
+    o.files = rest
+    if o.record is not None and o.mode != "monitor":
+        raise UsageError("--record needs -x")
+    return o
+
+
+def display_clock() -> Callable[[], float]:
+    """time.time, or the fixed SETKEY_TUI_NOW; ValueError for a value that is not a number."""
+    fixed = os.environ.get("SETKEY_TUI_NOW")
+    if fixed is None or fixed == "":
+        return time.time
+    value = float(fixed)
+    return lambda: value
+
+
+def open_kernel(spec: str, platform: Platform) -> Transport:
+    """The transport for ``spec`` (TransportError/OSError/ValueError when it cannot be opened)."""
+    try:
+        from setkey_tui.kernel.select import open_transport
+    except ImportError:
+        if spec.startswith("replay:"):
+            from setkey_tui.kernel.replay import ReplayTransport
+
+            return ReplayTransport(spec[len("replay:"):], platform)
+        raise TransportError(f"kernel '{spec}' is not available in this build (only replay:FILE is)") from None
+    return open_transport(spec, platform=platform)
+
+
+class Conversation:
+    """setkey's sendkeymsg/postproc loop over one transport, writing what setkey writes."""
+
+    def __init__(self, transport: Transport, opts: Options, platform: Platform, now: Callable[[], float],
+                 out: TextIO, err: TextIO) -> None:
+        self.t = transport
+        self.opts = opts
+        self.platform = platform
+        self.now = now
+        self.out = out
+        self.err = err
+        self.dump_opts = DumpOptions(all_=opts.all_, withports=opts.withports, short=opts.loop)
+
+    def request(self, msg_type: int, satype: int = 0) -> None:
+        """Send one header-only request and print the replies (until seq 0 or an error)."""
+        data = header_only(msg_type, satype, pid=os.getpid() & 0xFFFFFFFF).encode(self.platform)
+        if self.opts.verbose:
+            self.out.write(kdebug(data, self.platform) + "\n")
+        if self.opts.hexdump:
+            self.out.write(hexdump(data))
+        self.t.send(data)
+        while True:
+            reply = self.t.recv(RECV_TIMEOUT)
+            if reply is None:
+                self.out.flush()
+                self.err.write("recv: Resource temporarily unavailable\n")
+                return
+            if message_length(reply, self.platform) != len(reply):
+                self.out.flush()
+                self.err.write(f"{PROG}: invalid keymsg length\n")
+                return
+            if self.opts.verbose:
+                self.out.write(kdebug(reply, self.platform) + "\n")
+            try:
+                msg = decode(reply, self.platform)
+            except DecodeError as exc:
+                self.out.flush()
+                self.err.write(f"{PROG}: cannot show a kernel reply: {exc}\n")
+                if reply[2] or int.from_bytes(reply[8:12], "little" if self.platform.byteorder == "<"
+                                              else "big") == 0:
+                    return
+                continue
+            text, error = postproc(msg, now=int(self.now()), options=self.dump_opts, platform=self.platform)
+            self.out.write(text)
+            if error or msg.seq == 0:
+                return
+
+
+def _is_exhausted(t: Transport) -> bool:
+    return bool(getattr(t, "exhausted", False))
+
+
+def run_dump(conv: Conversation) -> int:
+    """-D / -DP / -D -l."""
+    mtype = MsgType.X_SPDDUMP if conv.opts.policy else MsgType.DUMP
+    if conv.opts.loop:
+        conv.out.write(short_header())
+        while True:
+            conv.request(mtype)
+            conv.out.flush()
+            if _is_exhausted(conv.t):
+                return 0
+            time.sleep(1)
+    conv.request(mtype)
+    return 0
+
+
+def run_flush(conv: Conversation) -> int:
+    """-F / -FP."""
+    conv.request(MsgType.X_SPDFLUSH if conv.opts.policy else MsgType.FLUSH)
+    return 0
+
+
+def run_monitor(conv: Conversation) -> int:
+    """-x: promiscuous mode, then every message decoded until interrupted (or a replay ends)."""
+    rec: TextIO | None = None
+    if conv.opts.record is not None:
+        try:
+            rec = open(conv.opts.record, "w", encoding="ascii")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            conv.err.write(f"{PROG}: cannot write {conv.opts.record}: {exc.strerror}\n")
+            return 1
+    from setkey_tui.kernel.replay import format_record
+
+    try:
+        conv.t.set_promisc(True)
+        while True:
+            data = conv.t.recv(RECV_TIMEOUT)
+            if data is None:
+                if _is_exhausted(conv.t):
+                    return 0
+                continue
+            recorded = getattr(conv.t, "last_time", None)
+            when = recorded if recorded is not None else conv.now()
+            if rec is not None:
+                rec.write(format_record(data, when))
+                rec.flush()
+            conv.out.write(format_monitor_entry(data, when=when, tflag=conv.opts.tflag,
+                                                hexdump=conv.opts.hexdump, platform=conv.platform))
+            conv.out.flush()
+    finally:
+        if rec is not None:
+            rec.close()
+
+
+def run_files(opts: Options, platform: Platform, now: Callable[[], float], out: TextIO, err: TextIO) -> int:
+    """``setkey file ...``: raw PF_KEY messages from files, printed as their replies would be (no kernel)."""
+    dump_opts = DumpOptions(all_=opts.all_, withports=opts.withports, short=opts.loop)
+    for name in opts.files:
+        try:
+            with open(name, "rb") as fh:
+                buf = fh.read()
+        except OSError as exc:
+            err.write(f"{PROG}: {name}: {exc.strerror}\n")
+            return 1
+        try:
+            messages = list(split(buf))
+        except DecodeError as exc:
+            err.write(f"{PROG}: {name}: {exc}\n")
+            return 1
+        for data in messages:
+            try:
+                msg = decode(data, platform)
+            except DecodeError as exc:
+                err.write(f"{PROG}: {name}: {exc}\n")
+                continue
+            text, _ = postproc(msg, now=int(now()), options=dump_opts, platform=platform)
+            out.write(text)
+    return 0
+
+
+def run_script_mode(opts: Options, platform: Platform, now: Callable[[], float], out: TextIO,
+                    err: TextIO) -> int:
+    """-c / -f FILE / -d: hand the text to the language's run_script."""
+    from setkey_tui.script import run_script
+
+    if opts.script_file is None or opts.script_file == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            with open(opts.script_file, encoding="utf-8", errors="surrogateescape") as fh:
+                text = fh.read()
+        except OSError as exc:
+            err.write(f"{PROG}: cannot open {opts.script_file}: {exc.strerror}\n")
+            return 1
+    transport = None
+    if not opts.dry_run:
+        transport = _open_or_report(opts, platform, err)
+        if transport is None:
+            return 1
+    try:
+        return run_script(text, transport, stdin_mode=opts.stdin_mode, verbose=opts.verbose,
+                          dry_run=opts.dry_run, kernel_mode=opts.kernel_mode, out=out, err=err, now=now,
+                          no_action=opts.notreally)
+    finally:
+        if transport is not None:
+            transport.close()
+
+
+def _open_or_report(opts: Options, platform: Platform, err: TextIO) -> Transport | None:
+    try:
+        t = open_kernel(opts.kernel, platform)
+    except (TransportError, OSError, ValueError) as exc:
+        err.write(f"{PROG}: cannot open kernel '{opts.kernel}': {exc}\n")
+        return None
+    if opts.kernel == "auto" and "simulat" in t.description.lower():
+        err.write(f"{PROG}: using the {t.description}\n")
+    return t
+
+
+def serve_sim(argv: list[str], err: TextIO) -> int:
+    """``serve-sim PATH [--sim-state FILE]``: run the simulated kernel on a Unix socket."""
+    try:
+        pairs, rest = getopt.gnu_getopt(argv, "", ["sim-state="])
+    except getopt.GetoptError as exc:
+        err.write(f"{PROG}: {exc}\n")
+        return 1
+    if len(rest) != 1:
+        err.write(f"usage: {PROG} serve-sim PATH [--sim-state FILE]\n")
+        return 1
+    state: str | None = None
+    for _, value in pairs:
+        try:
+            with open(value, encoding="utf-8") as fh:
+                state = fh.read()
+        except OSError as exc:
+            err.write(f"{PROG}: cannot open {value}: {exc.strerror}\n")
+            return 1
+    try:
+        from setkey_tui.kernel.sim.server import serve
+    except ImportError as exc:
+        err.write(f"{PROG}: the simulated kernel is not available: {exc}\n")
+        return 1
+    try:
+        serve(rest[0], state_script=state)
+    except KeyboardInterrupt:
+        return 0
+    except (OSError, TransportError, ValueError) as exc:
+        err.write(f"{PROG}: serve-sim: {exc}\n")
+        return 1
+    return 0
+
+
+def _start_tui(opts: Options, platform: Platform, err: TextIO) -> int:
+    try:
+        from setkey_tui.tui.app import run
+    except ImportError as exc:
+        err.write(f"{PROG}: the TUI is not available: {exc}\n")
+        return 1
+    return run(opts.kernel, platform)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (setkey's: 0, or 1 for usage/open/parse failures)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    out, err = sys.stdout, sys.stderr
+    try:
+        return _main(args, out, err)
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _main(args: list[str], out: TextIO, err: TextIO) -> int:
+    if args and args[0] == "serve-sim":
+        return serve_sim(args[1:], err)
+    try:
+        opts = parse_args(args)
+    except UsageError as exc:
+        err.write(f"{PROG}: {exc}\n")
+        out.write(USAGE)
+        return 1
+    if opts.help:
+        out.write(HELP)
+        return 0
+    if opts.version:
+        out.write(f"{PROG} @(#) {PROG} {__version__} (setkey of ipsec-tools 0.8.2, re-implemented)\n")
+        return 1
+    try:
+        platform = by_name(opts.platform) if opts.platform else current()
+        now = display_clock()
+    except ValueError as exc:
+        err.write(f"{PROG}: {exc}\n")
+        return 1
+    if opts.mode == "script":
+        return run_script_mode(opts, platform, now, out, err)
+    if opts.mode is None and not opts.files:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            return _start_tui(opts, platform, err)
+        out.write(USAGE)
+        return 1
+    if opts.mode is None:
+        return run_files(opts, platform, now, out, err)
+    transport = _open_or_report(opts, platform, err)
+    if transport is None:
+        return 1
+    conv = Conversation(transport, opts, platform, now, out, err)
+    try:
+        if opts.mode == "dump":
+            return run_dump(conv)
+        if opts.mode == "flush":
+            return run_flush(conv)
+        return run_monitor(conv)
+    except TransportError as exc:
+        out.flush()
+        err.write(f"{PROG}: {exc}\n")
+        return 1
+    finally:
+        transport.close()

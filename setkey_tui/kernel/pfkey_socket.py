@@ -1,0 +1,124 @@
+"""The real kernel: an AF_KEY / PF_KEY_V2 raw socket (Linux, the BSDs, macOS).
+
+Errors become one-line :class:`TransportError` messages that say what to do; ENOBUFS on receive (the kernel
+dropped messages for this socket) becomes :class:`MessagesLost`.
+"""
+
+from __future__ import annotations
+
+import errno as errno_mod
+import os
+import select
+import socket
+
+from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.pfkey.constants import PF_KEY, PF_KEY_V2, MsgType
+from setkey_tui.pfkey.message import header_only
+from setkey_tui.pfkey.platform import Platform, current
+
+RCVBUF_WANTED = 64 * 1024 * 1024  # a dump of 100k SAs is ~25 MB of messages
+SNDBUF_WANTED = 128 * 1024
+RECV_CHUNK = 65536 * 8  # a PF_KEY message is at most 0xffff * 8 bytes
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+
+
+def open_error(err: int, platform: Platform | None = None) -> str:
+    """The one-line explanation for a failed ``socket(PF_KEY, SOCK_RAW, PF_KEY_V2)``."""
+    name = (platform or current()).name
+    if err in (errno_mod.EAFNOSUPPORT, errno_mod.EPROTONOSUPPORT, errno_mod.ESOCKTNOSUPPORT):
+        hint = "load it with `modprobe af_key`, " if name == "linux" else ""
+        return (f"no PF_KEY in this kernel ({os.strerror(err)}): {hint}"
+                "or use the simulated kernel (--kernel sim)")
+    if err in (errno_mod.EPERM, errno_mod.EACCES):
+        return (f"permission denied opening PF_KEY ({os.strerror(err)}): run as root or with CAP_NET_ADMIN, "
+                "or use the simulated kernel (--kernel sim)")
+    return f"cannot open a PF_KEY socket: {os.strerror(err)}"
+
+
+class PFKeyUnavailable(TransportError):
+    """The PF_KEY socket could not be opened; ``errno`` says why."""
+
+    def __init__(self, errno: int, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+class PFKeySocket:
+    """One PF_KEY socket on the running kernel (a Transport)."""
+
+    def __init__(self, *, platform: Platform | None = None, rcvbuf: int = RCVBUF_WANTED) -> None:
+        self.platform = platform or current()
+        try:
+            self._sock = socket.socket(PF_KEY, socket.SOCK_RAW, PF_KEY_V2)
+        except OSError as exc:
+            raise PFKeyUnavailable(exc.errno or 0, open_error(exc.errno or 0, self.platform)) from None
+        self.rcvbuf = self._grow_buffers(rcvbuf)
+        self.description = "real PF_KEY"
+        self._closed = False
+
+    def _grow_buffers(self, wanted: int) -> int:
+        """Ask for a big receive buffer (SO_RCVBUFFORCE when privileged, else SO_RCVBUF); return what we got."""
+        s = self._sock
+        for opt in (SO_RCVBUFFORCE, socket.SO_RCVBUF):
+            try:
+                s.setsockopt(socket.SOL_SOCKET, opt, wanted)
+                break
+            except OSError:
+                continue
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF_WANTED)
+        except OSError:
+            pass
+        try:
+            return int(s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+        except OSError:
+            return 0
+
+    def fileno(self) -> int:
+        """The socket's file descriptor."""
+        return self._sock.fileno()
+
+    def send(self, data: bytes) -> None:
+        """Send one whole message; the kernel's verdict comes back as a message."""
+        if self._closed:
+            raise TransportError("the PF_KEY socket is closed")
+        try:
+            self._sock.send(data)
+        except OSError as exc:
+            raise TransportError(f"the kernel refused the message: {os.strerror(exc.errno or 0)}") from None
+
+    def recv(self, timeout: float | None = None) -> bytes | None:
+        """One whole message, or None after ``timeout`` seconds."""
+        if self._closed:
+            raise TransportError("the PF_KEY socket is closed")
+        try:
+            if timeout is not None:
+                ready, _w, _x = select.select([self._sock], [], [], max(0.0, timeout))
+                if not ready:
+                    return None
+            return self._sock.recv(RECV_CHUNK)
+        except OSError as exc:
+            if exc.errno == errno_mod.ENOBUFS:
+                raise MessagesLost(
+                    "the kernel dropped messages for this socket (No buffer space available): "
+                    "resynchronise with a dump"
+                ) from None
+            if exc.errno == errno_mod.EINTR:
+                return None
+            raise TransportError(f"reading the PF_KEY socket failed: {os.strerror(exc.errno or 0)}") from None
+
+    def set_promisc(self, on: bool) -> None:
+        """SADB_X_PROMISC: receive a copy of every PF_KEY message."""
+        self.send(header_only(MsgType.X_PROMISC, 1 if on else 0, pid=os.getpid()).encode(self.platform))
+
+    def close(self) -> None:
+        """Close the socket."""
+        if not self._closed:
+            self._closed = True
+            self._sock.close()
+
+    def __enter__(self) -> PFKeySocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

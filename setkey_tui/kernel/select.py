@@ -1,0 +1,70 @@
+"""Choosing the kernel once at start: ``auto``, ``pfkey``, ``sim``, ``sim@PATH`` or ``replay:FILE``.
+
+``SETKEY_TUI_KERNEL`` gives the default spec. ``auto`` opens the real PF_KEY socket when it can and
+otherwise the embedded simulated kernel, whose ``description`` then says why.
+"""
+
+from __future__ import annotations
+
+import os
+
+from setkey_tui.kernel.base import Transport, TransportError
+from setkey_tui.pfkey.platform import LINUX, Platform, current
+
+ENV_VAR = "SETKEY_TUI_KERNEL"
+CHOICES = "auto, pfkey, sim, sim@PATH, replay:FILE"
+
+
+def default_spec() -> str:
+    """The spec from ``SETKEY_TUI_KERNEL``, else ``auto``."""
+    return os.environ.get(ENV_VAR, "").strip() or "auto"
+
+
+def _embedded(description: str) -> Transport:
+    from setkey_tui.kernel.sim.transport import SimTransport, shared_host
+
+    return SimTransport(shared_host(), description=description, platform=LINUX)
+
+
+def open_transport(spec: str | None = "auto", *, platform: Platform | None = None) -> Transport:
+    """Open the transport ``spec`` names; :class:`TransportError` (one line) when it cannot.
+
+    ``spec`` None or ``"auto"`` honours ``SETKEY_TUI_KERNEL`` first. The embedded simulated kernel is one per
+    process, so every transport opened with ``sim`` (or an ``auto`` fallback) sees the same SAD and SPD.
+    """
+    if spec is None or spec == "auto":
+        env = os.environ.get(ENV_VAR, "").strip()
+        spec = env if env and env != "auto" else "auto"
+    if spec == "auto":
+        from setkey_tui.kernel.pfkey_socket import PFKeySocket, PFKeyUnavailable
+
+        try:
+            return PFKeySocket(platform=platform)
+        except PFKeyUnavailable as exc:
+            return _embedded(f"simulated kernel (no PF_KEY here: {os.strerror(exc.errno).lower()})")
+    if spec == "pfkey":
+        from setkey_tui.kernel.pfkey_socket import PFKeySocket
+
+        return PFKeySocket(platform=platform)
+    if spec == "sim":
+        return _embedded("simulated kernel (embedded)")
+    if spec.startswith("sim@"):
+        path = spec[4:]
+        if not path:
+            raise TransportError("sim@PATH needs the path of a served simulated kernel")
+        from setkey_tui.kernel.sim.client import SimClient
+
+        return SimClient(path)
+    if spec.startswith("replay:"):
+        path = spec[len("replay:"):]
+        if not path:
+            raise TransportError("replay:FILE needs the file of recorded messages")
+        try:
+            from setkey_tui.kernel.replay import ReplayTransport
+        except ImportError as exc:
+            raise TransportError(f"replay is not available: {exc}") from None
+        try:
+            return ReplayTransport(path, platform or current())
+        except OSError as exc:
+            raise TransportError(f"cannot read the replay file {path}: {exc.strerror}") from None
+    raise TransportError(f"unknown kernel {spec!r} (choose from {CHOICES})")

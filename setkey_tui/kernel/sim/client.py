@@ -1,0 +1,125 @@
+"""SimClient: a PF_KEY socket on a simulated kernel served at a Unix SOCK_SEQPACKET path (``sim@PATH``)."""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import time
+from collections import deque
+from typing import Any
+
+from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.kernel.sim.protocol import MAX_PACKET, control, is_control, parse_control
+from setkey_tui.pfkey.constants import MsgType
+from setkey_tui.pfkey.message import header_only
+from setkey_tui.pfkey.platform import LINUX, Platform
+
+
+class SimClient:
+    """One connection to a served simulated kernel (a Transport)."""
+
+    def __init__(self, path: str, *, platform: Platform = LINUX) -> None:
+        self.path = path
+        self.platform = platform
+        self.description = f"simulated kernel served at {path}"
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._sock.connect(path)
+        except OSError as exc:
+            self._sock.close()
+            raise TransportError(
+                f"cannot reach the simulated kernel at {path}: {exc.strerror} "
+                "(start one with `setkey-tui serve-sim PATH`)"
+            ) from None
+        self._pending: deque[bytes] = deque()
+        self._notices: deque[dict[str, Any]] = deque()
+        self._closed = False
+
+    def _read_packet(self, timeout: float | None) -> bytes | None:
+        if timeout is not None:
+            ready, _w, _x = select.select([self._sock], [], [], max(0.0, timeout))
+            if not ready:
+                return None
+        try:
+            packet = self._sock.recv(MAX_PACKET)
+        except OSError as exc:
+            raise TransportError(f"the simulated kernel connection failed: {exc.strerror}") from None
+        if not packet:
+            raise TransportError(f"the simulated kernel at {self.path} went away")
+        return packet
+
+    def _route(self, packet: bytes) -> bytes | None:
+        """A PF_KEY message passes; control notices are handled (a lost notice raises MessagesLost)."""
+        if not is_control(packet):
+            return packet
+        try:
+            obj = parse_control(packet)
+        except ValueError:
+            return None
+        if "lost" in obj:
+            raise MessagesLost(str(obj["lost"]))
+        if "refused" in obj:
+            raise TransportError(str(obj["refused"]))
+        self._notices.append(obj)
+        return None
+
+    def send(self, data: bytes) -> None:
+        """Send one message to the served kernel."""
+        if self._closed:
+            raise TransportError("the simulated PF_KEY socket is closed")
+        try:
+            self._sock.send(data)
+        except OSError as exc:
+            raise TransportError(f"the simulated kernel connection failed: {exc.strerror}") from None
+
+    def recv(self, timeout: float | None = None) -> bytes | None:
+        """The next message, or None after ``timeout`` seconds."""
+        if self._closed:
+            raise TransportError("the simulated PF_KEY socket is closed")
+        if self._pending:
+            return self._pending.popleft()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return None
+            packet = self._read_packet(left)
+            if packet is None:
+                return None
+            msg = self._route(packet)
+            if msg is not None:
+                return msg
+
+    def set_promisc(self, on: bool) -> None:
+        """SADB_X_PROMISC on or off."""
+        self.send(header_only(MsgType.X_PROMISC, 1 if on else 0, pid=os.getpid()).encode(self.platform))
+
+    def simulate_traffic(self, src: str, dst: str, proto: int = 0, *, timeout: float = 5.0,
+                         **kw: int) -> dict[str, Any]:
+        """Ask the served kernel to send one packet through its SPD; returns its verdict as a dict."""
+        self.send(control({"op": "traffic", "src": src, "dst": dst, "proto": proto, **kw}))
+        deadline = time.monotonic() + timeout
+        while True:
+            while self._notices:
+                obj = self._notices.popleft()
+                if "reply" in obj:
+                    reply = obj["reply"]
+                    if "error" in reply:
+                        raise ValueError(reply["error"])
+                    return dict(reply)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TransportError("the simulated kernel did not answer the traffic request")
+            packet = self._read_packet(left)
+            if packet is None:
+                continue
+            msg = self._route(packet)
+            if msg is not None:
+                self._pending.append(msg)
+
+    def close(self) -> None:
+        """Close the connection (the server forgets this socket)."""
+        if not self._closed:
+            self._closed = True
+            self._sock.close()

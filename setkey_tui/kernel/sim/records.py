@@ -1,0 +1,246 @@
+"""What the simulated kernel stores (SAs and policies) and how it writes them back as PF_KEY messages.
+
+The message layouts are those of Linux 6.1's af_key (``__pfkey_xfrm_state2msg`` and
+``pfkey_xfrm_policy2msg``): extension order, prefix lengths, proto 0 in SA addresses, the ADDRESS_PROXY of
+an SA whose selector differs from its source, keys only when asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from setkey_tui.pfkey.constants import (
+    IPSEC_PROTO_ANY,
+    ExtType,
+    Level,
+    Mode,
+    SAState,
+)
+from setkey_tui.pfkey.extensions import (
+    AddressExt,
+    Extension,
+    IpsecRequest,
+    KeyExt,
+    LifetimeExt,
+    NatTPortExt,
+    NatTTypeExt,
+    PolicyExt,
+    SA2Ext,
+    SAExt,
+    SecCtxExt,
+    Sockaddr,
+)
+from setkey_tui.pfkey.message import Message
+from setkey_tui.pfkey.platform import AF_INET
+
+AF_INET6 = 10
+
+
+@dataclass(slots=True)
+class Limits:
+    """A hard or soft lifetime (0 = no limit), as sadb_lifetime carries it."""
+
+    allocations: int = 0
+    bytes: int = 0
+    addtime: int = 0
+    usetime: int = 0
+
+    def ext(self, ext_type: int) -> LifetimeExt:
+        """This lifetime as an extension of ``ext_type``."""
+        return LifetimeExt(ext_type, self.allocations, self.bytes, self.addtime, self.usetime)
+
+    @classmethod
+    def of(cls, ext: LifetimeExt | None) -> Limits:
+        """From a request's lifetime extension (None: no limits)."""
+        if ext is None:
+            return cls()
+        return cls(ext.allocations, ext.bytes, ext.addtime, ext.usetime)
+
+
+@dataclass(slots=True)
+class Usage:
+    """The current lifetime: packets, bytes, creation and first-use times."""
+
+    allocations: int = 0
+    bytes: int = 0
+    addtime: int = 0
+    usetime: int = 0
+
+    def ext(self) -> LifetimeExt:
+        """As a LIFETIME_CURRENT extension."""
+        return LifetimeExt(ExtType.LIFETIME_CURRENT, self.allocations, self.bytes, self.addtime, self.usetime)
+
+
+@dataclass(frozen=True, slots=True)
+class Addr:
+    """An address of a given family (2 or 10) with its raw bytes."""
+
+    family: int
+    addr: bytes
+
+    @property
+    def full_prefix(self) -> int:
+        """32 or 128."""
+        return 32 if self.family == AF_INET else 128
+
+    def sockaddr(self, port: int = 0) -> Sockaddr:
+        """A Linux sockaddr for this address."""
+        return Sockaddr(self.family, port, self.addr)
+
+    @classmethod
+    def zero(cls, family: int) -> Addr:
+        """0.0.0.0 or ::."""
+        return cls(family, bytes(4 if family == AF_INET else 16))
+
+
+@dataclass(slots=True)
+class SARecord:
+    """One security association (Linux xfrm_state, as PF_KEY sees it)."""
+
+    satype: int
+    proto: int
+    spi: int
+    src: Addr
+    dst: Addr
+    mode: int = Mode.TRANSPORT
+    reqid: int = 0
+    replay: int = 0
+    larval: bool = False
+    dying: bool = False
+    dead: bool = False
+    auth: int = 0
+    encrypt: int = 0
+    auth_key: KeyExt | None = None
+    enc_key: KeyExt | None = None
+    flags: int = 0
+    hard: Limits = field(default_factory=Limits)
+    soft: Limits = field(default_factory=Limits)
+    current: Usage = field(default_factory=Usage)
+    sel: Addr | None = None
+    sel_prefix: int = 0
+    sel_proto: int = 0
+    natt: tuple[int, int, int] | None = None  # (type, sport, dport)
+    sec_ctx: SecCtxExt | None = None
+    acq_seq: int = 0  # km.seq of an acquire state
+
+    @property
+    def key(self) -> tuple[int, bytes, int]:
+        """(proto, dst address, spi): how the kernel finds an SA."""
+        return (self.proto, self.dst.addr, self.spi)
+
+    @property
+    def state(self) -> int:
+        """The sadb_sa_state this SA shows."""
+        if self.dead:
+            return SAState.DEAD
+        if self.larval:
+            return SAState.LARVAL
+        return SAState.DYING if self.dying else SAState.MATURE
+
+    def message(self, msg_type: int, *, seq: int, pid: int, keys: bool = True, hsc: int = 3) -> Message:
+        """The SA as a message (``hsc``: 1 soft lifetime, 2 hard, 3 both)."""
+        exts: list[Extension] = [
+            SAExt(self.spi, self.replay, self.state, self.auth, self.encrypt, self.flags),
+        ]
+        if hsc & 2:
+            exts.append(self.hard.ext(ExtType.LIFETIME_HARD))
+        if hsc & 1:
+            exts.append(self.soft.ext(ExtType.LIFETIME_SOFT))
+        exts.append(self.current.ext())
+        exts.append(AddressExt(ExtType.ADDRESS_SRC, self.src.sockaddr(), 0, self.src.full_prefix))
+        exts.append(AddressExt(ExtType.ADDRESS_DST, self.dst.sockaddr(), 0, self.dst.full_prefix))
+        sel = self.sel or Addr.zero(self.src.family)
+        if sel.addr != self.src.addr:
+            proto = self.sel_proto or IPSEC_PROTO_ANY
+            exts.append(AddressExt(ExtType.ADDRESS_PROXY, sel.sockaddr(), proto, self.sel_prefix))
+        if keys and self.auth_key is not None and self.auth_key.bits:
+            exts.append(KeyExt(ExtType.KEY_AUTH, self.auth_key.bits, self.auth_key.key))
+        if keys and self.enc_key is not None and self.enc_key.bits:
+            exts.append(KeyExt(ExtType.KEY_ENCRYPT, self.enc_key.bits, self.enc_key.key))
+        exts.append(SA2Ext(self.mode, self.reqid, 0))
+        if self.natt is not None:
+            ntype, sport, dport = self.natt
+            exts.append(NatTTypeExt(ntype))
+            exts.append(NatTPortExt(ExtType.X_NAT_T_SPORT, sport))
+            exts.append(NatTPortExt(ExtType.X_NAT_T_DPORT, dport))
+        if self.sec_ctx is not None:
+            exts.append(self.sec_ctx)
+        return Message(msg_type, self.satype, seq, pid, 0, tuple(exts))
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """One transform of a policy (xfrm_tmpl): proto, mode, reqid, optional, tunnel endpoints."""
+
+    proto: int
+    mode: int
+    reqid: int = 0
+    optional: bool = False
+    src: Addr | None = None
+    dst: Addr | None = None
+
+    def request(self) -> IpsecRequest:
+        """As a Linux sadb_x_ipsecrequest (level derived as af_key does)."""
+        level = Level.USE if self.optional else Level.REQUIRE
+        if self.reqid:
+            level = Level.UNIQUE
+        tunnel = self.mode == Mode.TUNNEL and self.src is not None and self.dst is not None
+        return IpsecRequest(
+            self.proto,
+            self.mode,
+            level,
+            self.reqid,
+            self.src.sockaddr() if tunnel and self.src else None,
+            self.dst.sockaddr() if tunnel and self.dst else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """A policy's traffic selector (ports in host order, proto 0 = any)."""
+
+    src: Addr
+    src_prefix: int
+    sport: int
+    dst: Addr
+    dst_prefix: int
+    dport: int
+    proto: int
+
+
+@dataclass(slots=True)
+class PolicyRecord:
+    """One security policy (Linux xfrm_policy as PF_KEY sees it)."""
+
+    selector: Selector
+    dir: int  # PF_KEY direction 1 in, 2 out, 3 fwd
+    index: int
+    priority: int
+    policy_type: int
+    templates: tuple[Template, ...] = ()
+    hard: Limits = field(default_factory=Limits)
+    soft: Limits = field(default_factory=Limits)
+    current: Usage = field(default_factory=Usage)
+    sec_ctx: SecCtxExt | None = None
+
+    @property
+    def key(self) -> tuple[int, Selector]:
+        """(direction, selector): what makes a policy unique."""
+        return (self.dir, self.selector)
+
+    def message(self, msg_type: int, *, seq: int, pid: int, refcnt: int) -> Message:
+        """The policy as a message (Linux order: SRC, DST, HARD, SOFT, CURRENT, X_POLICY, SEC_CTX)."""
+        s = self.selector
+        proto = s.proto or IPSEC_PROTO_ANY
+        exts: list[Extension] = [
+            AddressExt(ExtType.ADDRESS_SRC, s.src.sockaddr(s.sport), proto, s.src_prefix),
+            AddressExt(ExtType.ADDRESS_DST, s.dst.sockaddr(s.dport), proto, s.dst_prefix),
+            self.hard.ext(ExtType.LIFETIME_HARD),
+            self.soft.ext(ExtType.LIFETIME_SOFT),
+            self.current.ext(),
+            PolicyExt(self.policy_type, self.dir, self.index, self.priority,
+                      tuple(t.request() for t in self.templates)),
+        ]
+        if self.sec_ctx is not None:
+            exts.append(self.sec_ctx)
+        return Message(msg_type, 0, seq, pid, 0, tuple(exts), reserved=refcnt)

@@ -1,0 +1,254 @@
+"""Serve one simulated kernel on a Unix SOCK_SEQPACKET socket: every client connection is a PF_KEY socket.
+
+Several processes (a TUI, a monitor, scripts) then share one kernel as they would share the real one.
+``python -m setkey_tui.kernel.sim.server PATH [--sim-state FILE]`` runs it from the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import selectors
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.kernel.sim.protocol import MAX_PACKET, control, is_control, parse_control
+from setkey_tui.kernel.sim.transport import SimHost, SimTransport
+
+CLOCK_INTERVAL = 0.5  # the longest the loop sleeps before running the kernel's clock
+
+
+class StateScriptError(TransportError):
+    """The --sim-state script could not be applied."""
+
+
+def preload(host: SimHost, script: str) -> str:
+    """Apply a setkey script to the kernel (as `setkey -f` would); return what it printed."""
+    try:
+        from setkey_tui.script import run_script
+    except ImportError as exc:
+        raise StateScriptError(f"cannot preload the simulated kernel: script mode unavailable ({exc})") from None
+    out, err = io.StringIO(), io.StringIO()
+    transport = SimTransport(host, description="simulated kernel (preloading)")
+    try:
+        rc = run_script(script, transport, stdin_mode=False, verbose=False, dry_run=False, kernel_mode=False,
+                        out=out, err=err, now=time.time)
+    finally:
+        transport.close()
+    if rc != 0:
+        raise StateScriptError(f"the state script failed (exit {rc}): {(out.getvalue() + err.getvalue()).strip()}")
+    return out.getvalue() + err.getvalue()
+
+
+class SimServer:
+    """The accept/forward loop (single thread; ``stop()`` may be called from another thread)."""
+
+    def __init__(self, path: str | os.PathLike[str], host: SimHost | None = None) -> None:
+        self.path = str(path)
+        self.host = host or SimHost()
+        self._sel = selectors.DefaultSelector()
+        self._clients: dict[socket.socket, int] = {}
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self.ready = threading.Event()
+        self._listen: socket.socket | None = None
+
+    def bind(self) -> None:
+        """Create the listening socket (a stale socket file is replaced)."""
+        with contextlib.suppress(FileNotFoundError):
+            if Path(self.path).is_socket():
+                os.unlink(self.path)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            s.bind(self.path)
+        except OSError as exc:
+            s.close()
+            raise TransportError(f"cannot serve the simulated kernel at {self.path}: {exc.strerror}") from None
+        s.listen(64)
+        s.setblocking(False)
+        self._listen = s
+        self._sel.register(s, selectors.EVENT_READ, "accept")
+        self._wake_r.setblocking(False)
+        self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+
+    def stop(self) -> None:
+        """Ask the loop to end."""
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    def serve_forever(self) -> None:
+        """Run until :meth:`stop`."""
+        if self._listen is None:
+            self.bind()
+        self.ready.set()
+        try:
+            while not self._stop.is_set():
+                timeout = CLOCK_INTERVAL
+                nxt = self.host.kernel.next_timer()
+                if nxt is not None:
+                    timeout = max(0.0, min(timeout, nxt - self.host.kernel.clock() + 0.01))
+                for key, _mask in self._sel.select(timeout):
+                    if key.data == "accept":
+                        self._accept()
+                    elif key.data == "wake":
+                        with contextlib.suppress(OSError):
+                            self._wake_r.recv(64)
+                    else:
+                        self._read(key.fileobj)  # type: ignore[arg-type]
+                self.host.tick()
+                self._flush_all()
+        finally:
+            self._shutdown()
+
+    def _accept(self) -> None:
+        assert self._listen is not None
+        try:
+            conn, _addr = self._listen.accept()
+        except OSError:
+            return
+        conn.setblocking(False)
+        self._clients[conn] = self.host.open_socket()
+        self._sel.register(conn, selectors.EVENT_READ, "client")
+
+    def _drop(self, conn: socket.socket) -> None:
+        sid = self._clients.pop(conn, None)
+        if sid is not None:
+            self.host.close_socket(sid)
+        with contextlib.suppress(KeyError, ValueError):
+            self._sel.unregister(conn)
+        conn.close()
+
+    def _read(self, conn: socket.socket) -> None:
+        sid = self._clients.get(conn)
+        if sid is None:
+            return
+        try:
+            packet = conn.recv(MAX_PACKET)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._drop(conn)
+            return
+        if not packet:
+            self._drop(conn)
+            return
+        if is_control(packet):
+            self._control(conn, packet)
+            return
+        try:
+            self.host.send(sid, packet)
+        except TransportError as exc:
+            self._send_packet(conn, control({"refused": str(exc)}))
+
+    def _control(self, conn: socket.socket, packet: bytes) -> None:
+        try:
+            req = parse_control(packet)
+            if req.get("op") != "traffic":
+                raise ValueError(f"unknown control op {req.get('op')!r}")
+            kw = {k: int(req[k]) for k in ("sport", "dport", "size", "direction") if k in req}
+            result = self.host.simulate_traffic(str(req["src"]), str(req["dst"]), int(req.get("proto", 0)), **kw)
+            reply = {"verdict": result.verdict, "policy_id": result.policy_id, "sa_spis": list(result.sa_spis),
+                     "acquires": result.acquires}
+        except (ValueError, KeyError, TypeError) as exc:
+            reply = {"error": str(exc)}
+        self._flush_all()
+        self._send_packet(conn, control({"reply": reply}))
+
+    def _send_packet(self, conn: socket.socket, data: bytes) -> bool:
+        try:
+            conn.send(data)
+            return True
+        except BlockingIOError:
+            return False
+        except OSError:
+            self._drop(conn)
+            return False
+
+    def _flush_all(self) -> None:
+        for conn, sid in list(self._clients.items()):
+            lost = self.host.take_lost(sid)
+            if lost and not self._send_packet(conn, control({"lost": self._lost_text(lost)})):
+                self.host.add_lost(sid, lost)
+                continue
+            while True:
+                try:
+                    data = self.host.pop(sid)
+                except MessagesLost as exc:
+                    if not self._send_packet(conn, control({"lost": str(exc)})):
+                        self.host.add_lost(sid, 1)
+                        break
+                    continue
+                except TransportError:
+                    break
+                if data is None:
+                    break
+                if not self._send_packet(conn, data):
+                    if conn in self._clients:
+                        self.host.unpop(sid, data)
+                    break
+
+    @staticmethod
+    def _lost_text(n: int) -> str:
+        return f"{n} message(s) lost: the receive queue was full (No buffer space available); resynchronise with a dump"
+
+    def _shutdown(self) -> None:
+        for conn in list(self._clients):
+            self._drop(conn)
+        if self._listen is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._sel.unregister(self._listen)
+            self._listen.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+        self._sel.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+
+def serve(path: str | os.PathLike[str], *, state_script: str | None = None, host: SimHost | None = None,
+          server_ready: threading.Event | None = None) -> None:
+    """Serve a simulated kernel at ``path`` until interrupted; ``state_script`` preloads it."""
+    host = host or SimHost()
+    if state_script:
+        preload(host, state_script)
+    server = SimServer(path, host)
+    server.bind()
+    if server_ready is not None:
+        server_ready.set()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: serve-sim PATH [--sim-state FILE]."""
+    ap = argparse.ArgumentParser(prog="setkey-tui serve-sim", description="Serve a simulated PF_KEY kernel.")
+    ap.add_argument("path", help="where to create the Unix socket")
+    ap.add_argument("--sim-state", metavar="FILE", help="a setkey script to preload the kernel with")
+    args = ap.parse_args(argv)
+    script = None
+    if args.sim_state:
+        try:
+            script = Path(args.sim_state).read_text()
+        except OSError as exc:
+            print(f"setkey-tui: cannot read {args.sim_state}: {exc.strerror}", file=sys.stderr)
+            return 1
+    try:
+        print(f"serving a simulated kernel at {args.path} (Ctrl-C to stop)", file=sys.stderr)
+        serve(args.path, state_script=script)
+    except (TransportError, StateScriptError) as exc:
+        print(f"setkey-tui: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

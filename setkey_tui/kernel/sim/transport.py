@@ -1,0 +1,230 @@
+"""The simulated kernel in-process: a thread-safe host for one :class:`SimKernel` and its socket queues.
+
+Every :class:`SimTransport` is one PF_KEY "socket" on a shared :class:`SimHost`. Deliveries go to
+per-socket queues bounded like a socket's receive buffer: when a copy does not fit, it is dropped and the
+socket's next ``recv`` raises :class:`MessagesLost` (the real kernel's ENOBUFS). Lifetimes expire lazily:
+each ``send``/``recv`` first runs the kernel's clock (``tick``), so no thread is needed.
+"""
+
+from __future__ import annotations
+
+import errno as errno_mod
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.kernel.sim.kernel import Delivery, Refused, SimKernel, TrafficResult
+from setkey_tui.pfkey.constants import MsgType
+from setkey_tui.pfkey.message import header_only
+from setkey_tui.pfkey.platform import LINUX, Platform
+
+DEFAULT_RCVBUF = 64 * 1024 * 1024  # bytes a socket may hold unread before copies are dropped
+TICK_SLICE = 0.2  # seconds a blocked recv sleeps before running the clock again
+
+
+class _Queue:
+    """One socket's receive queue."""
+
+    __slots__ = ("items", "size", "lost", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.items: deque[bytes] = deque()
+        self.size = 0
+        self.lost = 0
+        self.limit = limit
+
+
+class SimHost:
+    """Owns a :class:`SimKernel`, serialises access to it and holds every socket's queue."""
+
+    def __init__(self, kernel: SimKernel | None = None, *, rcvbuf: int = DEFAULT_RCVBUF) -> None:
+        self.kernel = kernel or SimKernel()
+        self.rcvbuf = rcvbuf
+        self._lock = threading.Condition()
+        self._queues: dict[int, _Queue] = {}
+        self.listeners: list[Callable[[int], None]] = []  # called (outside the lock) when a queue gets data
+
+    # Sockets ----------------------------------------------------------------------------------------
+    def open_socket(self, rcvbuf: int | None = None) -> int:
+        """A new socket id with an empty queue."""
+        with self._lock:
+            sid = self.kernel.open_socket()
+            self._queues[sid] = _Queue(self.rcvbuf if rcvbuf is None else rcvbuf)
+            return sid
+
+    def close_socket(self, sid: int) -> None:
+        """Drop a socket and its queue."""
+        with self._lock:
+            self.kernel.close_socket(sid)
+            self._queues.pop(sid, None)
+            self._lock.notify_all()
+
+    # Kernel access ------------------------------------------------------------------------------------
+    def _deliver(self, deliveries: list[Delivery]) -> set[int]:
+        touched: set[int] = set()
+        for sid, data in deliveries:
+            q = self._queues.get(sid)
+            if q is None:
+                continue
+            if q.size + len(data) > q.limit:
+                q.lost += 1
+            else:
+                q.items.append(data)
+                q.size += len(data)
+            touched.add(sid)
+        if touched:
+            self._lock.notify_all()
+        return touched
+
+    def _notify(self, touched: set[int]) -> None:
+        for sid in touched:
+            for fn in list(self.listeners):
+                fn(sid)
+
+    def send(self, sid: int, data: bytes) -> None:
+        """Hand one message to the kernel; :class:`TransportError` when it refuses the bytes outright."""
+        with self._lock:
+            try:
+                touched = self._deliver(self.kernel.handle(sid, data))
+            except Refused as exc:
+                raise TransportError(
+                    f"the simulated kernel refused the message: {os.strerror(exc.errno)} ({exc})"
+                ) from None
+        self._notify(touched)
+
+    def tick(self, now: float | None = None) -> None:
+        """Run the kernel's clock (lifetime expiries)."""
+        with self._lock:
+            touched = self._deliver(self.kernel.tick(now))
+        self._notify(touched)
+
+    def simulate_traffic(self, src: str, dst: str, proto: int = 0, **kw: int) -> TrafficResult:
+        """One packet through the SPD (see :meth:`SimKernel.simulate_traffic`); deliveries are queued."""
+        with self._lock:
+            result = self.kernel.simulate_traffic(src, dst, proto, **kw)
+            touched = self._deliver(result.deliveries)
+        self._notify(touched)
+        return result
+
+    def pending(self, sid: int) -> int:
+        """How many messages wait in a socket's queue."""
+        with self._lock:
+            q = self._queues.get(sid)
+            return len(q.items) if q else 0
+
+    def pop(self, sid: int) -> bytes | None:
+        """The socket's next message without waiting (None: empty); :class:`MessagesLost` after a drop."""
+        with self._lock:
+            q = self._queues.get(sid)
+            if q is None:
+                raise TransportError("the simulated PF_KEY socket is closed")
+            if q.lost:
+                n, q.lost = q.lost, 0
+                raise MessagesLost(
+                    f"{n} message(s) lost: the receive queue was full "
+                    f"({os.strerror(errno_mod.ENOBUFS)}); resynchronise with a dump"
+                )
+            if not q.items:
+                return None
+            data = q.items.popleft()
+            q.size -= len(data)
+            return data
+
+    def take_lost(self, sid: int) -> int:
+        """How many messages for a socket were dropped since last asked (and reset that count)."""
+        with self._lock:
+            q = self._queues.get(sid)
+            if q is None:
+                return 0
+            n, q.lost = q.lost, 0
+            return n
+
+    def add_lost(self, sid: int, n: int) -> None:
+        """Count ``n`` more dropped messages for a socket (a notice about them could not be passed on)."""
+        with self._lock:
+            q = self._queues.get(sid)
+            if q is not None:
+                q.lost += n
+
+    def unpop(self, sid: int, data: bytes) -> None:
+        """Put a message back at the head of a socket's queue (it could not be passed on yet)."""
+        with self._lock:
+            q = self._queues.get(sid)
+            if q is not None:
+                q.items.appendleft(data)
+                q.size += len(data)
+
+    def recv(self, sid: int, timeout: float | None) -> bytes | None:
+        """The socket's next message (waiting up to ``timeout``; None: forever), None on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self.tick()
+            with self._lock:
+                data = self.pop(sid)
+                if data is not None:
+                    return data
+                wait = TICK_SLICE
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return None
+                    wait = min(wait, left)
+                nxt = self.kernel.next_timer()
+                if nxt is not None:
+                    wait = max(0.0, min(wait, nxt - self.kernel.clock() + 0.01))
+                self._lock.wait(wait)
+
+
+class SimTransport:
+    """One PF_KEY socket on a :class:`SimHost` (a Transport)."""
+
+    def __init__(self, host: SimHost, *, description: str = "simulated kernel (in-process)",
+                 platform: Platform = LINUX) -> None:
+        self.host = host
+        self.platform = platform
+        self.description = description
+        self.sid = host.open_socket()
+        self._closed = False
+
+    def send(self, data: bytes) -> None:
+        """Send one message to the simulated kernel."""
+        if self._closed:
+            raise TransportError("the simulated PF_KEY socket is closed")
+        self.host.send(self.sid, data)
+
+    def recv(self, timeout: float | None = None) -> bytes | None:
+        """The next message for this socket, or None after ``timeout`` seconds."""
+        if self._closed:
+            raise TransportError("the simulated PF_KEY socket is closed")
+        return self.host.recv(self.sid, timeout)
+
+    def set_promisc(self, on: bool) -> None:
+        """SADB_X_PROMISC on or off (the kernel's echo arrives like on a real socket)."""
+        self.send(header_only(MsgType.X_PROMISC, 1 if on else 0, pid=os.getpid()).encode(self.platform))
+
+    def close(self) -> None:
+        """Close this socket."""
+        if not self._closed:
+            self._closed = True
+            self.host.close_socket(self.sid)
+
+    def __enter__(self) -> SimTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_SHARED: list[SimHost] = []
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_host() -> SimHost:
+    """The process-wide embedded kernel (so a TUI's listener and its requests see one kernel)."""
+    with _SHARED_LOCK:
+        if not _SHARED:
+            _SHARED.append(SimHost())
+        return _SHARED[0]

@@ -1,0 +1,52 @@
+"""Diagnostics of the setkey language: one exception carrying setkey's wording and where it happened."""
+
+from __future__ import annotations
+
+
+class SetkeyParseError(Exception):
+    """A statement setkey would refuse.
+
+    ``message`` is setkey's own wording (``syntax error``, ``Invalid key length`` ...), ``line`` the line
+    setkey reports (the line where the offending token ends, as flex counts), ``column`` the 1-based column
+    where ``token`` starts on ``source_line`` (the text shown under the caret), ``token`` setkey's ``yytext``.
+
+    ``fatal``: a lexer error (``Syntax error``), after which setkey exits at once without ``parse failed``.
+    ``silent``: setkey prints no ``line N: ...`` message, only ``parse failed`` (e.g. ``add`` with no address
+    pair of one family). ``stderr_lines``: what setkey itself writes to stderr before the message
+    (``56 64 64`` for a bad key length, ``libipsec: ...`` for a policy error).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        line: int,
+        column: int,
+        token: str,
+        *,
+        source_line: str = "",
+        fatal: bool = False,
+        silent: bool = False,
+        stderr_lines: tuple[str, ...] = (),
+    ) -> None:
+        self.message = message
+        self.line = line
+        self.column = column
+        self.token = token
+        self.source_line = source_line
+        self.fatal = fatal
+        self.silent = silent
+        self.stderr_lines = stderr_lines
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        """``line N: MESSAGE at [TOKEN]`` as setkey prints it (or a plain sentence for a silent failure)."""
+        if self.silent:
+            return f"line {self.line}: {self.message}"
+        return f"line {self.line}: {self.message} at [{self.token}]"
+
+    def caret(self) -> str:
+        """The source line and a caret under the offending column."""
+        if not self.source_line:
+            return "(end of the input)\n^"
+        pad = "".join(c if c == "\t" else " " for c in self.source_line[: max(self.column - 1, 0)])
+        return f"{self.source_line}\n{pad}^"

@@ -1,0 +1,261 @@
+"""The setkey scanner: flex's longest-match rules of ipsec-tools' token.l, start conditions included.
+
+Tokens are :class:`Token` tuples whose ``kind`` is a one-character code from :class:`K`; a statement's token
+kinds joined give its *shape*, the string the pyparsing grammar (:mod:`setkey_tui.lang.grammar`) reads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import NamedTuple
+
+
+class K:
+    """Token kinds (one character each, so that a shape string index is a token index)."""
+
+    ADD = "a"
+    DELETE = "d"
+    DELETEALL = "D"
+    GET = "g"
+    FLUSH = "f"
+    DUMP = "u"
+    EXIT = "x"
+    SPDADD = "A"
+    SPDUPDATE = "U"
+    SPDDELETE = "X"
+    SPDDUMP = "Z"
+    SPDFLUSH = "F"
+    TAGGED = "t"
+    F_POLICY = "P"
+    PL_REQUESTS = "L"
+    F_AIFLAGS = "o"
+    PR_AH = "h"
+    PR_ESP = "e"
+    PR_ESPUDP = "E"
+    PR_IPCOMP = "i"
+    PR_TCP = "T"
+    F_AUTH = "1"
+    ALG_AUTH = "2"
+    ALG_AUTH_NOKEY = "3"
+    F_ENC = "4"
+    ALG_ENC = "5"
+    ALG_ENC_NOKEY = "6"
+    ALG_ENC_OLD = "7"
+    ALG_ENC_DESDERIV = "8"
+    ALG_ENC_DES32IV = "9"
+    F_COMP = "c"
+    ALG_COMP = "C"
+    F_RAWCPI = "R"
+    F_MODE = "m"
+    MODE = "M"
+    F_REQID = "q"
+    F_EXT = "y"
+    EXTENSION = "Y"
+    NOCYCLICSEQ = "N"
+    F_REPLAY = "r"
+    F_LIFETIME_HARD = "H"
+    F_LIFETIME_SOFT = "S"
+    F_LIFEBYTE_HARD = "b"
+    F_LIFEBYTE_SOFT = "B"
+    SECURITY_CTX = "z"
+    ANY = "n"
+    SLASH = "/"
+    BLCL = "["
+    ELCL = "]"
+    EOT = ";"
+    DECSTRING = "0"
+    HEXSTRING = "#"
+    QUOTEDSTRING = "Q"
+    STRING = "s"
+    EOF = "$"
+    ERROR = "!"
+
+
+class Token(NamedTuple):
+    """One token: its kind, its text (``yytext``), its start offset and setkey's line counter after it."""
+
+    kind: str
+    text: str
+    pos: int
+    line: int
+
+
+# Words that are keywords everywhere (flex rules before the generic STRING rule).
+KEYWORDS: dict[str, str] = {
+    "add": K.ADD, "delete": K.DELETE, "deleteall": K.DELETEALL, "get": K.GET, "flush": K.FLUSH,
+    "dump": K.DUMP, "exit": K.EXIT, "quit": K.EXIT, "bye": K.EXIT,
+    "spdadd": K.SPDADD, "spdupdate": K.SPDUPDATE, "spddelete": K.SPDDELETE, "spddump": K.SPDDUMP,
+    "spdflush": K.SPDFLUSH, "tagged": K.TAGGED,
+    "ah": K.PR_AH, "esp": K.PR_ESP, "ah-old": K.PR_AH, "esp-old": K.PR_ESP, "esp-udp": K.PR_ESPUDP,
+    "ipcomp": K.PR_IPCOMP, "tcp": K.PR_TCP,
+    "oui": K.ALG_COMP, "deflate": K.ALG_COMP, "lzs": K.ALG_COMP,
+    "transport": K.MODE, "tunnel": K.MODE,
+    "random-pad": K.EXTENSION, "seq-pad": K.EXTENSION, "zero-pad": K.EXTENSION, "nocyclic-seq": K.NOCYCLICSEQ,
+    "any": K.ANY,
+}
+# Keywords whose flex rule comes before the -P policy-text rule (they win a tie with it).
+_BEFORE_PL = frozenset({"add", "delete", "deleteall", "get", "flush", "dump", "exit", "quit", "bye",
+                        "spdadd", "spdupdate", "spddelete", "spddump", "spdflush", "tagged"})
+
+# -A words (start condition S_AUTHALG). tcp-md5 has no PF_KEY number on Linux: flex swallows the word.
+AUTH_WORDS: dict[str, str] = {
+    "hmac-md5": K.ALG_AUTH, "hmac-sha1": K.ALG_AUTH, "keyed-md5": K.ALG_AUTH, "keyed-sha1": K.ALG_AUTH,
+    "hmac-sha2-256": K.ALG_AUTH, "hmac-sha256": K.ALG_AUTH, "hmac-sha2-384": K.ALG_AUTH,
+    "hmac-sha384": K.ALG_AUTH, "hmac-sha2-512": K.ALG_AUTH, "hmac-sha512": K.ALG_AUTH,
+    "hmac-ripemd160": K.ALG_AUTH, "aes-xcbc-mac": K.ALG_AUTH, "null": K.ALG_AUTH_NOKEY,
+}
+AUTH_SWALLOWED = frozenset({"tcp-md5"})
+# -E words (start condition S_ENCALG).
+ENC_WORDS: dict[str, str] = {
+    "des-cbc": K.ALG_ENC, "3des-cbc": K.ALG_ENC, "null": K.ALG_ENC_NOKEY, "simple": K.ALG_ENC_OLD,
+    "blowfish-cbc": K.ALG_ENC, "cast128-cbc": K.ALG_ENC, "des-deriv": K.ALG_ENC_DESDERIV,
+    "des-32iv": K.ALG_ENC_DES32IV, "twofish-cbc": K.ALG_ENC, "aes-cbc": K.ALG_ENC, "rijndael-cbc": K.ALG_ENC,
+    "aes-ctr": K.ALG_ENC, "camellia-cbc": K.ALG_ENC,
+}
+
+_DASH: dict[str, str] = {
+    "-P": K.F_POLICY, "-A": K.F_AUTH, "-E": K.F_ENC, "-C": K.F_COMP, "-R": K.F_RAWCPI, "-m": K.F_MODE,
+    "-u": K.F_REQID, "-f": K.F_EXT, "-r": K.F_REPLAY, "-lh": K.F_LIFETIME_HARD, "-ls": K.F_LIFETIME_SOFT,
+    "-bh": K.F_LIFEBYTE_HARD, "-bs": K.F_LIFEBYTE_SOFT, "-ctx": K.SECURITY_CTX,
+}
+
+_WORD = re.compile(r"[A-Za-z0-9:][A-Za-z0-9:%.\-]*")
+_COMMA = re.compile(r"[0-9,]+")
+_HEX = re.compile(r"0[xX][0-9A-Fa-f]+")
+_DIGITS = re.compile(r"[0-9]+")
+_DASHWORD = re.compile(r"-(?:ctx|lh|ls|bh|bs|[n46]+|[PAECRmufr])")
+_PL = re.compile(r"[a-zA-Z0-9:.\-_/ \n\t][a-zA-Z0-9:.%\-+_/ \n\t\]\[]*")
+_PL_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:.-_/ \n\t")
+_SINGLE = {";": K.EOT, "/": K.SLASH, "[": K.BLCL, "]": K.ELCL}
+
+_MASTER = re.compile(
+    r"(?P<skip>(?:[ \t\n]+|#[^\n]*)+)|(?P<word>[A-Za-z0-9:][A-Za-z0-9:%.\-]*)|(?P<single>[;/\[\]])"
+    r'|(?P<dash>-(?:ctx|lh|ls|bh|bs|[n46]+|[PAECRmufr]))|(?P<quoted>"[^"]*")|(?P<comma>[0-9,]+)'
+)
+
+INITIAL, S_PL, S_AUTHALG, S_ENCALG = 0, 1, 2, 3
+
+
+def _word_kind(w: str) -> str:
+    """A word that is no keyword: HEXSTRING, DECSTRING or STRING (flex's rule order on ties)."""
+    if _HEX.fullmatch(w):
+        return K.HEXSTRING
+    if _DIGITS.fullmatch(w):
+        return K.DECSTRING
+    return K.STRING
+
+
+class Scanner:
+    """Turns setkey text into tokens, one at a time, as flex does (state kept between statements)."""
+
+    __slots__ = ("text", "pos", "line", "state", "_n")
+
+    def __init__(self, text: str, *, first_line: int = 1) -> None:
+        self.text = text
+        self.pos = 0
+        self.line = first_line
+        self.state = INITIAL
+        self._n = len(text)
+
+    def next(self) -> Token:
+        """The next token (``EOF`` at the end, ``ERROR`` for a character no rule matches)."""
+        text = self.text
+        n = self._n
+        while True:
+            p = self.pos
+            if p >= n:
+                return Token(K.EOF, "", p, self.line)
+            c = text[p]
+            if self.state == S_PL and c in _PL_START:
+                m = _PL.match(text, p)
+                assert m is not None
+                run = m.group()
+                w = _WORD.match(text, p)
+                if w is not None and w.end() == m.end() and w.group() in _BEFORE_PL:
+                    word = w.group()
+                    self.pos = m.end()
+                    return Token(KEYWORDS[word], word, p, self.line)
+                if run == "-P":
+                    self.pos = p + 2
+                    return Token(K.F_POLICY, run, p, self.line)
+                self.pos = m.end()
+                self.line += run.count("\n")
+                return Token(K.PL_REQUESTS, run, p, self.line)
+            m = _MASTER.match(text, p)
+            if m is None:
+                self.pos = p + 1
+                return Token(K.ERROR, c, p, self.line)
+            group = m.lastgroup
+            self.pos = end = m.end()
+            if group == "skip":
+                self.line += m.group().count("\n")
+                continue
+            if group == "word":
+                word = m.group()
+                if end < n and text[end] == "," and word.isdigit():
+                    cm = _COMMA.match(text, p)
+                    assert cm is not None
+                    self.pos = cm.end()
+                    return Token(K.STRING, cm.group(), p, self.line)
+                state = self.state
+                if state == S_AUTHALG:
+                    if word in AUTH_SWALLOWED:
+                        continue
+                    kind = AUTH_WORDS.get(word)
+                    if kind is not None:
+                        self.state = INITIAL
+                        return Token(kind, word, p, self.line)
+                elif state == S_ENCALG:
+                    kind = ENC_WORDS.get(word)
+                    if kind is not None:
+                        self.state = INITIAL
+                        return Token(kind, word, p, self.line)
+                kind = KEYWORDS.get(word)
+                if kind is None:
+                    kind = _word_kind(word)
+                return Token(kind, word, p, self.line)
+            if group == "single":
+                single = _SINGLE[c]
+                if single == K.EOT and self.state == S_PL:
+                    self.state = INITIAL
+                return Token(single, c, p, self.line)
+            if group == "quoted":
+                return Token(K.QUOTEDSTRING, m.group()[1:-1], p, self.line)
+            if group == "comma":
+                return Token(K.STRING, m.group(), p, self.line)
+            if group == "dash":
+                word = m.group()
+                kind = _DASH.get(word, K.F_AIFLAGS)
+                if kind == K.F_POLICY:
+                    self.state = S_PL
+                elif kind == K.F_AUTH:
+                    self.state = S_AUTHALG
+                elif kind == K.F_ENC:
+                    self.state = S_ENCALG
+                return Token(kind, word, p, self.line)
+            self.pos = p + 1
+            return Token(K.ERROR, c, p, self.line)
+
+    def statement(self) -> list[Token]:
+        """The tokens of the next statement: up to and including ``;``, an ``ERROR`` or ``EOF``."""
+        toks: list[Token] = []
+        nxt = self.next
+        while True:
+            t = nxt()
+            toks.append(t)
+            kind = t.kind
+            if kind == K.EOT or kind == K.EOF or kind == K.ERROR:
+                return toks
+
+    def __iter__(self) -> Iterator[Token]:
+        while True:
+            t = self.next()
+            yield t
+            if t.kind == K.EOF:
+                return
+
+
+def tokenize(text: str) -> list[Token]:
+    """Every token of ``text`` (ending with ``EOF``; an ``ERROR`` token does not stop the scan)."""
+    return list(Scanner(text))

@@ -1,0 +1,650 @@
+"""The in-memory SAD and SPD the screens show, kept up to date from kernel messages.
+
+Every change is a diff by key (an SA is ``(satype, dst, spi)``, a policy is its selector plus direction):
+an upsert or a removal. Each :class:`Table` keeps its rows in a dict and, beside it, the keys of the rows
+that pass the current filter in sorted order, maintained by bisection so that one change costs O(log n)
+comparisons plus a list shift, never a re-sort. Only a new sort column or a new filter re-sorts.
+
+What counts as the kernel's word: a message without errno that carries a ``LIFETIME_CURRENT`` extension
+(the kernel adds it to every SA/SP it reports; a request copied to a promiscuous socket has none), any
+``EXPIRE``/``X_SPDEXPIRE`` and any ``FLUSH``/``X_SPDFLUSH``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from setkey_tui.algorithms import AUTH_BY_NAME, COMP_NAMES, ENC_BY_NAME
+from setkey_tui.pfkey.constants import (
+    IPSEC_ULPROTO_ANY,
+    PRIORITY_DEFAULT,
+    Direction,
+    ExtType,
+    MsgType,
+    PolicyType,
+    SAState,
+    SAType,
+)
+from setkey_tui.pfkey.extensions import AddressExt, LifetimeExt, PolicyExt, SA2Ext, SAExt, Sockaddr
+from setkey_tui.pfkey.message import Message
+
+AUTH_NAMES: dict[int, str] = {}
+for _name, _num in sorted(AUTH_BY_NAME.items(), key=lambda kv: kv[0].startswith("hmac-sha2-")):
+    AUTH_NAMES.setdefault(int(_num), _name)
+ENC_NAMES: dict[int, str] = {}
+for _name, _num in ENC_BY_NAME.items():
+    ENC_NAMES.setdefault(int(_num), _name)
+ENC_NAMES.setdefault(252, "serpent-cbc")
+
+PROTO_NAMES: dict[int, str] = {SAType.AH: "ah", SAType.ESP: "esp", SAType.IPCOMP: "ipcomp", 11: "tcp"}
+MODE_NAMES: dict[int, str] = {0: "any", 1: "transport", 2: "tunnel", 3: "beet"}
+STATE_NAMES: dict[int, str] = {0: "larval", 1: "mature", 2: "dying", 3: "dead"}
+DIR_NAMES: dict[int, str] = {0: "any", 1: "in", 2: "out", 3: "fwd"}
+ACTION_NAMES: dict[int, str] = {0: "discard", 1: "none", 2: "ipsec", 3: "entrust", 4: "bypass"}
+LEVEL_NAMES: dict[int, str] = {0: "default", 1: "use", 2: "require", 3: "unique"}
+IPPROTO_NAMES: dict[int, str] = {1: "icmp", 6: "tcp", 17: "udp", 50: "esp", 51: "ah", 58: "icmp6",
+                                 108: "ipcomp", 132: "sctp", 255: "any"}
+REQ_PROTO_NAMES: dict[int, str] = {50: "esp", 51: "ah", 108: "ipcomp", 255: "any"}
+
+SA_CONTENT_TYPES = frozenset({MsgType.ADD, MsgType.UPDATE, MsgType.GET, MsgType.DUMP, MsgType.GETSPI})
+SP_CONTENT_TYPES = frozenset({MsgType.X_SPDADD, MsgType.X_SPDUPDATE, MsgType.X_SPDGET, MsgType.X_SPDDUMP,
+                              MsgType.X_SPDSETIDX})
+SP_DELETE_TYPES = frozenset({MsgType.X_SPDDELETE, 22, MsgType.X_SPDEXPIRE})  # 22 = X_SPDDELETE2
+
+
+def alg_name(satype: int, kind: str, num: int) -> str:
+    """The setkey name of an algorithm number (``enc`` or ``auth``); IPComp's ``enc`` is its compression."""
+    if kind == "auth":
+        return "" if num == 0 else AUTH_NAMES.get(num, str(num))
+    if satype == SAType.IPCOMP:
+        return COMP_NAMES.get(num, str(num))
+    if satype == SAType.AH:
+        return ""
+    return ENC_NAMES.get(num, str(num))
+
+
+def _addr_sort(sa: Sockaddr | None) -> tuple[int, int]:
+    if sa is None:
+        return (0, 0)
+    return (len(sa.addr), int.from_bytes(sa.addr, "big"))
+
+
+def _endpoint_text(ext: AddressExt | None, *, full_prefix: bool, with_port: bool) -> str:
+    if ext is None:
+        return "?"
+    sa = ext.sockaddr
+    text = sa.text()
+    bits = 32 if sa.version == 4 else 128
+    if full_prefix or ext.prefixlen != bits:
+        text += f"/{ext.prefixlen}"
+    if with_port:
+        text += f"[{sa.port if sa.port else 'any'}]"
+    elif sa.port:
+        text += f"[{sa.port}]"
+    return text
+
+
+def is_kernel_word(msg: Message) -> bool:
+    """True when ``msg`` states what the kernel holds (see the module docstring)."""
+    if msg.errno:
+        return False
+    if msg.type in (MsgType.EXPIRE, MsgType.X_SPDEXPIRE, MsgType.FLUSH, MsgType.X_SPDFLUSH):
+        return True
+    return ExtType.LIFETIME_CURRENT in msg
+
+
+class SARow:
+    """One SA as the SAD table shows it (fields taken from its message; texts made when first shown)."""
+
+    __slots__ = ("key", "msg", "raw", "satype", "src_ext", "dst_ext", "spi", "mode", "reqid", "state", "enc",
+                 "auth", "addtime", "usetime", "bytes", "soft_add", "hard_add", "soft_bytes", "hard_bytes",
+                 "_search")
+
+    def __init__(self, msg: Message, raw: bytes | None = None) -> None:
+        ex = {e.ext_type: e for e in reversed(msg.extensions)}
+        sa = ex.get(1)
+        src = ex.get(5)
+        dst = ex.get(6)
+        sa2 = ex.get(19)
+        cur = ex.get(2)
+        soft = ex.get(4)
+        hard = ex.get(3)
+        if not isinstance(sa, SAExt) or not isinstance(dst, AddressExt):
+            raise ValueError(f"{msg.type_name} message without an SA or destination address")
+        self.msg = msg
+        self.raw = raw
+        self.satype = msg.satype
+        self.spi = sa.spi
+        self.state = sa.state
+        self.enc = sa.encrypt
+        self.auth = sa.auth
+        self.src_ext = src if isinstance(src, AddressExt) else None
+        self.dst_ext = dst
+        self.mode = sa2.mode if isinstance(sa2, SA2Ext) else 0
+        self.reqid = sa2.reqid if isinstance(sa2, SA2Ext) else 0
+        c = cur if isinstance(cur, LifetimeExt) else None
+        self.addtime = c.addtime if c else 0
+        self.usetime = c.usetime if c else 0
+        self.bytes = c.bytes if c else 0
+        s = soft if isinstance(soft, LifetimeExt) else None
+        h = hard if isinstance(hard, LifetimeExt) else None
+        self.soft_add = s.addtime if s else 0
+        self.hard_add = h.addtime if h else 0
+        self.soft_bytes = s.bytes if s else 0
+        self.hard_bytes = h.bytes if h else 0
+        daddr = dst.sockaddr.addr
+        self.key: tuple[int, ...] = (int(msg.satype), len(daddr), int.from_bytes(daddr, "big"), sa.spi)
+        self._search: str | None = None
+
+    @property
+    def src(self) -> str:
+        """Source address text (``/prefix`` when not a host, ``[port]`` when set)."""
+        return _endpoint_text(self.src_ext, full_prefix=False, with_port=False)
+
+    @property
+    def dst(self) -> str:
+        """Destination address text."""
+        return _endpoint_text(self.dst_ext, full_prefix=False, with_port=False)
+
+    @property
+    def src_ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+        """The source address, or None when the message had none."""
+        return self.src_ext.sockaddr.ip if self.src_ext is not None else None
+
+    @property
+    def dst_ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        """The destination address."""
+        return self.dst_ext.sockaddr.ip
+
+    @property
+    def sport(self) -> int:
+        """Source port (0 = any)."""
+        return self.src_ext.sockaddr.port if self.src_ext is not None else 0
+
+    @property
+    def dport(self) -> int:
+        """Destination port (0 = any)."""
+        return self.dst_ext.sockaddr.port
+
+    @property
+    def proto(self) -> str:
+        """``esp``, ``ah``, ``ipcomp``, ``tcp`` or the number."""
+        return PROTO_NAMES.get(self.satype, str(self.satype))
+
+    @property
+    def state_name(self) -> str:
+        """``larval``, ``mature``, ``dying`` or ``dead``."""
+        return STATE_NAMES.get(self.state, str(self.state))
+
+    @property
+    def mode_name(self) -> str:
+        """``transport``, ``tunnel``, ``any`` or ``beet``."""
+        return MODE_NAMES.get(self.mode, str(self.mode))
+
+    @property
+    def enc_name(self) -> str:
+        """The -E (or -C for IPComp) algorithm name; empty for AH."""
+        return alg_name(self.satype, "enc", self.enc)
+
+    @property
+    def auth_name(self) -> str:
+        """The -A algorithm name; empty when none."""
+        return alg_name(self.satype, "auth", self.auth)
+
+    def soft_deadline(self) -> int | None:
+        """When the soft addtime lifetime runs out (epoch seconds), or None."""
+        return self.addtime + self.soft_add if self.soft_add and self.addtime else None
+
+    def hard_deadline(self) -> int | None:
+        """When the hard addtime lifetime runs out (epoch seconds), or None."""
+        return self.addtime + self.hard_add if self.hard_add and self.addtime else None
+
+    def search_text(self) -> str:
+        """Lower-case text of the row for free-text filtering."""
+        if self._search is None:
+            self._search = " ".join((self.src, self.dst, self.proto, f"0x{self.spi:08x}", str(self.spi),
+                                     self.mode_name, str(self.reqid), self.enc_name, self.auth_name,
+                                     self.state_name)).lower()
+        return self._search
+
+
+def _request_text(r: Any) -> str:
+    proto = REQ_PROTO_NAMES.get(r.proto, str(r.proto))
+    mode = MODE_NAMES.get(r.mode, str(r.mode))
+    ends = ""
+    if r.src is not None and r.dst is not None and (r.src.addr.strip(b"\0") or r.dst.addr.strip(b"\0")):
+        ends = f"{r.src.text()}-{r.dst.text()}"
+    level = LEVEL_NAMES.get(r.level, str(r.level))
+    if r.level == 3 and r.reqid:
+        level = f"unique:{r.reqid}"
+    return f"{proto}/{mode}/{ends}/{level}"
+
+
+def priority_text(priority: int) -> str:
+    """``def``, ``def+10``, ``def-5`` for Linux-style priorities near the default, else the number."""
+    delta = priority - PRIORITY_DEFAULT
+    if delta == 0:
+        return "def"
+    if abs(delta) < 0x40000000:
+        return f"def{delta:+d}"
+    return str(priority)
+
+
+class SPRow:
+    """One security policy as the SPD table shows it."""
+
+    __slots__ = ("key", "msg", "raw", "src", "dst", "src_net", "dst_net", "sport", "dport", "upper", "dir",
+                 "action", "priority", "requests", "spid", "reqids", "addtime", "_search")
+
+    def __init__(self, msg: Message, raw: bytes | None = None) -> None:
+        src = msg.get(ExtType.ADDRESS_SRC)
+        dst = msg.get(ExtType.ADDRESS_DST)
+        pol = msg.get(ExtType.X_POLICY)
+        cur = msg.get(ExtType.LIFETIME_CURRENT)
+        if not isinstance(pol, PolicyExt) or not isinstance(src, AddressExt) or not isinstance(dst, AddressExt):
+            raise ValueError(f"{msg.type_name} message without a policy or its addresses")
+        self.msg = msg
+        self.raw = raw
+        self.src_net = ipaddress.ip_network((src.sockaddr.ip, src.prefixlen), strict=False)
+        self.dst_net = ipaddress.ip_network((dst.sockaddr.ip, dst.prefixlen), strict=False)
+        self.sport = src.sockaddr.port
+        self.dport = dst.sockaddr.port
+        self.src = _endpoint_text(src, full_prefix=True, with_port=True)
+        self.dst = _endpoint_text(dst, full_prefix=True, with_port=True)
+        self.upper = src.proto
+        self.dir = pol.dir
+        self.action = pol.policy_type
+        self.priority = pol.priority
+        self.spid = pol.id
+        self.requests = " ".join(_request_text(r) for r in pol.requests)
+        self.reqids = frozenset(r.reqid for r in pol.requests if r.reqid)
+        self.addtime = cur.addtime if isinstance(cur, LifetimeExt) else 0
+        self.key: tuple[int, ...] = (*_addr_sort(src.sockaddr), src.prefixlen, self.sport,
+                                     *_addr_sort(dst.sockaddr), dst.prefixlen, self.dport, self.upper, pol.dir)
+        self._search: str | None = None
+
+    @property
+    def upper_name(self) -> str:
+        """The upper-layer protocol name (``any``, ``tcp``, ``icmp6`` …)."""
+        return IPPROTO_NAMES.get(self.upper, str(self.upper))
+
+    @property
+    def dir_name(self) -> str:
+        """``in``, ``out``, ``fwd`` or ``any``."""
+        return DIR_NAMES.get(self.dir, str(self.dir))
+
+    @property
+    def action_name(self) -> str:
+        """``ipsec``, ``discard``, ``none`` …"""
+        return ACTION_NAMES.get(self.action, str(self.action))
+
+    def search_text(self) -> str:
+        """Lower-case text of the row for free-text filtering."""
+        if self._search is None:
+            self._search = " ".join((self.src, self.dst, self.upper_name, self.dir_name, self.action_name,
+                                     priority_text(self.priority), self.requests, str(self.spid))).lower()
+        return self._search
+
+
+Row = TypeVar("Row", SARow, SPRow)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: its title, width, cell text and sort value (static, so sorting needs no clock)."""
+
+    name: str
+    title: str
+    width: int
+    sort_value: Callable[[Any], Any]
+
+
+def _dl(v: int | None) -> int:
+    return v if v is not None else 1 << 62
+
+
+SA_COLUMNS: tuple[Column, ...] = (
+    Column("src", "Source", 18, lambda r: _addr_sort(r.src_ext.sockaddr if r.src_ext else None)),
+    Column("dst", "Destination", 18, lambda r: r.key[1:3]),
+    Column("proto", "Proto", 6, lambda r: r.proto),
+    Column("spi", "SPI", 10, lambda r: r.spi),
+    Column("mode", "Mode", 9, lambda r: r.mode_name),
+    Column("reqid", "Reqid", 6, lambda r: r.reqid),
+    Column("enc", "Encryption", 13, lambda r: r.enc_name),
+    Column("auth", "Authentication", 14, lambda r: r.auth_name),
+    Column("state", "State", 7, lambda r: r.state),
+    Column("age", "Age", 8, lambda r: -r.addtime),
+    Column("soft", "Soft in", 8, lambda r: _dl(r.soft_deadline())),
+    Column("hard", "Hard in", 8, lambda r: _dl(r.hard_deadline())),
+    Column("bytes", "Bytes", 10, lambda r: r.bytes),
+)
+
+SP_COLUMNS: tuple[Column, ...] = (
+    Column("src", "Source", 22, lambda r: (r.src_net.version, int(r.src_net.network_address),
+                                           r.src_net.prefixlen, r.sport)),
+    Column("dst", "Destination", 22, lambda r: (r.dst_net.version, int(r.dst_net.network_address),
+                                                r.dst_net.prefixlen, r.dport)),
+    Column("upper", "Upper", 6, lambda r: r.upper),
+    Column("dir", "Dir", 4, lambda r: r.dir),
+    Column("action", "Action", 8, lambda r: r.action_name),
+    Column("prio", "Priority", 9, lambda r: r.priority),
+    Column("requests", "Requests", 44, lambda r: r.requests),
+    Column("spid", "SPID", 6, lambda r: r.spid),
+)
+
+
+class Table(Generic[Row]):
+    """Rows by key, plus the sorted, filtered order the view shows (maintained incrementally)."""
+
+    def __init__(self, columns: tuple[Column, ...], row_type: type[Row]) -> None:
+        self.columns = columns
+        self.row_type = row_type
+        self.rows: dict[tuple[int, ...], Row] = {}
+        self.sort_column: Column = columns[0]
+        self.reverse = False
+        self.predicate: Callable[[Row], bool] | None = None
+        self._order: list[tuple[Any, tuple[int, ...]]] = []
+        self.generation = 0  # bumped on every change: views repaint when it moves
+
+    # -- view ----------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @property
+    def total(self) -> int:
+        """Rows held, filtered out ones included."""
+        return len(self.rows)
+
+    def row_at(self, index: int) -> Row:
+        """The row shown at ``index`` (0 = top) in the current sort and filter."""
+        n = len(self._order)
+        if self.reverse:
+            index = n - 1 - index
+        return self.rows[self._order[index][1]]
+
+    def index_of(self, key: tuple[int, ...]) -> int | None:
+        """Where the row with ``key`` is shown, or None when absent or filtered out."""
+        row = self.rows.get(key)
+        if row is None:
+            return None
+        item = (self.sort_column.sort_value(row), key)
+        i = bisect.bisect_left(self._order, item)
+        if i < len(self._order) and self._order[i] == item:
+            return len(self._order) - 1 - i if self.reverse else i
+        return None
+
+    def _entry(self, row: Row) -> tuple[Any, tuple[int, ...]]:
+        return (self.sort_column.sort_value(row), row.key)
+
+    def _visible(self, row: Row) -> bool:
+        return self.predicate is None or self.predicate(row)
+
+    def _rebuild(self) -> None:
+        pred = self.predicate
+        rows: Iterable[Row] = self.rows.values() if pred is None else filter(pred, self.rows.values())
+        sv = self.sort_column.sort_value
+        self._order = sorted((sv(r), r.key) for r in rows)
+        self.generation += 1
+
+    def set_sort(self, column: str, reverse: bool | None = None) -> None:
+        """Sort by ``column`` (its name); the same column again flips the direction unless told."""
+        col = next((c for c in self.columns if c.name == column), None)
+        if col is None:
+            raise KeyError(column)
+        if reverse is None:
+            reverse = not self.reverse if col is self.sort_column else False
+        same = col is self.sort_column
+        self.sort_column = col
+        self.reverse = reverse
+        if not same:
+            self._rebuild()
+        else:
+            self.generation += 1
+
+    def set_filter(self, predicate: Callable[[Row], bool] | None) -> None:
+        """Show only the rows ``predicate`` accepts (None: all)."""
+        self.predicate = predicate
+        self._rebuild()
+
+    # -- changes -------------------------------------------------------------------------------------
+    def upsert(self, row: Row) -> None:
+        """Insert ``row`` or replace the row with its key."""
+        old = self.rows.get(row.key)
+        if old is not None:
+            self._drop_from_order(old)
+        self.rows[row.key] = row
+        if self._visible(row):
+            bisect.insort(self._order, self._entry(row))
+        self.generation += 1
+
+    def _drop_from_order(self, row: Row) -> None:
+        item = self._entry(row)
+        i = bisect.bisect_left(self._order, item)
+        if i < len(self._order) and self._order[i] == item:
+            del self._order[i]
+
+    def remove(self, key: tuple[int, ...]) -> Row | None:
+        """Remove and return the row with ``key`` (None when absent)."""
+        row = self.rows.pop(key, None)
+        if row is not None:
+            self._drop_from_order(row)
+            self.generation += 1
+        return row
+
+    def remove_where(self, pred: Callable[[Row], bool]) -> int:
+        """Remove every row ``pred`` accepts; returns how many went."""
+        doomed = [k for k, r in self.rows.items() if pred(r)]
+        for k in doomed:
+            del self.rows[k]
+        if doomed:
+            self._rebuild()
+        return len(doomed)
+
+    def replace_all(self, rows: Iterable[Row]) -> None:
+        """Hold exactly ``rows`` (a fresh dump), in one re-sort."""
+        self.rows = {r.key: r for r in rows}
+        self._rebuild()
+
+
+class Mirror:
+    """The SAD and the SPD, updated from kernel messages."""
+
+    def __init__(self) -> None:
+        self.sad: Table[SARow] = Table(SA_COLUMNS, SARow)
+        self.spd: Table[SPRow] = Table(SP_COLUMNS, SPRow)
+        self.spid_index: dict[int, tuple[int, ...]] = {}
+
+    # -- loading -------------------------------------------------------------------------------------
+    def load_sad(self, msgs: Iterable[Message], raws: Iterable[bytes | None] | None = None) -> None:
+        """Replace the SAD with the SAs of a dump."""
+        rows = []
+        raw_list = list(raws) if raws is not None else None
+        for i, m in enumerate(msgs):
+            try:
+                rows.append(SARow(m, raw_list[i] if raw_list is not None else None))
+            except ValueError:
+                continue
+        self.sad.replace_all(rows)
+
+    def load_spd(self, msgs: Iterable[Message], raws: Iterable[bytes | None] | None = None) -> None:
+        """Replace the SPD with the policies of a dump."""
+        rows = []
+        raw_list = list(raws) if raws is not None else None
+        for i, m in enumerate(msgs):
+            try:
+                rows.append(SPRow(m, raw_list[i] if raw_list is not None else None))
+            except ValueError:
+                continue
+        self.spd.replace_all(rows)
+        self.spid_index = {r.spid: r.key for r in self.spd.rows.values()}
+
+    # -- events --------------------------------------------------------------------------------------
+    @staticmethod
+    def event_key(msg: Message) -> tuple[Any, ...] | None:
+        """The SA/SP key a message is about (for coalescing), or None for table-wide messages."""
+        if not is_kernel_word(msg):
+            return None
+        try:
+            if msg.type in SA_CONTENT_TYPES or msg.type in (MsgType.DELETE, MsgType.EXPIRE):
+                return ("sa", *SARow(msg).key)
+            if msg.type in SP_CONTENT_TYPES or msg.type in SP_DELETE_TYPES:
+                pol = msg.get(ExtType.X_POLICY)
+                if msg.type == 22 and isinstance(pol, PolicyExt):
+                    return ("spid", pol.id)
+                return ("sp", *SPRow(msg).key)
+        except (ValueError, TypeError):
+            return None
+        return None
+
+    def apply(self, msg: Message, raw: bytes | None = None) -> bool:
+        """Apply one kernel message; True when a table changed."""
+        if not is_kernel_word(msg):
+            return False
+        t = msg.type
+        try:
+            if t in SA_CONTENT_TYPES:
+                self.sad.upsert(SARow(msg, raw))
+                return True
+            if t == MsgType.DELETE:
+                return self.sad.remove(SARow(msg).key) is not None
+            if t == MsgType.EXPIRE:
+                return self._expire(msg, raw)
+            if t == MsgType.FLUSH:
+                st = msg.satype
+                return self.sad.remove_where(lambda r: st == 0 or r.satype == st) > 0
+            if t in SP_CONTENT_TYPES:
+                row = SPRow(msg, raw)
+                self.spd.upsert(row)
+                self.spid_index[row.spid] = row.key
+                return True
+            if t in SP_DELETE_TYPES:
+                return self._spdelete(msg)
+            if t == MsgType.X_SPDFLUSH:
+                self.spid_index.clear()
+                return self.spd.remove_where(lambda r: True) > 0
+        except (ValueError, TypeError):
+            return False
+        return False
+
+    def _expire(self, msg: Message, raw: bytes | None) -> bool:
+        row = SARow(msg, raw)
+        if ExtType.LIFETIME_HARD in msg:
+            return self.sad.remove(row.key) is not None
+        old = self.sad.rows.get(row.key)
+        if old is None:
+            return False
+        if old.raw is not None or old.msg is not None:
+            # A soft expiry: the SA is now dying; keep everything the dump told, change the state.
+            sa = old.msg.get(ExtType.SA)
+            if isinstance(sa, SAExt):
+                newmsg = old.msg.with_ext(sa._replace(state=SAState.DYING))
+                self.sad.upsert(SARow(newmsg, None))
+                return True
+        return False
+
+    def _spdelete(self, msg: Message) -> bool:
+        pol = msg.get(ExtType.X_POLICY)
+        if msg.type == 22 and isinstance(pol, PolicyExt):
+            key = self.spid_index.pop(pol.id, None)
+            return key is not None and self.spd.remove(key) is not None
+        row = SPRow(msg)
+        removed = self.spd.remove(row.key)
+        if removed is not None:
+            self.spid_index.pop(removed.spid, None)
+        return removed is not None
+
+    def apply_batch(self, items: Iterable[tuple[Message, bytes | None]]) -> int:
+        """Apply many messages, coalescing per SA/SP key: only the last message about a key counts,
+        table-wide messages (flushes) keep their place. Returns how many messages were applied."""
+        pending: dict[tuple[Any, ...], tuple[Message, bytes | None]] = {}
+        applied = 0
+        for msg, raw in items:
+            if not is_kernel_word(msg):
+                continue
+            key = self.event_key(msg)
+            if key is None:
+                for m, r in pending.values():
+                    applied += self.apply(m, r)
+                pending.clear()
+                applied += self.apply(msg, raw)
+                continue
+            if msg.type == MsgType.EXPIRE and ExtType.LIFETIME_HARD not in msg and key in pending:
+                # A soft expiry right after an add: apply both, in order.
+                m, r = pending.pop(key)
+                applied += self.apply(m, r)
+            pending.pop(key, None)
+            pending[key] = (msg, raw)
+        for m, r in pending.values():
+            applied += self.apply(m, r)
+        return applied
+
+    # -- summaries -----------------------------------------------------------------------------------
+    def sa_counts(self) -> Counter[str]:
+        """SAs by state name."""
+        return Counter(r.state_name for r in self.sad.rows.values())
+
+    def sp_counts(self) -> Counter[str]:
+        """Policies by direction name."""
+        return Counter(r.dir_name for r in self.spd.rows.values())
+
+    def policies_for_sa(self, sa: SARow) -> list[SPRow]:
+        """Policies whose requests this SA can serve (see :func:`request_matches`)."""
+        out = []
+        for p in self.spd.rows.values():
+            pol = p.msg.get(ExtType.X_POLICY)
+            if isinstance(pol, PolicyExt) and any(request_matches(sa, p, r) for r in pol.requests):
+                out.append(p)
+        return out
+
+    def sas_for_policy(self, sp: SPRow) -> list[SARow]:
+        """SAs that can serve one of the policy's requests."""
+        pol = sp.msg.get(ExtType.X_POLICY)
+        if not isinstance(pol, PolicyExt):
+            return []
+        return [s for s in self.sad.rows.values() if any(request_matches(s, sp, r) for r in pol.requests)]
+
+
+def _inside(ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
+            net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    return ip is not None and ip.version == net.version and ip in net
+
+
+def request_matches(sa: SARow, sp: SPRow, req: Any) -> bool:
+    """Whether ``sa`` can serve request ``req`` of policy ``sp``, as the kernel picks SAs: same protocol,
+    same reqid when the request names one, and the request's tunnel endpoints (tunnel mode) or else the
+    policy's selector ranges containing the SA's addresses."""
+    if req.proto != _satype_proto(sa.satype):
+        return False
+    if req.reqid and sa.reqid != req.reqid:
+        return False
+    if req.src is not None and req.dst is not None and req.dst.addr.strip(b"\0"):
+        return sa.dst_ip == req.dst.ip and sa.src_ip == req.src.ip
+    return _inside(sa.src_ip, sp.src_net) and _inside(sa.dst_ip, sp.dst_net)
+
+
+def _satype_proto(satype: int) -> int:
+    return {SAType.ESP: 50, SAType.AH: 51, SAType.IPCOMP: 108}.get(satype, -1)
+
+
+__all__ = [
+    "ACTION_NAMES",
+    "Column",
+    "DIR_NAMES",
+    "IPSEC_ULPROTO_ANY",
+    "Mirror",
+    "PolicyType",
+    "SARow",
+    "SA_COLUMNS",
+    "SPRow",
+    "SP_COLUMNS",
+    "Table",
+    "Direction",
+    "alg_name",
+    "is_kernel_word",
+    "priority_text",
+]

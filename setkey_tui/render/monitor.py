@@ -1,0 +1,41 @@
+"""One ``setkey -x`` entry: timestamp line, optional hex dump, then the kdebug decoding and an empty line."""
+
+from __future__ import annotations
+
+import struct
+
+from setkey_tui.pfkey.constants import MsgType
+from setkey_tui.pfkey.platform import LINUX, Platform
+from setkey_tui.render.hexdump import hexdump as hex_layout
+from setkey_tui.render.kdebug import kdebug
+from setkey_tui.render.timefmt import timestamp_line
+
+
+def format_monitor_entry(data: bytes, *, when: float, tflag: int, hexdump: bool,
+                         platform: Platform = LINUX) -> str:
+    """What the monitor prints for one received message.
+
+    A bare SADB_X_PROMISC (16 bytes) shows only the timestamp (and hex); a longer one is a BSD wrapper whose
+    inner message is decoded. Messages shorter than a header get one line saying so.
+    """
+    parts = [timestamp_line(when, tflag)]
+    if hexdump:
+        parts.append(hex_layout(data))
+    body = data
+    if len(data) >= 16 and data[1] == MsgType.X_PROMISC:
+        if len(data) <= 16:
+            return "".join(parts)
+        body = data[16:]
+    elif len(data) < 16:
+        parts.append(f"kdebug_sadb: message of {len(data)} bytes is shorter than the 16-byte sadb_msg header.\n\n")
+        return "".join(parts)
+    parts.append(kdebug(body, platform))
+    parts.append("\n")
+    return "".join(parts)
+
+
+def message_length(data: bytes, platform: Platform = LINUX) -> int:
+    """The length in bytes that a message's header announces (0 if the header is incomplete)."""
+    if len(data) < 16:
+        return 0
+    return struct.unpack_from(platform.byteorder + "H", data, 4)[0] * 8

@@ -1,0 +1,166 @@
+"""The `/` filter language of the SAD and SPD tables.
+
+Words separated by blanks, all of which must match (AND). A word ``field:value`` tests one field; any
+other word is free text, matched case-insensitively against the row's text. ``!`` before a word negates it.
+
+SAD fields: ``src``, ``dst`` (address, or a network such as ``10.0.0.0/8`` the address lies in), ``spi``
+(``0x1000`` or ``4096``), ``proto`` (esp, ah, ipcomp, tcp), ``mode``, ``reqid``, ``state`` (larval, mature,
+dying, dead), ``enc``, ``auth``.
+SPD fields: ``src``, ``dst`` (a network overlapping the policy's range), ``dir`` (in, out, fwd),
+``action`` (ipsec, discard, none, …), ``upper`` (tcp, icmp6, 6, any …), ``spid``, ``reqid``, ``proto`` (a
+request protocol), ``prio``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from setkey_tui.mirror import SARow, SPRow, priority_text
+
+Predicate = Callable[[Any], bool]
+
+
+class FilterError(ValueError):
+    """The filter text is not understood; ``str()`` says which word and why."""
+
+
+def _int(value: str, field: str) -> int:
+    try:
+        return int(value, 0)
+    except ValueError:
+        raise FilterError(f"{field}:{value}: {field} wants a number such as 4096 or 0x1000") from None
+
+
+def _network(value: str, field: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise FilterError(f"{field}:{value}: not an address or network (10.0.0.1, 10.0.0.0/8, fd00::/8)") from None
+
+
+def _choice(value: str, field: str, names: tuple[str, ...]) -> str:
+    v = value.lower()
+    if v not in names:
+        raise FilterError(f"{field}:{value}: {field} is one of {', '.join(names)}")
+    return v
+
+
+SA_FIELDS = ("src", "dst", "spi", "proto", "mode", "reqid", "state", "enc", "auth")
+SP_FIELDS = ("src", "dst", "dir", "action", "upper", "spid", "reqid", "proto", "prio")
+
+
+def _sa_term(field: str, value: str) -> Predicate:
+    if field in ("src", "dst"):
+        net = _network(value, field)
+        attr = field + "_ip"
+        return lambda r: (ip := getattr(r, attr)) is not None and ip.version == net.version and ip in net
+    if field == "spi":
+        n = _int(value, field)
+        return lambda r: r.spi == n
+    if field == "reqid":
+        n = _int(value, field)
+        return lambda r: r.reqid == n
+    if field == "state":
+        s = _choice(value, field, ("larval", "mature", "dying", "dead"))
+        return lambda r: r.state_name == s
+    if field == "proto":
+        p = _choice(value, field, ("esp", "ah", "ipcomp", "tcp"))
+        return lambda r: r.proto == p
+    if field == "mode":
+        m = _choice(value, field, ("transport", "tunnel", "any", "beet"))
+        return lambda r: r.mode_name == m
+    if field == "enc":
+        v = value.lower()
+        return lambda r: r.enc_name == v
+    if field == "auth":
+        v = value.lower()
+        return lambda r: r.auth_name == v
+    raise FilterError(f"{field}:{value}: unknown SAD field; use one of {', '.join(SA_FIELDS)}")
+
+
+def _sp_term(field: str, value: str) -> Predicate:
+    if field in ("src", "dst"):
+        net = _network(value, field)
+        attr = field + "_net"
+        return lambda r: (n := getattr(r, attr)).version == net.version and n.overlaps(net)
+    if field == "dir":
+        d = _choice(value, field, ("in", "out", "fwd", "any"))
+        return lambda r: r.dir_name == d
+    if field == "action":
+        a = _choice(value, field, ("ipsec", "discard", "none", "entrust", "bypass"))
+        return lambda r: r.action_name == a
+    if field == "upper":
+        v = value.lower()
+        if v.isdigit():
+            n = int(v)
+            return lambda r: r.upper == n
+        return lambda r: r.upper_name == v
+    if field == "spid":
+        n = _int(value, field)
+        return lambda r: r.spid == n
+    if field == "reqid":
+        n = _int(value, field)
+        return lambda r: n in r.reqids
+    if field == "proto":
+        p = _choice(value, field, ("esp", "ah", "ipcomp"))
+        return lambda r: any(req.startswith(p + "/") for req in r.requests.split())
+    if field == "prio":
+        v = value.lower()
+        return lambda r: str(r.priority) == v or priority_text(r.priority) == v
+    raise FilterError(f"{field}:{value}: unknown SPD field; use one of {', '.join(SP_FIELDS)}")
+
+
+def parse_filter(text: str, kind: str) -> Predicate | None:
+    """Compile filter ``text`` for the ``sad`` or ``spd`` table; None for an empty filter.
+
+    Raises :class:`FilterError` with the offending word.
+    """
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise FilterError(f"filter: {exc}") from None
+    if not words:
+        return None
+    term = _sa_term if kind == "sad" else _sp_term
+    preds: list[Predicate] = []
+    for word in words:
+        negate = word.startswith("!") and len(word) > 1
+        if negate:
+            word = word[1:]
+        field, sep, value = word.partition(":")
+        pred: Predicate
+        if sep and field.isalpha() and field.lower() in (SA_FIELDS if kind == "sad" else SP_FIELDS):
+            if not value:
+                raise FilterError(f"{word}: give a value after the colon")
+            pred = term(field.lower(), value)
+        elif sep and field.isalpha() and value and not _looks_like_address(word):
+            pred = term(field.lower(), value)  # raises: unknown field
+        else:
+            needle = word.lower()
+            pred = _text(needle)
+        preds.append(_negate(pred) if negate else pred)
+    if len(preds) == 1:
+        return preds[0]
+    return lambda r: all(p(r) for p in preds)
+
+
+def _text(needle: str) -> Predicate:
+    return lambda r: needle in r.search_text()
+
+
+def _negate(p: Predicate) -> Predicate:
+    return lambda r: not p(r)
+
+
+def _looks_like_address(word: str) -> bool:
+    try:
+        ipaddress.ip_network(word, strict=False)
+        return True
+    except ValueError:
+        return False
+
+
+__all__ = ["FilterError", "SARow", "SPRow", "parse_filter"]

@@ -1,0 +1,266 @@
+"""Form values → setkey statement text, remembering which field wrote which columns.
+
+The forms never build messages themselves: they write setkey text, and the same grammar that reads scripts
+(``setkey_tui.lang``) checks and compiles it. A parse error's column points back to the field it came from.
+Checks the grammar cannot make (numbers the kernel would refuse for a reason we know) are made here first,
+each with a sentence saying why.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from dataclasses import dataclass, field
+
+from setkey_tui.algorithms import AUTH_BY_NAME, AUTH_NOKEY, COMP_BY_NAME, ENC_BY_NAME, ENC_NOKEY, find_alg
+from setkey_tui.pfkey.extensions import Alg
+
+SPI_MIN = 0x100  # the kernel keeps 1-255 for itself
+REQID_MAX = 0x3FFF  # setkey's manual reqid range (IPSEC_MANUAL_REQID_MAX)
+
+
+@dataclass
+class Built:
+    """A statement under construction: its text and the field each span came from."""
+
+    text: str = ""
+    spans: list[tuple[int, int, str]] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def add(self, piece: str, field_id: str = "") -> None:
+        """Append ``piece`` (a blank before it when needed), attributed to ``field_id``."""
+        if self.text and not self.text.endswith(" "):
+            self.text += " "
+        start = len(self.text)
+        self.text += piece
+        if field_id:
+            self.spans.append((start, len(self.text), field_id))
+
+    def field_at(self, column: int) -> str:
+        """The field that wrote 1-based ``column`` (the nearest one before it when between fields)."""
+        pos = column - 1
+        best = ""
+        for start, end, fid in self.spans:
+            if start <= pos < end:
+                return fid
+            if start <= pos:
+                best = fid
+        return best
+
+
+def _address_family(text: str) -> int | None:
+    host = text.split("[", 1)[0].split("/", 1)[0].strip()
+    try:
+        return ipaddress.ip_address(host).version
+    except ValueError:
+        return None
+
+
+def _check_addresses(b: Built, src: str, dst: str, src_id: str, dst_id: str) -> None:
+    if not src.strip():
+        b.errors[src_id] = "the source address is required"
+    if not dst.strip():
+        b.errors[dst_id] = "the destination address is required"
+    fs, fd = _address_family(src), _address_family(dst)
+    if fs and fd and fs != fd:
+        b.errors[dst_id] = f"IPv{fs} source with an IPv{fd} destination: both must be of one family"
+
+
+def _number(text: str) -> int | None:
+    try:
+        return int(text.strip(), 0)
+    except ValueError:
+        return None
+
+
+def key_bits(key_text: str) -> int | None:
+    """Bits of a ``0x…`` hex key or a ``"…"`` quoted string key; None when it is neither."""
+    t = key_text.strip()
+    if t.startswith(("0x", "0X")):
+        digits = t[2:]
+        if not digits or any(c not in "0123456789abcdefABCDEF" for c in digits):
+            return None
+        return (len(digits) + 1) // 2 * 8
+    if len(t) >= 2 and t[0] == t[-1] == '"':
+        return (len(t) - 2) * 8
+    return None
+
+
+def _check_key(b: Built, alg_name: str, alg_id: int, key: str, supported: tuple[Alg, ...], field_id: str,
+               what: str) -> None:
+    bits = key_bits(key)
+    if bits is None:
+        b.errors[field_id] = f"the {what} key is 0x followed by hex digits, or a \"quoted string\""
+        return
+    alg = find_alg(supported, alg_id)
+    if alg is None:
+        b.errors[field_id] = f"this kernel does not offer {alg_name}"
+        return
+    if not alg.minbits <= bits <= alg.maxbits:
+        want = f"{alg.minbits}" if alg.minbits == alg.maxbits else f"{alg.minbits} to {alg.maxbits}"
+        b.errors[field_id] = f"{alg_name} takes a key of {want} bits; this one has {bits}"
+
+
+def random_key(alg_id: int, supported: tuple[Alg, ...]) -> str:
+    """A random hex key of a length the kernel accepts for ``alg_id`` ("" when it takes no key)."""
+    alg = find_alg(supported, alg_id)
+    if alg is None or alg.maxbits == 0:
+        return ""
+    bits = alg.minbits if alg.minbits >= 128 or alg.minbits == alg.maxbits else min(128, alg.maxbits)
+    return "0x" + secrets.token_hex(bits // 8)
+
+
+@dataclass
+class SAForm:
+    """What the Add SA form holds."""
+
+    proto: str = "esp"
+    src: str = ""
+    dst: str = ""
+    spi: str = ""
+    mode: str = "any"
+    reqid: str = ""
+    replay: str = ""
+    enc: str = "aes-cbc"
+    enc_key: str = ""
+    auth: str = "hmac-sha256"
+    auth_key: str = ""
+    comp: str = "deflate"
+    soft: str = ""
+    hard: str = ""
+
+
+def build_sa(f: SAForm, supported: tuple[tuple[Alg, ...], tuple[Alg, ...]]) -> Built:
+    """The ``add`` statement for ``f`` and the errors found before the grammar runs."""
+    b = Built()
+    _check_addresses(b, f.src, f.dst, "src", "dst")
+    spi = _number(f.spi)
+    if spi is None:
+        b.errors["spi"] = "the SPI is a number: 0x1000 or 4096"
+    elif f.proto == "ipcomp" and not 0 < spi <= 0xFFFF:
+        b.errors["spi"] = "an IPComp CPI is 1 to 0xffff"
+    elif f.proto != "ipcomp" and not SPI_MIN <= spi <= 0xFFFFFFFF:
+        b.errors["spi"] = "the SPI is 0x100 to 0xffffffff (the kernel keeps 1-255 for itself)"
+    b.add("add")
+    b.add(f.src.strip() or "?", "src")
+    b.add(f.dst.strip() or "?", "dst")
+    b.add(f.proto, "proto")
+    b.add(f.spi.strip() or "?", "spi")
+    if f.mode != "any":
+        b.add(f"-m {f.mode}", "mode")
+    if f.replay.strip():
+        n = _number(f.replay)
+        if n is None or not 0 <= n <= 0xFFFFFFFF:
+            b.errors["replay"] = "the replay window is a number of packets (0 to 4294967295)"
+        b.add(f"-r {f.replay.strip()}", "replay")
+    if f.reqid.strip():
+        n = _number(f.reqid)
+        if n is None or not 0 <= n <= REQID_MAX:
+            b.errors["reqid"] = f"the reqid is 0 to {REQID_MAX} (setkey's manual range)"
+        b.add(f"-u {f.reqid.strip()}", "reqid")
+    for fid, flag, label in (("hard", "-lh", "hard"), ("soft", "-ls", "soft")):
+        value = getattr(f, fid).strip()
+        if value:
+            n = _number(value)
+            if n is None or n < 0:
+                b.errors[fid] = f"the {label} lifetime is a number of seconds"
+            b.add(f"{flag} {value}", fid)
+    if bool(f.soft.strip()) != bool(f.hard.strip()):
+        missing = "hard" if f.soft.strip() else "soft"
+        b.errors.setdefault(missing, "Linux wants both lifetimes or neither (one alone is refused: EINVAL)")
+    auth_algs, enc_algs = supported
+    if f.proto == "esp":
+        enc_id = ENC_BY_NAME.get(f.enc, -1)
+        if f.enc in ENC_NOKEY:
+            b.add(f"-E {f.enc}", "enc")
+        else:
+            b.add(f"-E {f.enc}", "enc")
+            b.add(f.enc_key.strip() or "?", "enc_key")
+            _check_key(b, f.enc, int(enc_id), f.enc_key, enc_algs, "enc_key", "encryption")
+    if f.proto in ("esp", "ah") and f.auth != "none":
+        auth_id = AUTH_BY_NAME.get(f.auth, -1)
+        if f.auth in AUTH_NOKEY:
+            b.add(f"-A {f.auth}", "auth")
+        else:
+            b.add(f"-A {f.auth}", "auth")
+            b.add(f.auth_key.strip() or "?", "auth_key")
+            _check_key(b, f.auth, int(auth_id), f.auth_key, auth_algs, "auth_key", "authentication")
+    if f.proto == "ah" and f.auth == "none":
+        b.errors["auth"] = "AH needs an authentication algorithm"
+    if f.proto == "ipcomp":
+        if f.comp not in COMP_BY_NAME:
+            b.errors["comp"] = "choose a compression algorithm"
+        b.add(f"-C {f.comp}", "comp")
+    b.text += " ;"
+    return b
+
+
+@dataclass
+class SPForm:
+    """What the Add policy form holds."""
+
+    src: str = ""
+    sport: str = "any"
+    dst: str = ""
+    dport: str = "any"
+    upper: str = "any"
+    direction: str = "out"
+    priority: str = ""
+    action: str = "ipsec"
+    req_proto: str = "esp"
+    req_mode: str = "transport"
+    tsrc: str = ""
+    tdst: str = ""
+    level: str = "require"
+    reqid: str = ""
+
+
+def _port(b: Built, value: str, fid: str) -> str:
+    v = value.strip() or "any"
+    if v != "any":
+        n = _number(v)
+        if n is None or not 0 <= n <= 0xFFFF:
+            b.errors[fid] = "a port is any or 0 to 65535"
+    return v
+
+
+def build_sp(f: SPForm) -> Built:
+    """The ``spdadd`` statement for ``f`` and the errors found before the grammar runs."""
+    b = Built()
+    _check_addresses(b, f.src, f.dst, "src", "dst")
+    sport = _port(b, f.sport, "sport")
+    dport = _port(b, f.dport, "dport")
+    b.add("spdadd")
+    b.add(f.src.strip() or "?", "src")
+    b.text += f"[{sport}]"
+    b.spans.append((len(b.text) - len(sport) - 2, len(b.text), "sport"))
+    b.add(f.dst.strip() or "?", "dst")
+    b.text += f"[{dport}]"
+    b.spans.append((len(b.text) - len(dport) - 2, len(b.text), "dport"))
+    b.add(f.upper, "upper")
+    b.add(f"-P {f.direction}", "direction")
+    if f.priority.strip():
+        n = _number(f.priority)
+        if n is None:
+            b.errors["priority"] = "the priority is a number (relative to the default, e.g. 10 or -5)"
+        b.add(f"prio {f.priority.strip()}", "priority")
+    b.add(f.action, "action")
+    if f.action == "ipsec":
+        ends = ""
+        if f.req_mode == "tunnel":
+            if not f.tsrc.strip() or not f.tdst.strip():
+                b.errors["tsrc" if not f.tsrc.strip() else "tdst"] = "tunnel mode needs both tunnel endpoints"
+            else:
+                fs, fd = _address_family(f.tsrc), _address_family(f.tdst)
+                if fs and fd and fs != fd:
+                    b.errors["tdst"] = "the tunnel endpoints must be of one family"
+            ends = f"{f.tsrc.strip()}-{f.tdst.strip()}"
+        level = f.level
+        if f.reqid.strip():
+            n = _number(f.reqid)
+            if n is None or not 1 <= n <= REQID_MAX:
+                b.errors["reqid"] = f"the reqid is 1 to {REQID_MAX}"
+            level = f"unique:{f.reqid.strip()}"
+        b.add(f"{f.req_proto}/{f.req_mode}/{ends}/{level}", "request")
+    b.text += " ;"
+    return b

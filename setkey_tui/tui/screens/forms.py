@@ -1,0 +1,330 @@
+"""Add SA and Add policy forms: live statement preview, validation by the setkey grammar on every change,
+errors at the field they belong to, submission through the kernel service (the form stays filled on error)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Button, Footer, Input, Label, Select, Static
+
+from setkey_tui.algorithms import (
+    AUTH_BY_NAME,
+    COMP_BY_NAME,
+    ENC_BY_NAME,
+    LINUX_SUPPORTED_AUTH,
+    LINUX_SUPPORTED_ENCRYPT,
+    find_alg,
+)
+from setkey_tui.lang.compile import compile_statement
+from setkey_tui.lang.errors import SetkeyParseError
+from setkey_tui.lang.grammar import parse
+from setkey_tui.pfkey.extensions import Alg
+from setkey_tui.pfkey.message import Message
+from setkey_tui.tui.formtext import Built, SAForm, SPForm, build_sa, build_sp, random_key
+from setkey_tui.tui.masking import DOT
+
+if TYPE_CHECKING:
+    from setkey_tui.tui.app import SetkeyApp
+
+
+def masked_preview(b: Built) -> str:
+    """The statement text with the key fields shown as dots (the key inputs are password fields)."""
+    text = b.text
+    for start, end, fid in sorted(b.spans, reverse=True):
+        if fid in ("enc_key", "auth_key") and text[start:end] != "?":
+            text = text[:start] + DOT * min(end - start, 16) + text[end:]
+    return text
+
+
+def _options(names: list[str]) -> list[tuple[str, str]]:
+    return [(n, n) for n in names]
+
+
+class _FormScreen(Screen[None]):
+    """Shared machinery: fields by id, error labels, preview, validation, submission."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("ctrl+s", "submit", "Submit"),
+    ]
+    FIELD_IDS: ClassVar[tuple[str, ...]] = ()
+    TITLE_TEXT = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.built: Built | None = None
+        self.messages: list[Message] = []
+        self.problem = ""
+
+    @property
+    def setkey_app(self) -> SetkeyApp:
+        """The app (typed)."""
+        return self.app  # type: ignore[return-value]
+
+    def supported(self) -> tuple[tuple[Alg, ...], tuple[Alg, ...]]:
+        """The kernel's algorithms (REGISTER), or the Linux table before the answer came."""
+        return self.setkey_app.supported or (LINUX_SUPPORTED_AUTH, LINUX_SUPPORTED_ENCRYPT)
+
+    def row(self, label: str, widget: Widget, field_id: str) -> ComposeResult:
+        """One labelled field with its error line."""
+        with Horizontal(classes="form-row", id=f"row-{field_id}"):
+            yield Label(label, classes="form-label")
+            with Vertical(classes="form-field"):
+                yield widget
+                yield Label("", id=f"err-{field_id}", classes="field-error")
+
+    def footer_parts(self) -> ComposeResult:
+        """Preview, general error, buttons, footer."""
+        yield Label("Statement preview (checked by the setkey grammar on every change)", classes="form-heading")
+        yield Static("", id="preview", markup=False)
+        yield Label("", id="form-error", classes="field-error")
+        with Horizontal(classes="dialog-buttons"):
+            yield Button("Add (ctrl+s)", variant="primary", id="submit")
+            yield Button("Cancel (esc)", id="cancel")
+
+    def value(self, field_id: str) -> str:
+        """The text or selection of one field."""
+        w = self.query_one(f"#f-{field_id}")
+        if isinstance(w, Input):
+            return w.value
+        if isinstance(w, Select):
+            v = w.value
+            return "" if v is Select.NULL else str(v)
+        return ""
+
+    def build(self) -> Built:
+        """The statement from the fields (subclasses)."""
+        raise TypeError("a form screen builds its statement")
+
+    def validate_form(self) -> bool:
+        """Build, check, parse and compile; show the preview and each error at its field. True when valid."""
+        b = self.build()
+        self.built = b
+        self.messages = []
+        errors = dict(b.errors)
+        general = ""
+        if not errors:
+            try:
+                stmts = parse(b.text, platform=self.setkey_app.platform)
+                msgs: list[Message] = []
+                for st in stmts:
+                    msgs.extend(compile_statement(st, platform=self.setkey_app.platform, supported=self.supported(),
+                                                  kernel_mode=False))
+                self.messages = msgs
+            except SetkeyParseError as exc:
+                fid = b.field_at(exc.column)
+                text = f"setkey: {exc.message} at [{exc.token}]"
+                if fid:
+                    errors[fid] = text
+                else:
+                    general = text
+        for fid in self.FIELD_IDS:
+            label = self.query_one(f"#err-{fid}", Label)
+            label.update(errors.get(fid, ""))
+            label.set_class(fid in errors, "shown")
+        self.query_one("#preview", Static).update(masked_preview(b))
+        self.problem = general or ("; ".join(f"{k}: {v}" for k, v in errors.items()) if errors else "")
+        self.query_one("#form-error", Label).update(general)
+        return not errors and not general
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """Check again on every keystroke."""
+        self.validate_form()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        """Check again on every choice."""
+        self.field_visibility()
+        self.validate_form()
+
+    def field_visibility(self) -> None:
+        """Show only the fields that apply (subclasses)."""
+
+    def on_mount(self) -> None:
+        """First check and the first field focused."""
+        self.field_visibility()
+        self.validate_form()
+        self.query(Input).first().focus()
+
+    def action_close(self) -> None:
+        """Close the form."""
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """Submit, random keys or cancel."""
+        if event.button.id == "submit":
+            self.action_submit()
+        elif event.button.id == "cancel":
+            self.dismiss(None)
+        elif event.button.id == "random":
+            self.action_random_keys()
+
+    def action_random_keys(self) -> None:
+        """Fill the key fields with random keys of the right length (forms with keys)."""
+
+    def action_submit(self) -> None:
+        """Send the compiled messages to the kernel; errors stay on the form."""
+        if not self.validate_form():
+            self.query_one("#form-error", Label).update(f"Not sent: {self.problem}")
+            return
+        self.query_one("#form-error", Label).update("sending…")
+        self._submit(list(self.messages))
+
+    @work(thread=True, group="kernel")
+    def _submit(self, msgs: list[Message]) -> None:
+        errors = self.setkey_app.kernel_requests(msgs)
+        self.app.call_from_thread(self._submitted, errors)
+
+    def _submitted(self, errors: list[str]) -> None:
+        if errors:
+            self.query_one("#form-error", Label).update("The kernel refused: " + " ".join(errors))
+            return
+        self.app.notify(f"Sent: {self.built.text if self.built else ''}", title="Added")
+        self.dismiss(None)
+
+
+class AddSAScreen(_FormScreen):
+    """``add src dst proto spi …``"""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *_FormScreen.BINDINGS,
+        Binding("ctrl+r", "random_keys", "Random keys"),
+    ]
+    FIELD_IDS = ("proto", "src", "dst", "spi", "mode", "reqid", "replay", "enc", "enc_key", "auth", "auth_key",
+                 "comp", "soft", "hard")
+
+    def compose(self) -> ComposeResult:
+        enc_names = [n for n in ENC_BY_NAME if n not in ("simple", "rijndael-cbc", "des-deriv", "des-32iv")]
+        auth_names = ["none", *[n for n in AUTH_BY_NAME if not n.startswith("hmac-sha2-")]]
+        with VerticalScroll(classes="form"):
+            yield Label("Add a security association", classes="form-title")
+            yield from self.row("Protocol", Select(_options(["esp", "ah", "ipcomp"]), value="esp",
+                                                   allow_blank=False, id="f-proto"), "proto")
+            yield from self.row("Source", Input(placeholder="10.0.0.1", id="f-src"), "src")
+            yield from self.row("Destination", Input(placeholder="10.0.0.2", id="f-dst"), "dst")
+            yield from self.row("SPI", Input(placeholder="0x1000", id="f-spi"), "spi")
+            yield from self.row("Mode", Select(_options(["any", "transport", "tunnel"]), value="any",
+                                               allow_blank=False, id="f-mode"), "mode")
+            yield from self.row("Reqid", Input(placeholder="(none)", id="f-reqid"), "reqid")
+            yield from self.row("Replay window", Input(placeholder="(none)", id="f-replay"), "replay")
+            yield from self.row("Encryption", Select(_options(enc_names), value="aes-cbc", allow_blank=False,
+                                                     id="f-enc"), "enc")
+            yield from self.row("Encryption key", Input(placeholder="0x… (ctrl+r: random)", id="f-enc_key",
+                                                        password=True), "enc_key")
+            yield from self.row("Authentication", Select(_options(auth_names), value="hmac-sha256",
+                                                         allow_blank=False, id="f-auth"), "auth")
+            yield from self.row("Authentication key", Input(placeholder="0x… (ctrl+r: random)", id="f-auth_key",
+                                                            password=True), "auth_key")
+            yield from self.row("Compression", Select(_options(list(COMP_BY_NAME)), value="deflate",
+                                                      allow_blank=False, id="f-comp"), "comp")
+            yield from self.row("Soft lifetime (s)", Input(placeholder="(none)", id="f-soft"), "soft")
+            yield from self.row("Hard lifetime (s)", Input(placeholder="(none)", id="f-hard"), "hard")
+            yield Button("Random keys (ctrl+r)", id="random")
+            yield from self.footer_parts()
+        yield Footer()
+
+    def form(self) -> SAForm:
+        """The field values."""
+        return SAForm(**{fid: self.value(fid) for fid in self.FIELD_IDS})
+
+    def build(self) -> Built:
+        return build_sa(self.form(), self.supported())
+
+    def field_visibility(self) -> None:
+        """ESP: encryption and authentication; AH: authentication; IPComp: compression."""
+        proto = self.value("proto")
+        enc_nokey = self.value("enc") in ("null",)
+        auth_nokey = self.value("auth") in ("none", "null")
+        shown = {
+            "enc": proto == "esp",
+            "enc_key": proto == "esp" and not enc_nokey,
+            "auth": proto in ("esp", "ah"),
+            "auth_key": proto in ("esp", "ah") and not auth_nokey,
+            "comp": proto == "ipcomp",
+        }
+        for fid, on in shown.items():
+            self.query_one(f"#row-{fid}").display = on
+
+    def action_random_keys(self) -> None:
+        """Random keys of the right length for the chosen algorithms."""
+        auth_algs, enc_algs = self.supported()
+        enc_id = ENC_BY_NAME.get(self.value("enc"))
+        auth_id = AUTH_BY_NAME.get(self.value("auth"))
+        if enc_id is not None and find_alg(enc_algs, enc_id) is not None:
+            self.query_one("#f-enc_key", Input).value = random_key(enc_id, enc_algs)
+        if auth_id is not None and find_alg(auth_algs, auth_id) is not None:
+            self.query_one("#f-auth_key", Input).value = random_key(auth_id, auth_algs)
+        self.validate_form()
+
+    def fill(self, **values: Any) -> None:
+        """Set fields (tests and the example scenario use this)."""
+        for fid, v in values.items():
+            w = self.query_one(f"#f-{fid}")
+            if isinstance(w, Input | Select):
+                w.value = v
+        self.field_visibility()
+        self.validate_form()
+
+
+class AddPolicyScreen(_FormScreen):
+    """``spdadd src dst upper -P dir action request ;``"""
+
+    FIELD_IDS = ("src", "sport", "dst", "dport", "upper", "direction", "priority", "action", "request",
+                 "req_proto", "req_mode", "tsrc", "tdst", "level", "reqid")
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="form"):
+            yield Label("Add a security policy", classes="form-title")
+            yield from self.row("Source range", Input(placeholder="10.0.0.0/24", id="f-src"), "src")
+            yield from self.row("Source port", Input("any", id="f-sport"), "sport")
+            yield from self.row("Destination range", Input(placeholder="10.0.1.0/24", id="f-dst"), "dst")
+            yield from self.row("Destination port", Input("any", id="f-dport"), "dport")
+            yield from self.row("Upper protocol", Select(_options(["any", "tcp", "udp", "icmp", "icmp6", "gre"]),
+                                                         value="any", allow_blank=False, id="f-upper"), "upper")
+            yield from self.row("Direction", Select(_options(["out", "in", "fwd"]), value="out", allow_blank=False,
+                                                    id="f-direction"), "direction")
+            yield from self.row("Priority", Input(placeholder="(default)", id="f-priority"), "priority")
+            yield from self.row("Action", Select(_options(["ipsec", "discard", "none"]), value="ipsec",
+                                                 allow_blank=False, id="f-action"), "action")
+            yield from self.row("Request protocol", Select(_options(["esp", "ah", "ipcomp"]), value="esp",
+                                                           allow_blank=False, id="f-req_proto"), "req_proto")
+            yield from self.row("Request mode", Select(_options(["transport", "tunnel"]), value="transport",
+                                                       allow_blank=False, id="f-req_mode"), "req_mode")
+            yield from self.row("Tunnel source", Input(placeholder="192.0.2.1", id="f-tsrc"), "tsrc")
+            yield from self.row("Tunnel destination", Input(placeholder="192.0.2.2", id="f-tdst"), "tdst")
+            yield from self.row("Level", Select(_options(["require", "use", "default", "unique"]), value="require",
+                                                allow_blank=False, id="f-level"), "level")
+            yield from self.row("Reqid (unique)", Input(placeholder="(none)", id="f-reqid"), "reqid")
+            yield Label("", id="err-request", classes="field-error")
+            yield from self.footer_parts()
+        yield Footer()
+
+    def form(self) -> SPForm:
+        """The field values."""
+        return SPForm(**{fid: self.value(fid) for fid in self.FIELD_IDS if fid != "request"})
+
+    def build(self) -> Built:
+        return build_sp(self.form())
+
+    def field_visibility(self) -> None:
+        """Requests only for ipsec; tunnel endpoints only in tunnel mode."""
+        ipsec = self.value("action") == "ipsec"
+        tunnel = self.value("req_mode") == "tunnel"
+        for fid in ("req_proto", "req_mode", "level", "reqid"):
+            self.query_one(f"#row-{fid}").display = ipsec
+        for fid in ("tsrc", "tdst"):
+            self.query_one(f"#row-{fid}").display = ipsec and tunnel
+
+    def fill(self, **values: Any) -> None:
+        """Set fields (tests use this)."""
+        for fid, v in values.items():
+            w = self.query_one(f"#f-{fid}")
+            if isinstance(w, Input | Select):
+                w.value = v
+        self.field_visibility()
+        self.validate_form()

@@ -1,0 +1,72 @@
+"""Help (F1 or ?): every binding and the filter syntax."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+from setkey_tui.tui import filters
+
+TABLE_KEYS = (
+    ("↑ ↓ j k, PgUp PgDn, Home End g G", "move the cursor"),
+    ("space", "mark / unmark the row (delete acts on marked rows)"),
+    ("enter, double click", "open the detail of the row"),
+    ("s / S, click a column title", "sort by the next column / reverse (click: sort by it, again: reverse)"),
+    ("/ then Esc", "filter the table / clear the filter"),
+)
+DETAIL_KEYS = (
+    ("k", "reveal or mask the keys of this entry"),
+    ("y", "copy the statement (with keys when revealed)"),
+    ("d", "delete this entry"),
+    ("enter on a linked entry", "open it"),
+    ("Esc", "back"),
+)
+FORM_KEYS = (
+    ("Tab / Shift+Tab", "next / previous field"),
+    ("ctrl+r", "generate random keys of the right length"),
+    ("ctrl+s", "submit to the kernel"),
+    ("Esc", "close the form"),
+)
+
+
+def _key_label(key: str) -> str:
+    return {"slash": "/", "question_mark": "?", "enter": "enter", "f1": "F1"}.get(key, key)
+
+
+def help_markdown() -> str:
+    """The help text (also the basis of docs/tui.md's binding table)."""
+    from setkey_tui.tui.app import ACTIONS
+
+    lines = ["# setkey-tui help", "", "## Main screen", "", "| key | action |", "|---|---|"]
+    for _action, key, title, help_text in ACTIONS:
+        lines.append(f"| `{_key_label(key)}` | **{title}**: {help_text} |")
+    lines += ["| `?` | help |", "| `ctrl+p` | command palette (every action, themes) |", "| `q` | quit |", ""]
+    for heading, rows in (("Tables", TABLE_KEYS), ("Detail screen", DETAIL_KEYS), ("Forms", FORM_KEYS)):
+        lines += [f"## {heading}", "", "| key | action |", "|---|---|"]
+        lines += [f"| `{k}` | {v} |" for k, v in rows]
+        lines.append("")
+    lines += ["## Filter syntax", ""]
+    lines += [line.strip() for line in (filters.__doc__ or "").strip().splitlines()[1:]]
+    lines += ["", "Examples: `spi:0x1000`, `dst:10.0.0.0/8 state:dying`, `dir:out !action:ipsec`, `aes-cbc`."]
+    return "\n".join(lines) + "\n"
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every binding and the filter syntax."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,f1,question_mark", "close", "Close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="help-box"):
+            yield Markdown(help_markdown())
+
+    def action_close(self) -> None:
+        """Back to where the user was."""
+        self.dismiss(None)

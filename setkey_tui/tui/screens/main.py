@@ -1,0 +1,46 @@
+"""The main screen: badge, SAD and SPD tabs (each a virtual table with its filter), monitor pane, footer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from setkey_tui.tui.cells import sa_cells, sa_condition, sp_cells, sp_condition
+from setkey_tui.tui.widgets.badge import Badge
+from setkey_tui.tui.widgets.monitor import MonitorPane
+from setkey_tui.tui.widgets.table_pane import TablePane
+
+if TYPE_CHECKING:
+    from setkey_tui.tui.app import SetkeyApp
+
+SAD_EMPTY = "The SAD is empty.  l: load the example scenario  ·  a: add an SA  ·  ?: help"
+SPD_EMPTY = "The SPD is empty.  l: load the example scenario  ·  p: add a policy  ·  ?: help"
+
+
+class MainScreen(Screen[None]):
+    """Everything the user watches all day."""
+
+    def compose(self) -> ComposeResult:
+        app: SetkeyApp = self.app  # type: ignore[assignment]
+        yield Badge(id="badge")
+        with TabbedContent(id="tabs", initial="sad-tab"):
+            with TabPane("SAD", id="sad-tab"):
+                yield TablePane("sad", app.mirror.sad, sa_cells, sa_condition, app.now, empty_text=SAD_EMPTY,
+                                id="sad-pane")
+            with TabPane("SPD", id="spd-tab"):
+                yield TablePane("spd", app.mirror.spd, sp_cells, sp_condition, app.now, empty_text=SPD_EMPTY,
+                                id="spd-pane")
+        yield MonitorPane(platform=app.platform, id="monitor")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Start on the SAD table."""
+        self.query_one("#sad-table").focus()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Focus the table of the tab just shown."""
+        pane_id = "#sad-table" if event.pane.id == "sad-tab" else "#spd-table"
+        self.query_one(pane_id).focus()

@@ -1,0 +1,217 @@
+"""The monitor pane: every PF_KEY message in setkey's ``-x`` format, bounded at any rate.
+
+Messages arrive in batches (one per app drain). Each batch becomes one ``Log.write_lines`` call; the log keeps
+at most ``MAX_LINES`` lines. While paused, messages wait in a bounded deque and the status line says how many
+wait and how many were dropped. A separate bounded ring of raw messages feeds "save as recording"
+(``SECONDS.MICROSECONDS HEX`` lines, the format ``kernel/replay.py`` reads). When a batch holds more messages
+than one drain should format, only its newest are formatted and one line says how many were skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, Log, Select
+
+from setkey_tui.pfkey.constants import MsgType, SAType
+from setkey_tui.pfkey.platform import LINUX, Platform
+from setkey_tui.render.monitor import format_monitor_entry
+
+MAX_LINES = 5000
+PAUSE_BUFFER = 20000
+RECORDING = 100_000
+FORMAT_PER_BATCH = 300
+
+TYPE_CHOICES: list[tuple[str, int]] = [(m.name, int(m)) for m in MsgType if m != MsgType.RESERVED]
+PROTO_CHOICES: list[tuple[str, int]] = [("esp", SAType.ESP), ("ah", SAType.AH), ("ipcomp", SAType.IPCOMP),
+                                        ("unspec (0)", 0)]
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """One message as it arrived: its bytes, arrival time, and header type/satype (None if unreadable)."""
+
+    data: bytes
+    when: float
+    msg_type: int | None
+    satype: int | None
+
+
+def recording_text(items: Iterable[Captured]) -> str:
+    """The replayable recording: one ``SECONDS.MICROSECONDS HEX`` line per message."""
+    lines = []
+    for c in items:
+        sec = int(c.when)
+        usec = int(round((c.when - sec) * 1_000_000))
+        if usec >= 1_000_000:
+            sec, usec = sec + 1, usec - 1_000_000
+        lines.append(f"{sec}.{usec:06d} {c.data.hex()}\n")
+    return "".join(lines)
+
+
+class MonitorPane(Vertical):
+    """``setkey -x`` in a pane: toggles for -xx and -h, pause, filters, clear, save."""
+
+    DEFAULT_CSS = """
+    MonitorPane {
+        height: 1fr;
+        border-top: solid $primary;
+        & #monitor-bar { height: 3; }
+        & #monitor-status { width: 1fr; padding: 1 1 0 1; }
+        & Select { width: 22; }
+        & Log { height: 1fr; background: $surface; }
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("z", "app.monitor_pause", "Pause/resume", show=False),
+    ]
+
+    def __init__(self, *, platform: Platform = LINUX, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.platform = platform
+        self.tflag = 1
+        self.hexdump = False
+        self.paused = False
+        self.type_filter: int | None = None
+        self.proto_filter: int | None = None
+        self.waiting: deque[Captured] = deque(maxlen=PAUSE_BUFFER)
+        self.dropped = 0
+        self.recording: deque[Captured] = deque(maxlen=RECORDING)
+        self.seen = 0
+        self.shown = 0
+        self.skipped = 0
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="monitor-bar"):
+            yield Label("", id="monitor-status")
+            yield Select(TYPE_CHOICES, prompt="all types", id="monitor-type")
+            yield Select(PROTO_CHOICES, prompt="all protocols", id="monitor-proto")
+        yield Log(max_lines=MAX_LINES, id="monitor-log", auto_scroll=True)
+
+    def on_mount(self) -> None:
+        """Show the status line."""
+        self.update_status()
+
+    @property
+    def log_widget(self) -> Log:
+        """The Log holding the formatted lines."""
+        return self.query_one("#monitor-log", Log)
+
+    # -- status --------------------------------------------------------------------------------------
+    def status_text(self) -> str:
+        """What the status line says (mode, counts, pause state)."""
+        mode = "-x" if self.tflag == 1 else "-xx"
+        if self.hexdump:
+            mode += " -h"
+        parts = [f"Monitor {mode}", f"{self.seen} messages"]
+        if self.paused:
+            parts.append(f"PAUSED: {len(self.waiting)} waiting")
+        if self.dropped:
+            parts.append(f"{self.dropped} dropped")
+        if self.skipped:
+            parts.append(f"{self.skipped} not shown (rate)")
+        return " · ".join(parts)
+
+    def update_status(self) -> None:
+        """Refresh the status line."""
+        self.query_one("#monitor-status", Label).update(self.status_text())
+
+    # -- feeding -------------------------------------------------------------------------------------
+    def _passes(self, c: Captured) -> bool:
+        if self.type_filter is not None and c.msg_type != self.type_filter:
+            return False
+        if self.proto_filter is not None and c.satype != self.proto_filter:
+            return False
+        return True
+
+    def feed(self, batch: list[Captured]) -> None:
+        """Take one drain's messages: record them, then show (or hold while paused) those passing the filters."""
+        if not batch:
+            return
+        self.seen += len(batch)
+        self.recording.extend(batch)
+        shown = [c for c in batch if self._passes(c)]
+        if self.paused:
+            room = PAUSE_BUFFER - len(self.waiting)
+            if len(shown) > room:
+                self.dropped += len(shown) - room
+            self.waiting.extend(shown)
+        else:
+            self._write(shown)
+        self.update_status()
+
+    def _format(self, c: Captured) -> list[str]:
+        try:
+            text = format_monitor_entry(c.data, when=c.when, tflag=self.tflag, hexdump=self.hexdump,
+                                        platform=self.platform)
+        except Exception as exc:  # the renderer promises not to raise; keep the pane alive if it does
+            text = f"(message of {len(c.data)} bytes could not be shown: {exc})\n"
+        return text.rstrip("\n").split("\n")
+
+    def _write(self, items: list[Captured]) -> None:
+        if not items:
+            return
+        if len(items) > FORMAT_PER_BATCH:
+            skip = len(items) - FORMAT_PER_BATCH
+            self.skipped += skip
+            items = items[-FORMAT_PER_BATCH:]
+            lines = [f"… {skip} messages not shown here (too fast to read; all are kept for saving)"]
+        else:
+            lines = []
+        for c in items:
+            lines.extend(self._format(c))
+        self.shown += len(items)
+        self.log_widget.write_lines(lines)
+
+    # -- controls ------------------------------------------------------------------------------------
+    def toggle_pause(self) -> None:
+        """Pause (hold new messages) or resume (show what waited)."""
+        self.paused = not self.paused
+        if not self.paused:
+            held = list(self.waiting)
+            self.waiting.clear()
+            self._write(held)
+        self.update_status()
+
+    def toggle_timestamps(self) -> None:
+        """Switch between -x (time of day) and -xx (seconds since the epoch)."""
+        self.tflag = 2 if self.tflag == 1 else 1
+        self.update_status()
+
+    def toggle_hex(self) -> None:
+        """Add or remove the -h hex dump before each decoding."""
+        self.hexdump = not self.hexdump
+        self.update_status()
+
+    def clear(self) -> None:
+        """Empty the pane and the waiting queue (the recording is kept)."""
+        self.log_widget.clear()
+        self.waiting.clear()
+        self.dropped = 0
+        self.skipped = 0
+        self.update_status()
+
+    def save_recording(self, path: str) -> int:
+        """Write the recorded messages (newest ``RECORDING``) as a replay file; returns how many."""
+        items = list(self.recording)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(recording_text(items))
+        return len(items)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        """Apply the type/protocol filters (for messages from now on)."""
+        value = None if event.value is Select.NULL else int(event.value)  # type: ignore[arg-type]
+        if event.select.id == "monitor-type":
+            self.type_filter = value
+        elif event.select.id == "monitor-proto":
+            self.proto_filter = value
+        event.stop()

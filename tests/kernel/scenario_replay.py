@@ -1,0 +1,281 @@
+"""Replay the scenarios of tests/data/realkernel.jsonl through our CLI against a kernel, and compare.
+
+A scenario is what the recording did with the real C setkey in a real Linux 6.1: flush both databases, apply a
+script (`-f`), then `-D`, `-DP`, `-D -a`, `-D -p`, a raw SADB_DUMP and SADB_X_SPDDUMP, and for some scenarios a
+`-x` monitor in a second process while the script was applied.  `replay()` does the same with
+`python -m setkey_tui --kernel SPEC`; `mask_text()` and `normalize_replies()` hide what legitimately differs
+between two runs (times, pids, ages, kernel-assigned policy indexes and automatic reqids); everything else is
+compared exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from setkey_tui.cli import main as cli_main
+from setkey_tui.cli import open_kernel
+from setkey_tui.pfkey.constants import ExtType, MsgType
+from setkey_tui.pfkey.extensions import LifetimeExt, PolicyExt
+from setkey_tui.pfkey.message import Message, decode
+from setkey_tui.pfkey.platform import LINUX
+
+PROJECT = Path(__file__).resolve().parents[2]
+DATA = PROJECT / "tests" / "data" / "realkernel.jsonl"
+OUTPUTS = ("D", "DP", "Da", "Dp")
+OUTPUT_ARGS = {"D": ["-D"], "DP": ["-D", "-P"], "Da": ["-D", "-a"], "Dp": ["-D", "-p"]}
+EXPIRE_WAIT = 3.0  # seconds between apply and dumps in the expiry scenario (soft lifetime 2 s)
+MANUAL_REQID_MAX = 0x3FFF
+
+_DATE = r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}"
+_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(rf"\b(created|current|lastused): {_DATE}"), r"\1: <date>"),
+    (re.compile(r"\bdiff: \d+\(s\)"), "diff: <age>(s)"),
+    (re.compile(r"\bpid=\d+"), "pid=<pid>"),
+    (re.compile(r"^(?:\d\d:\d\d:\d\d|\d{9,})\.\d{6} $", re.M), "<when> "),
+    (re.compile(r"\b(addtime|usetime)=\d{9,}"), r"\1=<time>"),
+    (re.compile(r"(\n  key=)[^}]*"), r"\1<key> "),
+    (re.compile(r"unique#\d+"), "unique#<auto>"),
+)
+_SPID = re.compile(r"(\bspid=)(\d+)")  # -DP prints the policy index in decimal
+_KDEBUG_ID = re.compile(r"(\bdir=\d+ id=)([0-9a-f]+)")  # -x prints it in hex
+
+
+def _index(base: int) -> Callable[[re.Match[str]], str]:
+    def repl(m: re.Match[str]) -> str:
+        return f"{m.group(1)}<index>/dir{int(m.group(2), base) % 8}"
+
+    return repl
+
+
+def mask_text(text: str) -> str:
+    """`text` with times, ages, pids, key bytes of -x, policy indexes (direction kept), auto reqids hidden."""
+    for pattern, repl in _MASKS:
+        text = pattern.sub(repl, text)
+    return _KDEBUG_ID.sub(_index(16), _SPID.sub(_index(10), text))
+
+
+def normalize_message(msg: Message) -> Message:
+    """A kernel reply without the parts that differ run to run: pid, current-lifetime times, policy index."""
+    exts = []
+    for ext in msg.extensions:
+        if isinstance(ext, LifetimeExt) and ext.ext_type == ExtType.LIFETIME_CURRENT:
+            ext = ext._replace(addtime=int(ext.addtime > 0), usetime=int(ext.usetime > 0))
+        elif isinstance(ext, PolicyExt):
+            requests = tuple(r._replace(reqid=-1) if r.reqid > MANUAL_REQID_MAX else r for r in ext.requests)
+            ext = ext._replace(id=ext.id % 8, requests=requests)
+        exts.append(ext)
+    return msg._replace(pid=0, extensions=tuple(exts))
+
+
+def normalize_replies(hex_messages: list[str]) -> list[Message]:
+    """Decode and normalize a list of hex-encoded kernel replies."""
+    return [normalize_message(decode(bytes.fromhex(h), LINUX)) for h in hex_messages]
+
+
+def load_scenarios() -> list[dict]:
+    """Every recorded scenario, in file order."""
+    with open(DATA, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What one CLI run printed, and its status."""
+
+    stdout: str
+    stderr: str
+    rc: int
+
+    def as_dict(self) -> dict:
+        """The recorded layout."""
+        return {"stdout": self.stdout, "stderr": self.stderr, "rc": self.rc}
+
+
+def run_cli(argv: list[str]) -> CliResult:
+    """Run setkey-tui's main() in this process, capturing its output."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = cli_main(argv)
+    return CliResult(out.getvalue(), err.getvalue(), rc)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT), env.get("PYTHONPATH", "")) if p)
+    env.pop("SETKEY_TUI_NOW", None)
+    return env
+
+
+class Monitor:
+    """`setkey-tui -x` in a second process; stop() returns what it printed."""
+
+    def __init__(self, spec: str, flags: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "setkey_tui", "--kernel", spec, *flags],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=PROJECT,
+            env=_env(),
+        )
+        assert self.proc.stdout is not None
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self.buf = bytearray()
+        self._wait_output(lambda: self.buf.count(b"\n") >= 2, timeout=20.0)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        with contextlib.suppress(BlockingIOError, TypeError):
+            chunk = self.proc.stdout.read()
+            if chunk:
+                self.buf += chunk
+
+    def _wait_output(self, done: object, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            self._read()
+            if callable(done) and done():
+                return
+            time.sleep(0.02)
+        self._read()
+
+    def stop(self, quiet: float = 0.4) -> str:
+        """Wait until nothing new arrived for `quiet` seconds, interrupt the monitor, return its output."""
+        size, last_change = -1, time.monotonic()
+        while time.monotonic() - last_change < quiet:
+            self._read()
+            if len(self.buf) != size:
+                size, last_change = len(self.buf), time.monotonic()
+            time.sleep(0.05)
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            rest, errs = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rest, errs = self.proc.communicate()
+        self.buf += rest or b""
+        if errs and b"Traceback" in errs:
+            raise AssertionError(f"the monitor crashed:\n{errs.decode(errors='replace')}")
+        return self.buf.decode(errors="replace")
+
+
+def raw_dump(spec: str, msg_type: int) -> list[str]:
+    """The replies of one SADB_DUMP / SADB_X_SPDDUMP, as hex (an ENOENT answer is its one reply)."""
+    transport = open_kernel(spec, LINUX)
+    try:
+        pid = os.getpid()
+        transport.send(Message(msg_type, 0, seq=0, pid=pid).encode(LINUX))
+        replies: list[str] = []
+        while True:
+            data = transport.recv(5.0)
+            assert data is not None, f"no reply to {MsgType(msg_type).name} within 5 s"
+            msg = decode(data, LINUX)
+            if msg.type != msg_type or msg.pid != pid:
+                continue
+            replies.append(data.hex())
+            if msg.errno or msg.seq == 0:
+                return replies
+    finally:
+        transport.close()
+
+
+def replay(scenario: dict, spec: str, *, monitor: bool) -> dict:
+    """Run `scenario` against the kernel `spec`; the result has the recorded layout."""
+    for flags in (["-F"], ["-F", "-P"]):
+        flushed = run_cli(["--kernel", spec, *flags])
+        assert flushed.rc == 0, f"flush failed: {flushed}"
+    with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as fh:
+        fh.write(scenario["script"])
+        script = fh.name
+    observed: dict = {}
+    try:
+        watcher = Monitor(spec, ["-x"]) if monitor else None
+        observed["apply"] = run_cli(["--kernel", spec, *scenario["args"], "-f", script]).as_dict()
+        observed["monitor"] = {"x": watcher.stop()} if watcher is not None else None
+    finally:
+        os.unlink(script)
+    if scenario["category"] == "expire":
+        time.sleep(EXPIRE_WAIT)
+    for key in OUTPUTS:
+        observed[key] = run_cli(["--kernel", spec, *OUTPUT_ARGS[key]]).as_dict()
+    observed["dump_hex"] = raw_dump(spec, MsgType.DUMP)
+    observed["spddump_hex"] = raw_dump(spec, MsgType.X_SPDDUMP)
+    return observed
+
+
+def assert_text_equal(got: str, want: str, label: str) -> None:
+    """Masked `got` equals masked `want`; on failure the message is a unified diff (want → got)."""
+    got_m, want_m = mask_text(got), mask_text(want)
+    if got_m != want_m:
+        diff = difflib.unified_diff(
+            want_m.splitlines(keepends=True), got_m.splitlines(keepends=True), "expected", "observed", n=2
+        )
+        shown = "".join(list(diff)[:80])
+        raise AssertionError(f"{label} differs (masked):\n{shown}")
+
+
+def assert_same(observed: dict, expected: dict, *, what: str) -> None:
+    """`observed` matches `expected` (masked texts, normalized replies); the message names the part."""
+    got, want = observed["apply"], expected["apply"]
+    assert (got["rc"], got["stderr"]) == (want["rc"], want["stderr"]), f"{what}: the apply status differs"
+    assert_text_equal(got["stdout"], want["stdout"], f"{what}: the apply output")
+    for key in OUTPUTS:
+        got, want = observed[key], expected[key]
+        assert (got["rc"], got["stderr"]) == (want["rc"], want["stderr"]), (
+            f"{what}: setkey {key} status differs"
+        )
+        assert_text_equal(got["stdout"], want["stdout"], f"{what}: setkey {key} output")
+    for key in ("dump_hex", "spddump_hex"):
+        got_msgs, want_msgs = normalize_replies(observed[key]), normalize_replies(expected[key])
+        assert got_msgs == want_msgs, f"{what}: the {key} replies differ"
+    if expected.get("monitor") and observed.get("monitor"):
+        assert_text_equal(
+            observed["monitor"]["x"], expected["monitor"]["x"], f"{what}: the -x monitor output"
+        )
+
+
+@contextlib.contextmanager
+def served_sim() -> Iterator[str]:
+    """A simulated kernel served by `setkey-tui serve-sim` in another process; yields its --kernel spec."""
+    folder = tempfile.mkdtemp(prefix="setkey-sim-")
+    path = os.path.join(folder, "kernel.sock")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "setkey_tui", "serve-sim", path],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=PROJECT,
+        env=_env(),
+    )
+    try:
+        deadline = time.monotonic() + 20.0
+        while not os.path.exists(path):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                errs = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                raise AssertionError(f"serve-sim did not start: {errs.strip()}")
+            time.sleep(0.02)
+        yield f"sim@{path}"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)

@@ -1,0 +1,123 @@
+"""KeyService: replies matched by seq + pid + type while broadcasts interleave; dumps; register; errors."""
+
+from __future__ import annotations
+
+import errno
+from collections import deque
+
+import pytest
+from sim_build import lookup_msg, policy_msg, sa_msg
+
+from setkey_tui.kernel.base import TransportError
+from setkey_tui.kernel.sim.kernel import SimKernel
+from setkey_tui.kernel.sim.transport import SimHost, SimTransport
+from setkey_tui.pfkey.constants import ExtType, MsgType, SAType
+from setkey_tui.pfkey.message import Message, decode, header_only
+from setkey_tui.pfkey.platform import LINUX
+from setkey_tui.service import KernelReplyError, KeyService, ReplyTimeout
+
+
+@pytest.fixture
+def host() -> SimHost:
+    return SimHost(SimKernel(seed=3))
+
+
+def test_request_returns_the_matching_reply_while_others_interleave(host: SimHost) -> None:
+    other = KeyService(SimTransport(host), pid=111)
+    svc = KeyService(SimTransport(host), pid=222)
+    svc.transport.set_promisc(True)
+    other.request(sa_msg(spi=0x700))  # its broadcast and promiscuous copies now wait on svc's socket
+    reply = svc.request(sa_msg(spi=0x701))
+    assert (reply.type, reply.pid, reply.get(ExtType.SA).spi) == (MsgType.ADD, 222, 0x701)
+    assert reply.seq != 0
+    assert any(m.pid == 111 for m in svc.others)
+
+
+def test_request_raises_kernel_errors_with_setkey_wording(host: SimHost) -> None:
+    svc = KeyService(SimTransport(host))
+    with pytest.raises(KernelReplyError) as exc:
+        svc.request(lookup_msg(MsgType.GET, 0x999))
+    assert exc.value.errno == errno.ESRCH and exc.value.msg_type == MsgType.GET
+    assert str(exc.value) == "No such process"
+    svc.request(sa_msg(spi=0x702))
+    with pytest.raises(KernelReplyError, match="File exists"):
+        svc.request(sa_msg(spi=0x702))
+
+
+def test_dump_spddump_empty_and_full(host: SimHost) -> None:
+    svc = KeyService(SimTransport(host))
+    assert svc.dump() == [] and svc.spddump() == []
+    for spi in range(0x800, 0x80A):
+        svc.request(sa_msg(spi=spi))
+    svc.request(policy_msg())
+    sas = svc.dump(SAType.ESP)
+    assert [m.get(ExtType.SA).spi for m in sas] == list(range(0x809, 0x7FF, -1))
+    assert sas[-1].seq == 0 and svc.dump(SAType.AH) == []
+    assert len(svc.spddump()) == 1
+
+
+def test_register_returns_the_lists(host: SimHost) -> None:
+    auth, enc = KeyService(SimTransport(host)).register()
+    assert len(auth) == 8 and len(enc) == 10
+
+
+class ScriptedTransport:
+    """A transport answering from a script of messages (to test matching without a kernel)."""
+
+    platform = LINUX
+    description = "scripted"
+
+    def __init__(self, answer: object) -> None:
+        self.sent: list[Message] = []
+        self.queue: deque[bytes] = deque()
+        self.answer = answer
+
+    def send(self, data: bytes) -> None:
+        msg = decode(data, LINUX)
+        self.sent.append(msg)
+        self.queue.extend(self.answer(msg))  # type: ignore[operator]
+
+    def recv(self, timeout: float | None = None) -> bytes | None:
+        return self.queue.popleft() if self.queue else None
+
+    def set_promisc(self, on: bool) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_replies_with_another_seq_pid_or_type_are_not_taken() -> None:
+    def answer(req: Message) -> list[bytes]:
+        wrong = [
+            req._replace(seq=req.seq + 1),
+            req._replace(pid=req.pid + 1),
+            req._replace(type=MsgType.DELETE),
+            b"\x02\x03",  # garbage is skipped
+        ]
+        return [w if isinstance(w, bytes) else w.encode(LINUX) for w in wrong] + [req.encode(LINUX)]
+
+    t = ScriptedTransport(answer)
+    svc = KeyService(t, pid=5)
+    got = svc.request(header_only(MsgType.X_SPDFLUSH))
+    assert got == t.sent[0]
+    assert len(svc.others) == 3
+    assert svc.next_seq() != t.sent[0].seq
+
+
+def test_timeout_when_no_answer() -> None:
+    svc = KeyService(ScriptedTransport(lambda req: []), pid=5)
+    with pytest.raises(ReplyTimeout):
+        svc.request(header_only(MsgType.FLUSH), timeout=0.05)
+    assert isinstance(ReplyTimeout("x"), TransportError)
+
+
+def test_dump_until_seq_zero_ignores_foreign_messages() -> None:
+    def answer(req: Message) -> list[bytes]:
+        foreign = header_only(MsgType.ADD, 3, pid=999).encode(LINUX)
+        parts = [req._replace(seq=1, satype=3), req._replace(seq=2, satype=3), req._replace(seq=0, satype=3)]
+        return [parts[0].encode(LINUX), foreign, parts[1].encode(LINUX), parts[2].encode(LINUX)]
+
+    svc = KeyService(ScriptedTransport(answer), pid=5)
+    assert [m.seq for m in svc.dump()] == [1, 2, 0]
+    assert [m.pid for m in svc.others] == [999]

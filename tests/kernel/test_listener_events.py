@@ -1,0 +1,116 @@
+"""Listener: promiscuous messages become events; ENOBUFS → LostEvent; failures → FailedEvent."""
+
+from __future__ import annotations
+
+import queue
+import time
+
+from sim_build import sa_msg
+
+from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.kernel.sim.kernel import SimKernel
+from setkey_tui.kernel.sim.transport import SimHost, SimTransport
+from setkey_tui.listener import Event, FailedEvent, Listener, LostEvent, MessageEvent
+from setkey_tui.pfkey.constants import MsgType
+from setkey_tui.pfkey.platform import LINUX
+from setkey_tui.service import KeyService
+
+
+def drain(events: queue.SimpleQueue[Event], want: int, timeout: float = 5.0) -> list[Event]:
+    out: list[Event] = []
+    deadline = time.monotonic() + timeout
+    while len(out) < want and time.monotonic() < deadline:
+        try:
+            out.append(events.get(timeout=0.05))
+        except queue.Empty:
+            pass
+    return out
+
+
+def test_listener_reports_other_sockets_changes() -> None:
+    host = SimHost(SimKernel())
+    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    lst = Listener(lambda: SimTransport(host), events, clock=lambda: 42.0)
+    lst.start()
+    try:
+        assert lst.ready.wait(5)
+        echo = drain(events, 2)
+        assert [e.msg.type for e in echo if isinstance(e, MessageEvent)] == [MsgType.X_PROMISC] * 2
+        KeyService(SimTransport(host), pid=9).request(sa_msg(spi=0x900))
+        got = drain(events, 3)
+        assert all(isinstance(e, MessageEvent) and e.when == 42.0 for e in got)
+        assert [e.msg.type for e in got] == [MsgType.ADD] * 3  # request copy, promiscuous copy, broadcast
+    finally:
+        lst.stop()
+    assert not lst.running
+
+
+class FlakyTransport:
+    """Gives one undecodable message, then loses messages, then fails."""
+
+    platform = LINUX
+    description = "flaky"
+
+    def __init__(self) -> None:
+        self.step = 0
+        self.closed = False
+        self.promisc = False
+
+    def send(self, data: bytes) -> None:
+        pass
+
+    def recv(self, timeout: float | None = None) -> bytes | None:
+        self.step += 1
+        if self.step == 1:
+            return b"\x02\x0b\x00\x01\x09\x00"
+        if self.step == 2:
+            raise MessagesLost("3 message(s) lost")
+        raise TransportError("the socket went away")
+
+    def set_promisc(self, on: bool) -> None:
+        self.promisc = on
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_listener_turns_errors_into_events() -> None:
+    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    t = FlakyTransport()
+    lst = Listener(lambda: t, events)
+    lst.start()
+    got = drain(events, 3)
+    lst.stop()
+    assert t.promisc and t.closed
+    bad, lost, failed = got
+    assert isinstance(bad, MessageEvent) and bad.msg is None and "shorter" in (bad.error or "")
+    assert isinstance(lost, LostEvent) and "lost" in lost.reason
+    assert isinstance(failed, FailedEvent) and failed.reason == "the socket went away"
+
+
+def test_listener_open_failure_is_an_event() -> None:
+    def fail() -> SimTransport:
+        raise TransportError("no PF_KEY in this kernel")
+
+    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    lst = Listener(fail, events)
+    lst.start()
+    (ev,) = drain(events, 1)
+    lst.stop()
+    assert ev == FailedEvent("no PF_KEY in this kernel")
+
+
+def test_full_receive_queue_gives_lost_event() -> None:
+    host = SimHost(SimKernel(), rcvbuf=2000)
+    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    mon = SimTransport(host)
+    mon.set_promisc(True)
+    svc = KeyService(SimTransport(host), pid=3)
+    for spi in range(0x1000, 0x1010):  # ~30 copies of ~200 bytes for a 2000-byte queue
+        svc.request(sa_msg(spi=spi))
+    lst = Listener(lambda: mon, events)
+    lst.start()
+    got = drain(events, 12)
+    lst.stop()
+    kinds = [type(e).__name__ for e in got]
+    assert "LostEvent" in kinds and kinds.count("MessageEvent") >= 5

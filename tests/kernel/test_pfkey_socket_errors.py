@@ -1,0 +1,105 @@
+"""PFKeySocket's error paths (this host has no PF_KEY; the real path runs under user-mode-linux)."""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+import pytest
+
+from setkey_tui.kernel import pfkey_socket
+from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.kernel.pfkey_socket import PFKeySocket, PFKeyUnavailable, open_error
+from setkey_tui.pfkey.constants import MsgType
+from setkey_tui.pfkey.message import decode, header_only
+from setkey_tui.pfkey.platform import FREEBSD, LINUX
+
+
+def raising(err: int):  # type: ignore[no-untyped-def]
+    def make(*args: object, **kw: object) -> socket.socket:
+        raise OSError(err, "boom")
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("err", "words"),
+    [
+        (errno.EAFNOSUPPORT, ("no PF_KEY in this kernel", "modprobe af_key", "--kernel sim")),
+        (errno.EPERM, ("permission denied", "root", "CAP_NET_ADMIN")),
+        (errno.EACCES, ("permission denied", "CAP_NET_ADMIN")),
+        (errno.EMFILE, ("cannot open a PF_KEY socket",)),
+    ],
+)
+def test_open_errors_are_one_line_with_advice(
+    monkeypatch: pytest.MonkeyPatch, err: int, words: tuple
+) -> None:
+    monkeypatch.setattr(pfkey_socket.socket, "socket", raising(err))
+    with pytest.raises(PFKeyUnavailable) as exc:
+        PFKeySocket(platform=LINUX)
+    text = str(exc.value)
+    assert exc.value.errno == err and "\n" not in text
+    for w in words:
+        assert w in text
+
+
+def test_no_modprobe_advice_on_bsd() -> None:
+    assert "modprobe" not in open_error(errno.EAFNOSUPPORT, FREEBSD)
+
+
+@pytest.fixture
+def paired(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A PFKeySocket whose 'kernel' end is the other half of a SEQPACKET socket pair."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    monkeypatch.setattr(pfkey_socket.socket, "socket", lambda *args, **kw: a)
+    s = PFKeySocket(platform=LINUX, rcvbuf=1 << 20)
+    yield s, b
+    s.close()
+    b.close()
+
+
+def test_whole_messages_and_promisc(paired) -> None:  # type: ignore[no-untyped-def]
+    s, kernel = paired
+    assert s.rcvbuf >= 1 << 20 and s.description == "real PF_KEY"
+    s.set_promisc(True)
+    msg = decode(kernel.recv(4096), LINUX)
+    assert (msg.type, msg.satype) == (MsgType.X_PROMISC, 1)
+    assert s.recv(0.01) is None
+    one = header_only(MsgType.FLUSH, 3).encode(LINUX)
+    two = header_only(MsgType.DUMP, 3).encode(LINUX)
+    kernel.send(one)
+    kernel.send(two)
+    assert s.recv(1.0) == one and s.recv(None) == two
+
+
+class _NoBufs:
+    def __init__(self, err: int) -> None:
+        self.err = err
+
+    def recv(self, n: int) -> bytes:
+        raise OSError(self.err, "x")
+
+    def send(self, data: bytes) -> int:
+        raise OSError(self.err, "x")
+
+    def close(self) -> None:
+        pass
+
+
+def test_enobufs_is_messages_lost_and_other_errors_one_line(paired) -> None:  # type: ignore[no-untyped-def]
+    s, _kernel = paired
+    real = s._sock
+    try:
+        s._sock = _NoBufs(errno.ENOBUFS)
+        with pytest.raises(MessagesLost, match="resynchronise"):
+            s.recv(None)
+        s._sock = _NoBufs(errno.EBADF)
+        with pytest.raises(TransportError, match="reading the PF_KEY socket failed"):
+            s.recv(None)
+        with pytest.raises(TransportError, match="refused"):
+            s.send(b"x" * 16)
+    finally:
+        s._sock = real
+    s.close()
+    with pytest.raises(TransportError, match="closed"):
+        s.recv(0)

@@ -1,0 +1,181 @@
+"""The served simulated kernel: several clients (threads and another process) share one kernel."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sim_build import header, lookup_msg, policy_msg, sa_msg
+
+from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.kernel.sim.client import SimClient
+from setkey_tui.kernel.sim.kernel import SimKernel
+from setkey_tui.kernel.sim.server import SimServer, StateScriptError, preload
+from setkey_tui.kernel.sim.transport import SimHost
+from setkey_tui.pfkey.constants import ExtType, MsgType, SAType
+from setkey_tui.pfkey.extensions import LifetimeExt as Lifetime
+from setkey_tui.pfkey.message import Message, decode
+from setkey_tui.pfkey.platform import LINUX
+from setkey_tui.service import KeyService
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def now() -> list[float]:
+    return [1_700_000_000.0]
+
+
+@pytest.fixture
+def served(tmp_path: Path, now: list[float]) -> Iterator[tuple[str, SimServer]]:
+    path = str(tmp_path / "k.sock")
+    server = SimServer(path, SimHost(SimKernel(clock=lambda: now[0])))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    assert server.ready.wait(5)
+    yield path, server
+    server.stop()
+    thread.join(5)
+    assert not os.path.exists(path)
+
+
+def recv_all(c: SimClient, n: int, timeout: float = 5.0) -> list[Message]:
+    out = []
+    deadline = time.monotonic() + timeout
+    while len(out) < n and time.monotonic() < deadline:
+        data = c.recv(0.1)
+        if data is not None:
+            out.append(decode(data, LINUX))
+    return out
+
+
+def test_a_promiscuous_client_sees_another_process_change_the_kernel(served) -> None:  # type: ignore[no-untyped-def]
+    path, _server = served
+    mon = SimClient(path)
+    try:
+        mon.set_promisc(True)
+        assert [m.type for m in recv_all(mon, 2)] == [MsgType.X_PROMISC] * 2
+        code = textwrap.dedent(f"""
+            import sys
+            sys.path.insert(0, {str(Path(__file__).parent)!r})
+            from sim_build import sa_msg
+            from setkey_tui.kernel.sim.client import SimClient
+            from setkey_tui.service import KeyService
+            svc = KeyService(SimClient({path!r}), pid=777)
+            svc.request(sa_msg(spi=0x4444))
+            print(len(svc.dump()))
+        """)
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                              cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)})
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == "1"
+        seen = recv_all(mon, 5)
+        assert [(m.type, m.pid) for m in seen[:3]] == [(MsgType.ADD, 777)] * 3
+        assert [m.type for m in seen[3:]] == [MsgType.DUMP, MsgType.DUMP]  # request copy + the reply's copy
+    finally:
+        mon.close()
+
+
+def test_two_thread_clients_and_traffic_control(served) -> None:  # type: ignore[no-untyped-def]
+    path, _server = served
+    km = SimClient(path)
+    admin = KeyService(SimClient(path), pid=10)
+    try:
+        km.send(header(MsgType.REGISTER, SAType.ESP).encode(LINUX))
+        assert recv_all(km, 1)[0].get(ExtType.SUPPORTED_ENCRYPT) is not None
+        admin.request(policy_msg())
+        recv_all(km, 1)  # the SPDADD broadcast
+        verdict = km.simulate_traffic("10.1.0.1", "10.2.0.1", 6)
+        assert verdict["verdict"] == "acquire" and verdict["acquires"] == 1
+        acq = recv_all(km, 1)[0]
+        assert acq.type == MsgType.ACQUIRE
+        with pytest.raises(ValueError):
+            km.simulate_traffic("10.1.0.1", "not-an-address")
+    finally:
+        km.close()
+        admin.close()
+
+
+def test_clock_drives_expiry_and_bad_bytes_are_refused(served, now: list[float]) -> None:  # type: ignore[no-untyped-def]
+    path, _server = served
+    km = SimClient(path)
+    try:
+        km.send(header(MsgType.REGISTER, SAType.ESP).encode(LINUX))
+        recv_all(km, 1)
+        hard = Lifetime(ExtType.LIFETIME_HARD, addtime=5)
+        soft = Lifetime(ExtType.LIFETIME_SOFT, addtime=1)
+        km.send(sa_msg(spi=0x55, hard=hard, soft=soft).encode(LINUX))
+        assert recv_all(km, 1)[0].type == MsgType.ADD
+        now[0] += 1
+        soft_msg = recv_all(km, 1)[0]
+        assert soft_msg.type == MsgType.EXPIRE and ExtType.LIFETIME_SOFT in soft_msg
+        now[0] += 4
+        hard_msg = recv_all(km, 1)[0]
+        assert hard_msg.type == MsgType.EXPIRE and ExtType.LIFETIME_HARD in hard_msg
+        km.send(b"\x02\x05\x00\x00")
+        with pytest.raises(TransportError, match="refused"):
+            recv_all(km, 1)
+        km.send(lookup_msg(MsgType.GET, 0x55).encode(LINUX))
+        assert recv_all(km, 1)[0].errno == 3
+    finally:
+        km.close()
+
+
+def test_a_client_that_does_not_read_loses_messages(tmp_path: Path) -> None:
+    path = str(tmp_path / "small.sock")
+    server = SimServer(path, SimHost(SimKernel(), rcvbuf=1500))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    assert server.ready.wait(5)
+    slow, svc = SimClient(path), KeyService(SimClient(path), pid=2)
+    try:
+        slow.set_promisc(True)
+        time.sleep(0.2)
+        # fill the client's kernel-side queue faster than the server can hand it over
+        server.host.kernel.clock = time.time
+        for spi in range(0x2000, 0x2200):
+            svc.request(sa_msg(spi=spi))
+        with pytest.raises(MessagesLost):
+            recv_all(slow, 4000, timeout=5)
+    finally:
+        slow.close()
+        svc.close()
+        server.stop()
+        thread.join(5)
+
+
+def test_preload_and_the_command_line(tmp_path: Path) -> None:
+    host = SimHost(SimKernel())
+    preload(host, "add 10.0.0.1 10.0.0.2 esp 0x100 -E null;\nspdadd 10.1.0.0/24 10.2.0.0/24 any -P out none;\n")
+    assert len(host.kernel.sas) == 1 and len(host.kernel.policies) == 1
+    with pytest.raises(StateScriptError):
+        preload(host, "add 10.0.0.1 esp;\n")
+    state = tmp_path / "state.conf"
+    state.write_text("add 10.0.0.1 10.0.0.2 esp 0x200 -E null;\nadd 10.0.0.1 10.0.0.2 esp 0x201 -E null;\n")
+    path = str(tmp_path / "cli.sock")
+    proc = subprocess.Popen([sys.executable, "-m", "setkey_tui.kernel.sim.server", path, "--sim-state", str(state)],
+                            cwd=PROJECT, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    try:
+        deadline = time.monotonic() + 30
+        while not os.path.exists(path):
+            assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        svc = KeyService(SimClient(path), pid=1)
+        assert sorted(m.get(ExtType.SA).spi for m in svc.dump()) == [0x200, 0x201]
+        svc.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stderr:
+            proc.stderr.close()
+    bad = subprocess.run([sys.executable, "-m", "setkey_tui.kernel.sim.server", path, "--sim-state",
+                          str(tmp_path / "missing")], cwd=PROJECT, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(PROJECT)}, timeout=60)
+    assert bad.returncode == 1 and "cannot read" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,0 +1,90 @@
+"""The replay transport: file format, errors naming the line, reply grouping, promiscuous order, times."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from setkey_tui.kernel.base import TransportError
+from setkey_tui.kernel.replay import ReplayFormatError, ReplayTransport, format_record, parse_replay
+from setkey_tui.pfkey.constants import MsgType
+from setkey_tui.pfkey.message import header_only
+from setkey_tui.pfkey.platform import LINUX
+
+from .helpers import esp_sa
+
+
+def _hex(msg) -> str:
+    return msg.encode(LINUX).hex()
+
+
+def test_parse_with_and_without_times() -> None:
+    a, b = _hex(esp_sa(seq=1)), _hex(esp_sa(seq=0))
+    recs = parse_replay(f"# comment\n\n1700000000.5 {a}\n{b.upper()}\n")
+    assert [r.when for r in recs] == [1700000000.5, None]
+    assert [r.line for r in recs] == [3, 4]
+    assert recs[1].data.hex() == b
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("zz\n", "line 1: expected hex bytes"),
+    ("# c\n0203000\n", "line 2: odd number of hex digits"),
+    ("\n\n02030003\n", "line 3: message of 4 bytes is shorter than the 16-byte sadb_msg header"),
+    ("1.2.3 0203\n", "line 1: expected hex bytes"),
+])
+def test_bad_lines_name_the_line(text: str, fragment: str) -> None:
+    with pytest.raises(ReplayFormatError) as info:
+        parse_replay(text, name="f.hex")
+    assert fragment in str(info.value)
+    assert str(info.value).startswith("f.hex, line ")
+
+
+def test_missing_file_is_a_transport_error(tmp_path) -> None:
+    with pytest.raises(TransportError, match="cannot read replay file"):
+        ReplayTransport(tmp_path / "nope", LINUX)
+
+
+def test_dump_takes_up_to_seq_zero(replay_file) -> None:
+    add = header_only(MsgType.ADD, 3)
+    path = replay_file([_hex(add), _hex(esp_sa(seq=2)), _hex(esp_sa(seq=1)), _hex(esp_sa(seq=0)), _hex(add)])
+    t = ReplayTransport(path, LINUX)
+    t.send(header_only(MsgType.ADD, 3).encode(LINUX))
+    assert t.recv(0) == bytes.fromhex(_hex(add))
+    assert t.recv(0) is None
+    t.send(header_only(MsgType.DUMP).encode(LINUX))
+    got = [t.recv(0) for _ in range(4)]
+    assert got[3] is None and all(got[:3])
+    assert not t.exhausted
+    t.send(header_only(MsgType.FLUSH).encode(LINUX))
+    assert t.recv(0) is not None and t.exhausted
+    assert [m[1] for m in t.sent] == [MsgType.ADD, MsgType.DUMP, MsgType.FLUSH]
+
+
+def test_dump_stops_at_error_reply(replay_file) -> None:
+    err = header_only(MsgType.DUMP, errno=errno.ENOENT, seq=5)
+    path = replay_file([_hex(err), _hex(esp_sa(seq=0))])
+    t = ReplayTransport(path, LINUX)
+    t.send(header_only(MsgType.DUMP).encode(LINUX))
+    assert t.recv(0)[2] == errno.ENOENT
+    assert t.recv(0) is None
+
+
+def test_promisc_hands_out_everything_with_times(replay_file) -> None:
+    path = replay_file([_hex(esp_sa(seq=3)), _hex(esp_sa(seq=0))], times=[10.25, 11.5])
+    t = ReplayTransport(path, LINUX)
+    t.set_promisc(True)
+    assert t.recv(None) is not None and t.last_time == 10.25
+    assert t.recv(None) is not None and t.last_time == 11.5
+    assert t.recv(None) is None and t.exhausted
+    t.close()
+    with pytest.raises(TransportError):
+        t.recv(0)
+
+
+def test_format_record_round_trips() -> None:
+    data = esp_sa().encode(LINUX)
+    line = format_record(data, 1700000000.123456)
+    assert line.startswith("1700000000.123456 ")
+    (rec,) = parse_replay(line)
+    assert rec.data == data and rec.when == pytest.approx(1700000000.123456)

@@ -1,0 +1,54 @@
+"""The CLI against the embedded simulated kernel prints what the real setkey printed against a real kernel.
+
+For each scenario of tests/data/realkernel.jsonl: ``-F``, ``-FP``, ``-f script`` (with the scenario's extra
+flags), then ``-D``, ``-DP``, ``-D -a``, ``-D -p``; times, diffs and pids are normalised (they are those of
+the recording run).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import load_cases
+
+pytest.importorskip("setkey_tui.kernel.sim.transport")
+pytest.importorskip("setkey_tui.script")
+
+# Scenarios that cannot agree here, and why (owned outside the renderers):
+#  - expire-*: the soft lifetime must run out in wall-clock time (2 s) between the script and the dump;
+#  - deleteall: Linux setkey's positional reply reading makes the real run keep SA 0x7001, which the
+#    script runner / simulated kernel do not reproduce yet.
+SKIP = {"deleteall": "positional-reply quirk of deleteall (script runner / sim)",
+        "expire-soft-dying": "needs the soft lifetime to expire in wall-clock time"}
+CASES = [c for c in load_cases("realkernel.jsonl") if c["id"] not in SKIP]
+_TIME = re.compile(r"(created|current|last|lastused): [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}")
+
+
+def normalise(text: str) -> str:
+    """Replace the run-dependent parts: time strings, diff seconds, pids."""
+    text = _TIME.sub(r"\1: T", text)
+    text = re.sub(r"diff: \d+", "diff: N", text)
+    return re.sub(r"pid=\d+", "pid=P", text)
+
+
+def test_skips_are_real_scenarios() -> None:
+    ids = {c["id"] for c in load_cases("realkernel.jsonl")}
+    assert set(SKIP) <= ids and len(CASES) == len(ids) - len(SKIP)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_scenario(case: dict, run_cli, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("SETKEY_TUI_NOW")
+    assert run_cli("--kernel", "sim", "--platform", "linux", "-F").rc == 0
+    assert run_cli("--kernel", "sim", "--platform", "linux", "-FP").rc == 0
+    script = tmp_path / "script.conf"
+    script.write_text(case["script"], encoding="utf-8")
+    applied = run_cli("--kernel", "sim", "--platform", "linux", *case["args"], "-f", str(script))
+    assert applied.rc == case["apply"]["rc"]
+    assert normalise(applied.out) == normalise(case["apply"]["stdout"])
+    for key, flags in (("D", ["-D"]), ("DP", ["-DP"]), ("Da", ["-D", "-a"]), ("Dp", ["-D", "-p"])):
+        shown = run_cli("--kernel", "sim", "--platform", "linux", *flags)
+        assert shown.rc == case[key]["rc"]
+        assert normalise(shown.out) == normalise(case[key]["stdout"]), key

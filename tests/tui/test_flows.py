@@ -1,0 +1,370 @@
+"""Pilot-driven flows of the TUI against the in-process simulated kernel."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from textual.widgets import Input, Label, Log, Select, Static
+
+from setkey_tui.listener import FailedEvent, LostEvent
+from setkey_tui.tui.screens.detail import DetailScreen
+from setkey_tui.tui.screens.dialogs import ConfirmScreen, ExportScreen, FlushSADScreen
+from setkey_tui.tui.screens.forms import AddPolicyScreen, AddSAScreen
+from setkey_tui.tui.screens.help import HelpScreen
+from setkey_tui.tui.widgets.badge import Badge
+from setkey_tui.tui.widgets.monitor import MonitorPane
+from tests.tui.conftest import apply_script, example_text, wait_for
+
+SIZE = (150, 45)
+SA1 = ("add 10.0.0.1 10.0.0.2 esp 0x1001 -m transport -u 5 -E aes-cbc 0x00112233445566778899aabbccddeeff "
+       "-A hmac-sha256 0x0011223344556677889900112233445566778899001122334455667788990011 ;\n")
+
+
+async def started(pilot, app) -> None:
+    assert await wait_for(pilot, app.loaded.is_set), app.status
+
+
+async def test_start_shows_dump_and_badge(env) -> None:
+    apply_script(env.host, example_text())
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        assert app.mirror.sad.total == 8
+        assert app.mirror.spd.total == 8  # 6 spdadd + the fwd copies of the 2 "in" policies
+        badge = str(app.query_one(Badge).render())
+        assert "simulated kernel (test)" in badge and "SAD 8 (mature 8)" in badge
+        assert "in 2" in badge and "out 4" in badge and "fwd 2" in badge
+
+
+async def test_add_sa_through_form_row_comes_from_kernel_broadcast(env) -> None:
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("a")
+        assert isinstance(app.screen, AddSAScreen)
+        form = app.screen
+        form.fill(src="10.9.0.1", dst="10.9.0.2", spi="0x2345", mode="transport")
+        await pilot.press("ctrl+r")  # random keys of the right length
+        enc_key = form.query_one("#f-enc_key", Input).value
+        assert len(enc_key) == 2 + 32  # aes-cbc: 128 bits
+        preview = str(form.query_one("#preview", Static).render())
+        assert preview.startswith("add 10.9.0.1 10.9.0.2 esp 0x2345 -m transport -E aes-cbc ")
+        assert enc_key[2:] not in preview  # keys masked in the preview
+        await pilot.press("ctrl+s")
+        assert await wait_for(pilot, lambda: any(r.spi == 0x2345 for r in app.mirror.sad.rows.values()))
+        assert not isinstance(app.screen, AddSAScreen)
+
+
+async def test_without_listener_no_row_appears_by_local_guess(env) -> None:
+    app = env.app(listen=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("a")
+        form = app.screen
+        form.fill(src="10.9.0.1", dst="10.9.0.2", spi="0x2345")
+        await pilot.press("ctrl+r")
+        await pilot.press("ctrl+s")
+        assert await wait_for(pilot, lambda: not isinstance(app.screen, AddSAScreen))
+        await pilot.pause(0.2)
+        assert app.mirror.sad.total == 0  # sent and accepted, but only a kernel message may add a row
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 1)
+
+
+async def test_form_errors_at_their_fields(env) -> None:
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("a")
+        form = app.screen
+        form.fill(src="10.0.0.1", dst="fd00::2", spi="0x10", enc_key="0x0011", auth_key="0x00")
+        err = {fid: str(form.query_one(f"#err-{fid}", Label).render()) for fid in form.FIELD_IDS}
+        assert "one family" in err["dst"]
+        assert "0x100" in err["spi"]
+        assert "aes-cbc takes a key of 128 to 256 bits; this one has 16" in err["enc_key"]
+        assert "hmac-sha256" in err["auth_key"] and "256" in err["auth_key"]
+        form.fill(dst="10.0.0.2", spi="0x1000", enc_key="0x" + "11" * 16, auth_key="0x" + "22" * 32,
+                  soft="30")
+        err = {fid: str(form.query_one(f"#err-{fid}", Label).render()) for fid in form.FIELD_IDS}
+        assert "both lifetimes" in err["hard"]
+        # an error only the grammar finds is shown at the field that wrote the offending token
+        form.fill(soft="", src="10.0.0.1 junk")
+        err = {fid: str(form.query_one(f"#err-{fid}", Label).render()) for fid in form.FIELD_IDS}
+        assert err["src"].startswith("setkey: ") or err["dst"].startswith("setkey: ")
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, AddSAScreen)
+        assert "Not sent" in str(form.query_one("#form-error", Label).render())
+
+
+async def test_kernel_error_in_setkey_words_form_stays_filled(env) -> None:
+    apply_script(env.host, SA1)
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("a")
+        form = app.screen
+        form.fill(src="10.0.0.1", dst="10.0.0.2", spi="0x1001", enc_key="0x" + "11" * 16,
+                  auth_key="0x" + "22" * 32)
+        await pilot.press("ctrl+s")
+        label = form.query_one("#form-error", Label)
+        assert await wait_for(pilot, lambda: "File exists" in str(label.render()))
+        assert isinstance(app.screen, AddSAScreen)
+        assert form.query_one("#f-spi", Input).value == "0x1001"
+
+
+async def test_add_policy_form(env) -> None:
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("p")
+        form = app.screen
+        assert isinstance(form, AddPolicyScreen)
+        form.fill(src="10.1.0.0/16", dst="10.2.0.0/16", req_mode="tunnel", tsrc="192.0.2.1", tdst="192.0.2.2")
+        preview = str(form.query_one("#preview", Static).render())
+        assert preview == ("spdadd 10.1.0.0/16[any] 10.2.0.0/16[any] any -P out ipsec "
+                           "esp/tunnel/192.0.2.1-192.0.2.2/require ;")
+        await pilot.press("ctrl+s")
+        assert await wait_for(pilot, lambda: app.mirror.spd.total == 1)
+        row = app.mirror.spd.row_at(0)
+        assert row.dir_name == "out" and "esp/tunnel/192.0.2.1-192.0.2.2/require" in row.requests
+
+
+async def test_delete_marked_rows(env) -> None:
+    apply_script(env.host, example_text())
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("space", "space")  # mark the first two rows
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Delete 2 SAs?" in app.screen.question
+        await pilot.press("y")
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 6)
+
+
+async def test_flush_sad_per_protocol_then_all(env) -> None:
+    apply_script(env.host, example_text())
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("f")
+        dialog = app.screen
+        assert isinstance(dialog, FlushSADScreen)
+        assert "8 SAs go" in str(dialog.query_one("#flush-question", Label).render())
+        dialog.query_one("#flush-proto", Select).value = 2  # ah
+        await pilot.pause()
+        assert "every ah SA: 1 SA goes" in str(dialog.query_one("#flush-question", Label).render())
+        await pilot.click("#yes")
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 7)
+        assert all(r.proto != "ah" for r in app.mirror.sad.rows.values())
+        await pilot.press("F")
+        assert isinstance(app.screen, ConfirmScreen) and "8 policies go" in app.screen.question
+        await pilot.press("y")
+        assert await wait_for(pilot, lambda: app.mirror.spd.total == 0)
+
+
+async def test_filter_and_sort(env) -> None:
+    apply_script(env.host, example_text())
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        sad = app.mirror.sad
+        await pilot.press("slash")
+        for ch in "spi:0x2001":
+            await pilot.press(ch)
+        assert len(sad) == 1 and sad.row_at(0).spi == 0x2001
+        await pilot.press("enter")
+        assert app.focused is not None and app.focused.id == "sad-table"
+        await pilot.press("slash", "ctrl+u")
+        for ch in "dst:10.0.0.0/8 state:mature":
+            await pilot.press(ch)
+        assert len(sad) == 5
+        pane = app.query_one("#sad-pane")
+        assert "state is one of larval, mature, dying, dead" in pane.apply_filter("state:bogus")
+        assert pane.has_class("filter-bad") and len(sad) == 5  # the last good filter stays
+        await pilot.press("escape")
+        assert len(sad) == 8
+        await pilot.press("s", "s", "s")  # sort by the 4th column: SPI
+        assert sad.sort_column.name == "spi"
+        spis = [sad.row_at(i).spi for i in range(len(sad))]
+        assert spis == sorted(spis)
+        await pilot.press("S")
+        assert [sad.row_at(i).spi for i in range(len(sad))] == sorted(spis, reverse=True)
+        await pilot.click("#sad-table", offset=(3, 0))  # the header of the first column
+        assert sad.sort_column.name == "src"
+
+
+async def test_detail_masks_keys_until_revealed(env) -> None:
+    apply_script(env.host, SA1)
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        detail = app.screen
+        texts = lambda: " ".join(str(w.render()) for w in detail.query(Static))  # noqa: E731
+        assert "00112233445566778899aabbccddeeff" not in texts()
+        assert "0011 2233" not in texts() and "00 11 22 33 44 55" not in texts()
+        assert "••••••••" in texts()
+        await pilot.press("k")
+        assert "0x00112233445566778899aabbccddeeff" in texts()
+        assert "00112233 44556677" in texts()
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailScreen)
+        await pilot.press("enter")
+        assert "0x00112233445566778899aabbccddeeff" not in texts.__call__() or app.screen is not detail
+
+
+async def test_detail_links_sa_and_policies(env) -> None:
+    apply_script(env.host, example_text())
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("2")
+        app.query_one("#spd-pane").apply_filter("dst:10.2.0.0/16 dir:out")
+        await pilot.press("enter")
+        detail = app.screen
+        assert isinstance(detail, DetailScreen)
+        assert [r.spi for r in detail._linked] == [0x3001]
+        statement = str(detail.query_one("#detail-statement", Static).render())
+        assert statement.startswith("spdadd 10.1.0.0/16") and "-P out" in statement and "unique:200" in statement
+
+
+async def test_export_writes_0600_keys_only_when_asked(env, tmp_path) -> None:
+    apply_script(env.host, SA1 + "spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/transport//require ;\n")
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        for keys, name in ((False, "plain.conf"), (True, "keys.conf")):
+            await pilot.press("e")
+            dialog = app.screen
+            assert isinstance(dialog, ExportScreen)
+            dialog.query_one("#export-path", Input).value = str(tmp_path / name)
+            dialog.query_one("#export-keys").value = keys
+            await pilot.click("#yes")
+            await pilot.pause()
+            path = tmp_path / name
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+            text = path.read_text()
+            assert "spdadd 10.0.0.1" in text and "add 10.0.0.1 10.0.0.2 esp 0x1001" in text
+            assert ("00112233445566778899aabbccddeeff" in text) is keys
+
+
+async def test_monitor_pause_hex_filter_clear_save(env, tmp_path) -> None:
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        monitor = app.query_one(MonitorPane)
+        await pilot.press("c")
+        await pilot.press("z")
+        assert monitor.paused
+        apply_script(env.host, SA1)
+        assert await wait_for(pilot, lambda: len(monitor.waiting) >= 2)
+        assert "PAUSED" in monitor.status_text() and "waiting" in monitor.status_text()
+        assert app.mirror.sad.total == 1  # the tables stay live while the monitor is paused
+        assert monitor.log_widget.line_count == 0
+        await pilot.press("z")
+        assert not monitor.paused and len(monitor.waiting) == 0
+        lines = list(app.query_one(Log).lines)
+        assert any("sadb_msg{ version=2 type=3" in line for line in lines)
+        await pilot.press("c", "h", "x")
+        assert monitor.hexdump and monitor.tflag == 2
+        monitor.query_one("#monitor-type", Select).value = 4  # DELETE only
+        await pilot.pause()
+        apply_script(env.host, "delete 10.0.0.1 10.0.0.2 esp 0x1001 ;\nspdflush ;\n")
+        assert await wait_for(pilot, lambda: app.query_one(Log).line_count > 0)
+        await pilot.pause(0.2)
+        lines = list(app.query_one(Log).lines)
+        assert lines[0].startswith("1700000000.000000")
+        assert any(line.startswith("00000000: 02 04 ") for line in lines)
+        assert not any("type=19" in line.split("sadb_msg{")[-1] for line in lines if "sadb_msg{" in line)
+        await pilot.press("w")
+        app.screen.query_one("#path", Input).value = str(tmp_path / "rec.txt")
+        await pilot.press("enter")
+        await pilot.pause()
+        rec = (tmp_path / "rec.txt").read_text().splitlines()
+        assert len(rec) == monitor.seen
+        when, hexdata = rec[-1].split(" ")
+        assert when == "1700000000.000000" and bytes.fromhex(hexdata)[0] == 2
+
+
+async def test_monitor_pause_buffer_is_bounded(env) -> None:
+    from setkey_tui.tui.widgets import monitor as monitor_mod
+
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        pane = app.query_one(MonitorPane)
+        pane.toggle_pause()
+        item = monitor_mod.Captured(bytes.fromhex("0200000200000000" + "00" * 8), 1.0, 2, 0)
+        pane.feed([item] * (monitor_mod.PAUSE_BUFFER + 7))
+        assert len(pane.waiting) == monitor_mod.PAUSE_BUFFER and pane.dropped == 7
+        assert "7 dropped" in pane.status_text()
+
+
+async def test_lost_messages_resync_and_failed_listener(env) -> None:
+    apply_script(env.host, SA1)
+    app = env.app(listen=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        apply_script(env.host, SA1.replace("0x1001", "0x1002"))
+        assert app.mirror.sad.total == 1
+        app.events.put(LostEvent("1 message(s) lost"))
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 2)
+        assert app.resyncs == 1
+        notes = [n.message for n in app._notifications]
+        assert any("lost" in n and "reloading" in n for n in notes)
+        app.events.put(FailedEvent("socket closed"))
+        assert await wait_for(pilot, lambda: "listener stopped" in app.status)
+        assert "socket closed" in str(app.query_one(Badge).render())
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 2)
+
+
+async def test_help_palette_and_copy(env) -> None:
+    apply_script(env.host, SA1)
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for needed in ("Add SA", "Add policy", "Delete", "Flush SAD", "Flush SPD", "Export", "Filter",
+                       "Pause monitor", "Save recording", "Load example", "Theme"):
+            assert any(t.startswith(needed) for t in titles), needed
+        await pilot.press("y")
+        notes = [n.message for n in app._notifications]
+        assert any("add 10.0.0.1 10.0.0.2 esp 0x1001" in n for n in notes)
+
+
+async def test_newcomer_loads_example_with_one_key(env) -> None:
+    app = env.app(kernel_label="simulated kernel (no PF_KEY here)")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        assert any("press l" in n.message.lower() for n in app._notifications)
+        await pilot.press("l")
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 8 and app.mirror.spd.total == 8)
+
+
+async def test_lifetimes_count_down_and_expire(env) -> None:
+    apply_script(env.host, "add 10.0.0.1 10.0.0.2 esp 0x2001 -ls 30 -lh 60 -E aes-cbc 0x" + "11" * 16
+                 + " -A hmac-sha1 0x" + "22" * 20 + " ;\n")
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        from setkey_tui.tui.cells import sa_cells, sa_condition
+
+        row = app.mirror.sad.row_at(0)
+        assert sa_cells(row, env.clock())[10:12] == ["30s", "1m00s"]
+        assert sa_condition(row, env.clock()) == "warn"
+        env.clock.t += 31
+        env.host.tick()
+        assert await wait_for(pilot, lambda: app.mirror.sad.row_at(0).state_name == "dying")
+        env.clock.t += 30
+        env.host.tick()
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 0)
