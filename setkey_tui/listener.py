@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
+from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import Message, decode
+from setkey_tui.pfkey.platform import Platform
 from setkey_tui.pfkey.wire import DecodeError
 
 POLL_INTERVAL = 0.1  # seconds a recv waits before the thread checks whether to stop
@@ -45,6 +47,17 @@ class FailedEvent:
 
 
 Event = MessageEvent | LostEvent | FailedEvent
+
+
+def unwrap_promisc(data: bytes, platform: Platform) -> bytes:
+    """The message inside a BSD promiscuous copy (wrapped in an extra X_PROMISC header); else ``data``."""
+    if not platform.promisc_wraps or len(data) <= 16 or data[1] != MsgType.X_PROMISC:
+        return data
+    inner = data[16:]
+    order = "little" if platform.byteorder == "<" else "big"
+    if len(inner) >= 16 and int.from_bytes(inner[4:6], order) * 8 == len(inner):
+        return inner
+    return data
 
 
 class Listener:
@@ -127,6 +140,7 @@ class Listener:
             if data is None:
                 continue
             when = self._clock()
+            data = unwrap_promisc(data, platform)
             try:
                 msg: Message | None = decode(data, platform)
                 error = None

@@ -51,9 +51,10 @@ IPPROTO_NAMES: dict[int, str] = {1: "icmp", 6: "tcp", 17: "udp", 50: "esp", 51: 
                                  108: "ipcomp", 132: "sctp", 255: "any"}
 REQ_PROTO_NAMES: dict[int, str] = {50: "esp", 51: "ah", 108: "ipcomp", 255: "any"}
 
-SA_CONTENT_TYPES = frozenset({MsgType.ADD, MsgType.UPDATE, MsgType.GET, MsgType.DUMP, MsgType.GETSPI})
-SP_CONTENT_TYPES = frozenset({MsgType.X_SPDADD, MsgType.X_SPDUPDATE, MsgType.X_SPDGET, MsgType.X_SPDDUMP,
-                              MsgType.X_SPDSETIDX})
+# Messages that change an entry. Answers to DUMP/GET (ours or another process's, copied to the promiscuous
+# socket) describe entries without changing them: the mirror takes dumps only through load_sad/load_spd.
+SA_CONTENT_TYPES = frozenset({MsgType.ADD, MsgType.UPDATE, MsgType.GETSPI})
+SP_CONTENT_TYPES = frozenset({MsgType.X_SPDADD, MsgType.X_SPDUPDATE, MsgType.X_SPDSETIDX})
 SP_DELETE_TYPES = frozenset({MsgType.X_SPDDELETE, 22, MsgType.X_SPDEXPIRE})  # 22 = X_SPDDELETE2
 
 
@@ -98,22 +99,46 @@ def is_kernel_word(msg: Message) -> bool:
     return ExtType.LIFETIME_CURRENT in msg
 
 
-class SARow:
-    """One SA as the SAD table shows it (fields taken from its message; texts made when first shown)."""
+def _lifetime(msg: Message, ext_type: int) -> LifetimeExt | None:
+    for e in msg.extensions:
+        if e.ext_type == ext_type:
+            return e if isinstance(e, LifetimeExt) else None
+    return None
 
-    __slots__ = ("key", "msg", "raw", "satype", "src_ext", "dst_ext", "spi", "mode", "reqid", "state", "enc",
-                 "auth", "addtime", "usetime", "bytes", "soft_add", "hard_add", "soft_bytes", "hard_bytes",
-                 "_search")
+
+def sa_key(msg: Message) -> tuple[int, ...]:
+    """The SAD key of an SA message: (satype, address length, destination as an int, SPI)."""
+    sa = dst = None
+    for e in msg.extensions:
+        t = e.ext_type
+        if t == 1:
+            sa = e
+        elif t == 6:
+            dst = e
+    if not isinstance(sa, SAExt) or not isinstance(dst, AddressExt):
+        raise ValueError(f"{msg.type_name} message without an SA or destination address")
+    daddr = dst.sockaddr.addr
+    return (int(msg.satype), len(daddr), int.from_bytes(daddr, "big"), sa.spi)
+
+
+class SARow:
+    """One SA as the SAD table shows it. Built from its message with the least work (100k of them arrive
+    in one dump); everything else is read from the message when asked for."""
+
+    __slots__ = ("key", "msg", "raw", "satype", "src_ext", "dst_ext", "spi", "state", "enc", "auth", "_search")
 
     def __init__(self, msg: Message, raw: bytes | None = None) -> None:
-        ex = {e.ext_type: e for e in reversed(msg.extensions)}
-        sa = ex.get(1)
-        src = ex.get(5)
-        dst = ex.get(6)
-        sa2 = ex.get(19)
-        cur = ex.get(2)
-        soft = ex.get(4)
-        hard = ex.get(3)
+        sa = src = dst = None
+        for e in msg.extensions:
+            t = e.ext_type
+            if t == 1:
+                sa = e
+            elif t == 5:
+                src = e
+            elif t == 6:
+                dst = e
+                if src is not None:
+                    break
         if not isinstance(sa, SAExt) or not isinstance(dst, AddressExt):
             raise ValueError(f"{msg.type_name} message without an SA or destination address")
         self.msg = msg
@@ -125,21 +150,57 @@ class SARow:
         self.auth = sa.auth
         self.src_ext = src if isinstance(src, AddressExt) else None
         self.dst_ext = dst
-        self.mode = sa2.mode if isinstance(sa2, SA2Ext) else 0
-        self.reqid = sa2.reqid if isinstance(sa2, SA2Ext) else 0
-        c = cur if isinstance(cur, LifetimeExt) else None
-        self.addtime = c.addtime if c else 0
-        self.usetime = c.usetime if c else 0
-        self.bytes = c.bytes if c else 0
-        s = soft if isinstance(soft, LifetimeExt) else None
-        h = hard if isinstance(hard, LifetimeExt) else None
-        self.soft_add = s.addtime if s else 0
-        self.hard_add = h.addtime if h else 0
-        self.soft_bytes = s.bytes if s else 0
-        self.hard_bytes = h.bytes if h else 0
         daddr = dst.sockaddr.addr
         self.key: tuple[int, ...] = (int(msg.satype), len(daddr), int.from_bytes(daddr, "big"), sa.spi)
         self._search: str | None = None
+
+    @property
+    def mode(self) -> int:
+        """``sadb_x_sa2_mode`` (0 when absent)."""
+        sa2 = self.msg.get(ExtType.X_SA2)
+        return sa2.mode if isinstance(sa2, SA2Ext) else 0
+
+    @property
+    def reqid(self) -> int:
+        """``sadb_x_sa2_reqid`` (0 when absent)."""
+        sa2 = self.msg.get(ExtType.X_SA2)
+        return sa2.reqid if isinstance(sa2, SA2Ext) else 0
+
+    @property
+    def addtime(self) -> int:
+        """When the SA was added (epoch seconds; 0 when unknown)."""
+        c = _lifetime(self.msg, ExtType.LIFETIME_CURRENT)
+        return c.addtime if c else 0
+
+    @property
+    def usetime(self) -> int:
+        """When the SA was first used (0: not yet)."""
+        c = _lifetime(self.msg, ExtType.LIFETIME_CURRENT)
+        return c.usetime if c else 0
+
+    @property
+    def bytes(self) -> int:
+        """Bytes processed so far."""
+        c = _lifetime(self.msg, ExtType.LIFETIME_CURRENT)
+        return c.bytes if c else 0
+
+    @property
+    def soft_add(self) -> int:
+        """Soft addtime lifetime in seconds (0: none)."""
+        s = _lifetime(self.msg, ExtType.LIFETIME_SOFT)
+        return s.addtime if s else 0
+
+    @property
+    def hard_add(self) -> int:
+        """Hard addtime lifetime in seconds (0: none)."""
+        h = _lifetime(self.msg, ExtType.LIFETIME_HARD)
+        return h.addtime if h else 0
+
+    @property
+    def hard_bytes(self) -> int:
+        """Hard byte lifetime (0: none)."""
+        h = _lifetime(self.msg, ExtType.LIFETIME_HARD)
+        return h.bytes if h else 0
 
     @property
     def src(self) -> str:
@@ -341,9 +402,12 @@ SP_COLUMNS: tuple[Column, ...] = (
 class Table(Generic[Row]):
     """Rows by key, plus the sorted, filtered order the view shows (maintained incrementally)."""
 
-    def __init__(self, columns: tuple[Column, ...], row_type: type[Row]) -> None:
+    def __init__(self, columns: tuple[Column, ...], row_type: type[Row],
+                 count_by: Callable[[Row], str] | None = None) -> None:
         self.columns = columns
         self.row_type = row_type
+        self.count_by = count_by
+        self.counts: Counter[str] = Counter()  # rows by count_by (kept up to date on every change)
         self.rows: dict[tuple[int, ...], Row] = {}
         self.sort_column: Column = columns[0]
         self.reverse = False
@@ -417,6 +481,8 @@ class Table(Generic[Row]):
         old = self.rows.get(row.key)
         if old is not None:
             self._drop_from_order(old)
+            self._count(old, -1)
+        self._count(row, 1)
         self.rows[row.key] = row
         if self._visible(row):
             bisect.insort(self._order, self._entry(row))
@@ -433,8 +499,22 @@ class Table(Generic[Row]):
         row = self.rows.pop(key, None)
         if row is not None:
             self._drop_from_order(row)
+            self._count(row, -1)
             self.generation += 1
         return row
+
+    def _count(self, row: Row, delta: int) -> None:
+        if self.count_by is not None:
+            k = self.count_by(row)
+            n = self.counts[k] + delta
+            if n:
+                self.counts[k] = n
+            else:
+                del self.counts[k]
+
+    def _recount(self) -> None:
+        if self.count_by is not None:
+            self.counts = Counter(map(self.count_by, self.rows.values()))
 
     def remove_where(self, pred: Callable[[Row], bool]) -> int:
         """Remove every row ``pred`` accepts; returns how many went."""
@@ -442,12 +522,14 @@ class Table(Generic[Row]):
         for k in doomed:
             del self.rows[k]
         if doomed:
+            self._recount()
             self._rebuild()
         return len(doomed)
 
     def replace_all(self, rows: Iterable[Row]) -> None:
         """Hold exactly ``rows`` (a fresh dump), in one re-sort."""
         self.rows = {r.key: r for r in rows}
+        self._recount()
         self._rebuild()
 
 
@@ -455,8 +537,8 @@ class Mirror:
     """The SAD and the SPD, updated from kernel messages."""
 
     def __init__(self) -> None:
-        self.sad: Table[SARow] = Table(SA_COLUMNS, SARow)
-        self.spd: Table[SPRow] = Table(SP_COLUMNS, SPRow)
+        self.sad: Table[SARow] = Table(SA_COLUMNS, SARow, lambda r: r.state_name)
+        self.spd: Table[SPRow] = Table(SP_COLUMNS, SPRow, lambda r: r.dir_name)
         self.spid_index: dict[int, tuple[int, ...]] = {}
 
     # -- loading -------------------------------------------------------------------------------------
@@ -489,9 +571,13 @@ class Mirror:
         """The SA/SP key a message is about (for coalescing), or None for table-wide messages."""
         if not is_kernel_word(msg):
             return None
+        return Mirror._event_key(msg)
+
+    @staticmethod
+    def _event_key(msg: Message) -> tuple[Any, ...] | None:
         try:
             if msg.type in SA_CONTENT_TYPES or msg.type in (MsgType.DELETE, MsgType.EXPIRE):
-                return ("sa", *SARow(msg).key)
+                return ("sa", *sa_key(msg))
             if msg.type in SP_CONTENT_TYPES or msg.type in SP_DELETE_TYPES:
                 pol = msg.get(ExtType.X_POLICY)
                 if msg.type == 22 and isinstance(pol, PolicyExt):
@@ -505,13 +591,16 @@ class Mirror:
         """Apply one kernel message; True when a table changed."""
         if not is_kernel_word(msg):
             return False
+        return self._apply(msg, raw)
+
+    def _apply(self, msg: Message, raw: bytes | None) -> bool:
         t = msg.type
         try:
             if t in SA_CONTENT_TYPES:
                 self.sad.upsert(SARow(msg, raw))
                 return True
             if t == MsgType.DELETE:
-                return self.sad.remove(SARow(msg).key) is not None
+                return self.sad.remove(sa_key(msg)) is not None
             if t == MsgType.EXPIRE:
                 return self._expire(msg, raw)
             if t == MsgType.FLUSH:
@@ -566,31 +655,31 @@ class Mirror:
         for msg, raw in items:
             if not is_kernel_word(msg):
                 continue
-            key = self.event_key(msg)
+            key = self._event_key(msg)
             if key is None:
                 for m, r in pending.values():
-                    applied += self.apply(m, r)
+                    applied += self._apply(m, r)
                 pending.clear()
-                applied += self.apply(msg, raw)
+                applied += self._apply(msg, raw)
                 continue
             if msg.type == MsgType.EXPIRE and ExtType.LIFETIME_HARD not in msg and key in pending:
                 # A soft expiry right after an add: apply both, in order.
                 m, r = pending.pop(key)
-                applied += self.apply(m, r)
+                applied += self._apply(m, r)
             pending.pop(key, None)
             pending[key] = (msg, raw)
         for m, r in pending.values():
-            applied += self.apply(m, r)
+            applied += self._apply(m, r)
         return applied
 
     # -- summaries -----------------------------------------------------------------------------------
     def sa_counts(self) -> Counter[str]:
         """SAs by state name."""
-        return Counter(r.state_name for r in self.sad.rows.values())
+        return Counter(self.sad.counts)
 
     def sp_counts(self) -> Counter[str]:
         """Policies by direction name."""
-        return Counter(r.dir_name for r in self.spd.rows.values())
+        return Counter(self.spd.counts)
 
     def policies_for_sa(self, sa: SARow) -> list[SPRow]:
         """Policies whose requests this SA can serve (see :func:`request_matches`)."""

@@ -1,10 +1,11 @@
 """What a person means by an SA or a policy, independent of the wire: plain, immutable, typed data.
 
 :class:`SecurityAssociation` and :class:`SecurityPolicy` are built from decoded PF_KEY messages
-(``from_message``) and turned back into messages (``to_message``) in the shape a Linux kernel uses for its
+(``from_message``) and turned back into messages: ``to_message`` in the shape a Linux kernel uses for its
 dump replies and notifications (extension order of af_key's ``__pfkey_xfrm_state2msg`` and
-``pfkey_xfrm_policy2msg``). Numbers (satype, mode, algorithms …) stay plain ints, as on the wire; the enums of
-:mod:`setkey_tui.pfkey.constants` name them. Nothing here does I/O.
+``pfkey_xfrm_policy2msg``), ``to_request`` in the shape of the requests setkey sends. Numbers (satype, mode,
+algorithms …) stay plain ints, as on the wire; the enums of :mod:`setkey_tui.pfkey.constants` name them.
+Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from setkey_tui.pfkey.constants import IPSEC_ULPROTO_ANY, ExtType, Mode, SAState
+from setkey_tui.pfkey.constants import IPSEC_ULPROTO_ANY, ExtType, Mode, MsgType, SAState
 from setkey_tui.pfkey.extensions import (
     AddressExt,
     Extension,
@@ -254,6 +255,32 @@ class SecurityAssociation:
             exts.append(_address_ext(ExtType.X_NAT_T_OA, self.natt_oa, self.ulproto, p))
         return Message(msg_type, self.satype, self.msg_seq, self.pid, 0, tuple(exts), reserved=self.refcnt)
 
+    def to_request(self, msg_type: int, platform: Platform | None = None) -> Message:
+        """The request setkey sends for this SA, in its order (ipsec-tools ``setkeymsg_add``): for ADD and
+        UPDATE the encryption and auth keys and the hard and soft lifetimes first; then SA, SA2, NAT-T type
+        and OA, source and destination, NAT-T ports. No current lifetime, no proxy; ``msg_seq``/``pid`` as
+        in the model (a :class:`~setkey_tui.service.KeyService` sets its own)."""
+        p = platform or default_platform()
+        exts: list[Extension] = []
+        if msg_type in (MsgType.ADD, MsgType.UPDATE):
+            if self.enc_key is not None:
+                exts.append(KeyExt(ExtType.KEY_ENCRYPT, len(self.enc_key) * 8, self.enc_key))
+            if self.auth_key is not None:
+                exts.append(KeyExt(ExtType.KEY_AUTH, len(self.auth_key) * 8, self.auth_key))
+            exts += _lifetime_exts(None, self.hard, self.soft)
+        exts.append(SAExt(self.spi, self.replay, self.state, self.auth, self.encrypt, self.flags))
+        exts.append(SA2Ext(self.mode, self.reqid, self.sequence))
+        if self.natt_type:
+            exts.append(NatTTypeExt(self.natt_type))
+        if self.natt_oa is not None:
+            exts.append(_address_ext(ExtType.X_NAT_T_OA, self.natt_oa, self.ulproto, p))
+        exts.append(_address_ext(ExtType.ADDRESS_SRC, self.src, self.ulproto, p))
+        exts.append(_address_ext(ExtType.ADDRESS_DST, self.dst, self.ulproto, p))
+        if self.natt_type:
+            exts.append(NatTPortExt(ExtType.X_NAT_T_SPORT, self.natt_sport))
+            exts.append(NatTPortExt(ExtType.X_NAT_T_DPORT, self.natt_dport))
+        return Message(msg_type, self.satype, self.msg_seq, self.pid, 0, tuple(exts))
+
 
 # ------------------------------------------------------------------------------------------------ SP
 @dataclass(frozen=True, slots=True)
@@ -358,3 +385,18 @@ class SecurityPolicy:
         reqs = tuple(r.to_ext(p) for r in self.requests)
         exts.append(PolicyExt(self.action, self.direction, self.spid, self.priority, reqs))
         return Message(msg_type, 0, self.msg_seq, self.pid, 0, tuple(exts), reserved=self.refcnt)
+
+    def to_request(self, msg_type: int, platform: Platform | None = None) -> Message:
+        """The request setkey sends for this policy, in its order: X_POLICY (with its requests), then the
+        selector's source and destination and, when set, the hard and soft lifetimes. X_SPDDELETE2 and
+        X_SPDGET name the policy by id: X_POLICY alone."""
+        p = platform or default_platform()
+        reqs = tuple(r.to_ext(p) for r in self.requests)
+        exts: list[Extension] = [PolicyExt(self.action, self.direction, self.spid, self.priority, reqs)]
+        if msg_type not in (MsgType.X_SPDDELETE2, MsgType.X_SPDGET):
+            if self.selector is not None:
+                s = self.selector
+                exts.append(_address_ext(ExtType.ADDRESS_SRC, s.src, s.upper, p))
+                exts.append(_address_ext(ExtType.ADDRESS_DST, s.dst, s.upper, p))
+            exts += _lifetime_exts(None, self.hard, self.soft)
+        return Message(msg_type, 0, self.msg_seq, self.pid, 0, tuple(exts))

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import TextIO, cast
 
 from setkey_tui.kernel.base import Transport, TransportError
 from setkey_tui.lang.compile import Supported, compile_statement, deleteall_messages
@@ -110,11 +110,10 @@ class _Session:
         self.out.write(text if text.endswith("\n") else text + "\n")
         self.out.write("\n")
 
-    def sendkeymsg(self, msg: Message, line: int) -> None:
+    def sendkeymsg(self, data: bytes, line: int) -> None:
         """Send one request and consume its reply (or a whole dump), printing what setkey prints."""
         if self.no_action:
             return
-        data = msg._replace(pid=self.pid).encode(self.platform)
         if self.dry_run or self.transport is None:
             if self.dry_run:
                 self.out.write(data.hex() + "\n")
@@ -185,11 +184,10 @@ class _Session:
         elif pol.priority != self.last_priority:
             self.out.write("WARNING: Kernel does not support policy priorities\n")
 
-    def spigrep(self, stmt: DeleteAllStatement, dump_req: Message) -> list[Message]:
-        """Linux deleteall: DUMP the SAD of the protocol and keep the SAs between the two hosts."""
+    def spigrep(self, stmt: DeleteAllStatement, data: bytes) -> list[Message]:
+        """Linux deleteall: DUMP the SAD of the protocol (``data``) and keep the SAs between the two hosts."""
         if self.no_action:
             return []
-        data = dump_req._replace(pid=self.pid).encode(self.platform)
         if self.dry_run or self.transport is None:
             if self.dry_run:
                 self.out.write(data.hex() + "\n")
@@ -226,6 +224,26 @@ class _Session:
         return deleteall_messages(stmt, found, platform=self.platform)
 
     # ------------------------------------------------------------------ statements
+    def first_error(self, exc: SetkeyParseError) -> SetkeyParseError:
+        """The error setkey meets first: a syntax error, or a check (a key length) of the tokens before it.
+
+        Parse-time warnings of those tokens are printed, as setkey prints them while it reads."""
+        if exc.partial is None:
+            return exc
+        partial = cast(Statement, exc.partial)
+        limit = exc.pos - 1 if exc.fatal else exc.pos
+        if partial.source is not None:
+            for message, ref in partial.source.warnings:
+                if 0 <= ref.pos <= limit:
+                    self.out.write(f"line {ref.line}: {message} at [{ref.text}]\n")
+        try:
+            compile_statement(partial, platform=self.platform, supported=self.supported,
+                              kernel_mode=self.kernel_mode)
+        except SetkeyParseError as earlier:
+            if not earlier.silent and 0 <= earlier.pos <= limit:
+                return earlier
+        return exc
+
     def report(self, exc: SetkeyParseError) -> None:
         """Print a parse error as setkey does (stdout) plus the caret picture (stderr)."""
         for line in exc.stderr_lines:
@@ -244,21 +262,20 @@ class _Session:
         msgs = compile_statement(stmt, platform=self.platform, supported=self.supported,
                                  kernel_mode=self.kernel_mode)
         line = stmt.source.end.line
-        for m in msgs:
-            try:
-                m.encode(self.platform)
-            except EncodeError as exc:
-                raise error_at(f"statement does not fit in a PF_KEY message ({exc})", stmt.source.end) from None
+        try:
+            wire = [m._replace(pid=self.pid).encode(self.platform) for m in msgs]
+        except EncodeError as exc:
+            raise error_at(f"statement does not fit in a PF_KEY message ({exc})", stmt.source.end) from None
         self._spi_warning(stmt, line)
         if isinstance(stmt, SPDStatement):
             self.last_was_spdadd = stmt.command == "spdadd"
             self.last_priority = stmt.policy.priority_value() if self.platform.policy_priority else 0
         if isinstance(stmt, DeleteAllStatement) and self.platform is LINUX:
-            for m in self.spigrep(stmt, msgs[0]):
-                self.sendkeymsg(m, line)
+            for m in self.spigrep(stmt, wire[0]):
+                self.sendkeymsg(m._replace(pid=self.pid).encode(self.platform), line)
             return
-        for m in msgs:
-            self.sendkeymsg(m, line)
+        for data in wire:
+            self.sendkeymsg(data, line)
 
     def _spi_warning(self, stmt: Statement, line: int) -> None:
         if (isinstance(stmt, SAStatement) and stmt.command == "add" and stmt.spi <= 255
@@ -279,10 +296,11 @@ class _Session:
                     return 0
                 self.execute(stmt)
             except SetkeyParseError as exc:
-                self.report(exc)
-                if exc.fatal:
+                first = self.first_error(exc)
+                self.report(first)
+                if first.fatal:
                     return 1
-                self.out.write(f"parse failed, line {exc.line}.\n")
+                self.out.write(f"parse failed, line {first.line}.\n")
                 return 1
 
     def run_stdin(self, text: str) -> int:
@@ -313,8 +331,9 @@ class _Session:
                     return 0
                 self.execute(stmt)
             except SetkeyParseError as exc:
-                self.report(exc)
-                if exc.fatal:
+                first = self.first_error(exc)
+                self.report(first)
+                if first.fatal:
                     return 1
                 return None
 

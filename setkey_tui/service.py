@@ -13,6 +13,7 @@ import itertools
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 
 from setkey_tui.kernel.base import Transport, TransportError
 from setkey_tui.pfkey.constants import ExtType, MsgType
@@ -61,6 +62,7 @@ class KeyService:
         self.pid = os.getpid() if pid is None else pid
         self._seq = itertools.count(_SEQ_START)
         self.others: deque[Message] = deque(maxlen=keep_others)
+        self.promisc = False
 
     @property
     def platform(self) -> Platform:
@@ -80,75 +82,79 @@ class KeyService:
             seq = _SEQ_START
         return seq
 
-    def _send(self, msg: Message) -> Message:
+    def set_promisc(self, on: bool) -> None:
+        """Make this service's own socket promiscuous (or not); replies are still told apart from copies."""
+        self.transport.set_promisc(on)
+        self.promisc = on
+
+    def _send(self, msg: Message) -> tuple[Message, bytes]:
         msg = msg._replace(seq=self.next_seq(), pid=self.pid)
-        self.transport.send(msg.encode(self.platform))
-        return msg
+        data = msg.encode(self.platform)
+        self.transport.send(data)
+        return msg, data
 
-    def _is_reply(self, sent: Message, got: Message) -> bool:
-        return got.seq == sent.seq and got.pid == sent.pid and got.type == sent.type
-
-    def _next_reply(self, sent: Message, deadline: float) -> Message:
-        """The next message answering ``sent``; others go to :attr:`others`."""
+    def _await(
+        self, sent: Message, data: bytes, deadline: float, match: Callable[[Message], bool]
+    ) -> Message:
+        """The next message ``match`` accepts; the rest go to :attr:`others`. On a promiscuous socket the
+        kernel's copy of the request itself (the first byte-identical message) is not taken for the reply."""
+        echo: bytes | None = data if self.promisc else None
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise ReplyTimeout(f"no answer from the kernel to {sent.type_name} (timed out)")
-            data = self.transport.recv(left)
-            if data is None:
+            got_data = self.transport.recv(left)
+            if got_data is None:
+                continue
+            if echo is not None and got_data == echo:
+                echo = None
                 continue
             try:
-                got = decode(data, self.platform)
+                got = decode(got_data, self.platform)
             except DecodeError:
                 continue
-            if self._is_reply(sent, got):
+            if match(got):
                 return got
             self.others.append(got)
 
     def request(self, msg: Message, timeout: float = 5.0) -> Message:
-        """Send ``msg`` (seq and pid are set here) and return the kernel's reply to it.
+        """Send ``msg`` (seq and pid are set here) and return the kernel's reply: the next message with the
+        same seq, pid and type.
 
-        Raises :class:`KernelReplyError` when the reply carries an errno, :class:`ReplyTimeout` when none comes.
-        A FLUSH/SPDFLUSH on Linux yields two messages for the sender; the first (the unicast one) is returned
-        and the second lands in :attr:`others` later.
+        Raises :class:`KernelReplyError` when the reply carries an errno, :class:`ReplyTimeout` when none
+        comes. A FLUSH/SPDFLUSH on Linux yields two messages for the sender; the first (the unicast one) is
+        returned and the second lands in :attr:`others` later.
         """
-        sent = self._send(msg)
-        reply = self._next_reply(sent, time.monotonic() + timeout)
+        sent, data = self._send(msg)
+
+        def match(got: Message) -> bool:
+            return got.seq == sent.seq and got.pid == sent.pid and got.type == sent.type
+
+        reply = self._await(sent, data, time.monotonic() + timeout, match)
         if reply.errno:
             raise KernelReplyError(reply.errno, reply.type)
         return reply
 
     def _dump(self, msg_type: int, satype: int, timeout: float) -> list[Message]:
-        sent = self._send(header_only(msg_type, satype))
+        """Dump replies carry the requester's pid and a counting seq (not the request's); the last: seq 0."""
+        sent, data = self._send(header_only(msg_type, satype))
         out: list[Message] = []
-        deadline = time.monotonic() + timeout
+
+        def match(got: Message) -> bool:
+            return got.type == sent.type and got.pid == sent.pid
+
         while True:
-            got = self._next_reply_dump(sent, deadline)
+            got = self._await(sent, data, time.monotonic() + timeout, match)
+            data = b""  # only the first message can be the request's own copy
             if got.errno:
                 if got.errno == errno_mod.ENOENT and not out:
                     return []
                 raise KernelReplyError(got.errno, got.type)
+            if self.promisc and out and got == out[-1]:
+                continue  # a promiscuous socket gets each of its replies twice
             out.append(got)
             if got.seq == 0:
                 return out
-            deadline = time.monotonic() + timeout
-
-    def _next_reply_dump(self, sent: Message, deadline: float) -> Message:
-        """Dump replies carry the requester's pid and a counting seq (not the request's)."""
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise ReplyTimeout(f"the kernel's {sent.type_name} did not finish (timed out)")
-            data = self.transport.recv(left)
-            if data is None:
-                continue
-            try:
-                got = decode(data, self.platform)
-            except DecodeError:
-                continue
-            if got.type == sent.type and got.pid == sent.pid:
-                return got
-            self.others.append(got)
 
     def dump(self, satype: int = 0, timeout: float = 5.0) -> list[Message]:
         """Every SA (SADB_DUMP) of ``satype`` (0: all); [] when the SAD is empty."""

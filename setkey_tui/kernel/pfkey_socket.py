@@ -27,11 +27,14 @@ def open_error(err: int, platform: Platform | None = None) -> str:
     name = (platform or current()).name
     if err in (errno_mod.EAFNOSUPPORT, errno_mod.EPROTONOSUPPORT, errno_mod.ESOCKTNOSUPPORT):
         hint = "load it with `modprobe af_key`, " if name == "linux" else ""
-        return (f"no PF_KEY in this kernel ({os.strerror(err)}): {hint}"
-                "or use the simulated kernel (--kernel sim)")
+        return (
+            f"no PF_KEY in this kernel ({os.strerror(err)}): {hint}or use the simulated kernel (--kernel sim)"
+        )
     if err in (errno_mod.EPERM, errno_mod.EACCES):
-        return (f"permission denied opening PF_KEY ({os.strerror(err)}): run as root or with CAP_NET_ADMIN, "
-                "or use the simulated kernel (--kernel sim)")
+        return (
+            f"permission denied opening PF_KEY ({os.strerror(err)}): run as root or with CAP_NET_ADMIN, "
+            "or use the simulated kernel (--kernel sim)"
+        )
     return f"cannot open a PF_KEY socket: {os.strerror(err)}"
 
 
@@ -57,7 +60,7 @@ class PFKeySocket:
         self._closed = False
 
     def _grow_buffers(self, wanted: int) -> int:
-        """Ask for a big receive buffer (SO_RCVBUFFORCE when privileged, else SO_RCVBUF); return what we got."""
+        """Ask for a big receive buffer (SO_RCVBUFFORCE if privileged, else SO_RCVBUF); the size got."""
         s = self._sock
         for opt in (SO_RCVBUFFORCE, socket.SO_RCVBUF):
             try:

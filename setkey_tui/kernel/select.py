@@ -56,7 +56,7 @@ def open_transport(spec: str | None = "auto", *, platform: Platform | None = Non
 
         return SimClient(path)
     if spec.startswith("replay:"):
-        path = spec[len("replay:"):]
+        path = spec[len("replay:") :]
         if not path:
             raise TransportError("replay:FILE needs the file of recorded messages")
         try:

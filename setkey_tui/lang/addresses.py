@@ -30,7 +30,7 @@ class ResolveError(Exception):
 def _numeric_port(port: str | None) -> int | None:
     if port is None:
         return 0
-    if port.isascii() and port.isdigit():
+    if port.isascii() and port.isdigit() and len(port) <= 10:
         value = int(port)
         return value if value <= 0xFFFF else None
     return None

@@ -13,7 +13,9 @@ class SetkeyParseError(Exception):
     ``fatal``: a lexer error (``Syntax error``), after which setkey exits at once without ``parse failed``.
     ``silent``: setkey prints no ``line N: ...`` message, only ``parse failed`` (e.g. ``add`` with no address
     pair of one family). ``stderr_lines``: what setkey itself writes to stderr before the message
-    (``56 64 64`` for a bad key length, ``libipsec: ...`` for a policy error).
+    (``56 64 64`` for a bad key length, ``libipsec: ...`` for a policy error). ``pos``: the token's offset in
+    the source (-1 when unknown). ``partial``: for a syntax error, the statement made of the tokens before
+    it (minimally completed), whose checks setkey would have run before meeting the bad token.
     """
 
     def __init__(
@@ -27,6 +29,8 @@ class SetkeyParseError(Exception):
         fatal: bool = False,
         silent: bool = False,
         stderr_lines: tuple[str, ...] = (),
+        pos: int = -1,
+        partial: object | None = None,
     ) -> None:
         self.message = message
         self.line = line
@@ -36,6 +40,8 @@ class SetkeyParseError(Exception):
         self.fatal = fatal
         self.silent = silent
         self.stderr_lines = stderr_lines
+        self.pos = pos
+        self.partial = partial
         super().__init__(self.describe())
 
     def describe(self) -> str:

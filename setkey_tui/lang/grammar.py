@@ -146,15 +146,18 @@ class _Ctx:
 
 
 def error_at(message: str, ref: TokenRef, *, fatal: bool = False, silent: bool = False,
-             stderr_lines: tuple[str, ...] = ()) -> SetkeyParseError:
+             stderr_lines: tuple[str, ...] = (), partial: Statement | None = None) -> SetkeyParseError:
     """A :class:`SetkeyParseError` about the token ``ref``."""
     return SetkeyParseError(message, ref.line, ref.column, ref.text, source_line=ref.source_line, fatal=fatal,
-                            silent=silent, stderr_lines=stderr_lines)
+                            silent=silent, stderr_lines=stderr_lines, pos=ref.pos, partial=partial)
 
 
 def _strtoul(text: str, base: int = 10) -> int:
-    """C's strtoul on a whole token of digits (saturating at ULONG_MAX)."""
-    return min(int(text, base), _ULONG_MAX)
+    """C's strtoul on a whole token of digits (saturating at ULONG_MAX, however long the token)."""
+    digits = text.lstrip("0") or "0"
+    if len(digits) > (20 if base == 10 else 16):
+        return _ULONG_MAX
+    return min(int(digits, base), _ULONG_MAX)
 
 
 def _aiflags(c: _Ctx, r: dict) -> tuple[tuple[str, ...], int, bool]:
@@ -368,7 +371,10 @@ def _scan_ints(text: str, count: int, sep: str) -> list[int]:
             k += 1
         if k == j:
             break
-        out.append(int(stripped[:k]))
+        sign = -1 if stripped[:j] == "-" else 1
+        digits = stripped[j:k].lstrip("0") or "0"
+        value = 2**31 if len(digits) > 10 else int(digits)
+        out.append(max(-(2**31), min(sign * value, 2**31 - 1)))
         rest = stripped[k:]
         if n < count - 1:
             if not rest.startswith(sep):
@@ -406,6 +412,43 @@ _BUILDERS = {
 }
 
 
+# Token kinds that finish an incomplete statement, tried in order (see _partial), and their texts.
+_COMPLETIONS = (";", "46;", "046;", "s046;", "ss046;", "0;", "s0;", "ss0;", "3;", "C;", "s;", "ss;", "PL;",
+                "nPL;", "snPL;", "ssnPL;", "]", "];", "]046;", "]s046;", "]0;", "]s0;", "]snPL;", "]nPL;")
+_FILLER = {K.EOT: ";", K.F_ENC: "-E", K.ALG_ENC_NOKEY: "null", K.DECSTRING: "0", K.STRING: "0.0.0.0",
+           K.ALG_AUTH_NOKEY: "null", K.ALG_COMP: "deflate", K.F_POLICY: "-P", K.PL_REQUESTS: " out",
+           K.ANY: "any", K.ELCL: "]"}
+
+
+def _partial(toks: list[Token], k: int, script: str) -> Statement | SetkeyParseError | None:
+    """setkey's parser runs the checks of everything before the token it chokes on (token ``k``, and the
+    reductions that token triggers as lookahead). Rebuild that: complete the tokens before ``k`` with filler
+    tokens and build; an error about a real token up to ``k`` is what setkey reports first."""
+    bad = toks[k]
+    shape = "".join([t.kind for t in toks[:k]])
+    for j in range(k, 0, -1):
+        for suffix in _COMPLETIONS:
+            if isinstance(parse_shape(shape[:j] + suffix), int):
+                continue
+            filler = []
+            for i, kind in enumerate(suffix):
+                # The first filler stands where the bad token is: a check triggered by it (as lookahead)
+                # is reported at the bad token, as setkey does.
+                real = i == 0 and j == k and kind != K.EOT and bad.kind != K.ERROR
+                filler.append(Token(kind, _FILLER[kind], bad.pos if real else -1, bad.line))
+            try:
+                return build(toks[:j] + filler, script)
+            except SetkeyParseError as exc:
+                limit = bad.pos if bad.kind != K.ERROR else bad.pos - 1
+                if exc.silent or not 0 <= exc.pos <= limit:
+                    return None
+                if exc.pos == bad.pos:
+                    return error_at(exc.message, TokenRef(bad.line, bad.text, bad.pos, script),
+                                    stderr_lines=exc.stderr_lines)
+                return exc
+    return None
+
+
 def build(toks: list[Token], script: str) -> Statement:
     """The statement of one statement's tokens (raises :class:`SetkeyParseError`)."""
     c = _Ctx(toks, script)
@@ -413,10 +456,12 @@ def build(toks: list[Token], script: str) -> Statement:
     r = parse_shape(shape)
     if isinstance(r, int):
         k = min(r, len(toks) - 1)
-        tok = toks[k]
-        if tok.kind == K.ERROR:
-            raise c.error("Syntax error", k, fatal=True)
-        raise c.error("syntax error", k)
+        partial = _partial(toks, k, script)
+        if isinstance(partial, SetkeyParseError):
+            raise partial
+        if toks[k].kind == K.ERROR:
+            raise error_at("Syntax error", c.ref(k), fatal=True, partial=partial)
+        raise error_at("syntax error", c.ref(k), partial=partial)
     kind = toks[0].kind
     builder = _BUILDERS.get(kind)
     if builder is not None:

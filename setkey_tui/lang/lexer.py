@@ -123,7 +123,6 @@ _DASH: dict[str, str] = {
 _WORD = re.compile(r"[A-Za-z0-9:][A-Za-z0-9:%.\-]*")
 _COMMA = re.compile(r"[0-9,]+")
 _HEX = re.compile(r"0[xX][0-9A-Fa-f]+")
-_DIGITS = re.compile(r"[0-9]+")
 _DASHWORD = re.compile(r"-(?:ctx|lh|ls|bh|bs|[n46]+|[PAECRmufr])")
 _PL = re.compile(r"[a-zA-Z0-9:.\-_/ \n\t][a-zA-Z0-9:.%\-+_/ \n\t\]\[]*")
 _PL_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:.-_/ \n\t")
@@ -134,15 +133,20 @@ _MASTER = re.compile(
     r'|(?P<dash>-(?:ctx|lh|ls|bh|bs|[n46]+|[PAECRmufr]))|(?P<quoted>"[^"]*")|(?P<comma>[0-9,]+)'
 )
 
+_FAST_WORD = re.compile(r"([A-Za-z0-9:][A-Za-z0-9:%.\-]*)[ \t]*")
+_FAST_SKIP = re.compile(r"(?:[ \t\n]+|#[^\n]*)+")
+
 INITIAL, S_PL, S_AUTHALG, S_ENCALG = 0, 1, 2, 3
 
 
 def _word_kind(w: str) -> str:
     """A word that is no keyword: HEXSTRING, DECSTRING or STRING (flex's rule order on ties)."""
+    if not w[0].isdigit():
+        return K.STRING
+    if w.isdigit():
+        return K.DECSTRING
     if _HEX.fullmatch(w):
         return K.HEXSTRING
-    if _DIGITS.fullmatch(w):
-        return K.DECSTRING
     return K.STRING
 
 
@@ -241,7 +245,26 @@ class Scanner:
         """The tokens of the next statement: up to and including ``;``, an ``ERROR`` or ``EOF``."""
         toks: list[Token] = []
         nxt = self.next
+        text, n, fast_word, fast_skip = self.text, self._n, _FAST_WORD.match, _FAST_SKIP.match
         while True:
+            # Fast path for the bulk of a script: plain words (with the blanks after them) and blank runs
+            # in the initial state; everything else goes through next().
+            if self.state == INITIAL:
+                p = self.pos
+                m = fast_word(text, p)
+                if m is not None:
+                    wend = m.end(1)
+                    if wend == n or text[wend] != ",":
+                        word = m.group(1)
+                        self.pos = m.end()
+                        toks.append(Token(KEYWORDS.get(word) or _word_kind(word), word, p, self.line))
+                        continue
+                else:
+                    m = fast_skip(text, p)
+                    if m is not None:
+                        self.line += m.group().count("\n")
+                        self.pos = m.end()
+                        continue
             t = nxt()
             toks.append(t)
             kind = t.kind

@@ -192,12 +192,9 @@ _PKEYWORDS = {
     **{k: _P.PROTOCOL for k in PROTOCOLS}, **{k: _P.MODE for k in MODES}, "me": _P.ME, "any": _P.ANY,
     **{k: _P.LEVEL for k in LEVELS},
 }
-_PTOKEN = re.compile(
-    r"(?P<ws>[ \t\n]+)|(?P<addr>[a-zA-Z0-9:._][a-zA-Z0-9:._]*(?:%[a-zA-Z0-9]+)?)|(?P<port>\[[0-9]+\])"
-    r"|(?P<plus>\+)|(?P<hyphen>-)|(?P<slash>/)|(?P<other>.)",
-    re.S,
-)
+_PTOKEN = re.compile(r"[a-zA-Z0-9:._][a-zA-Z0-9:._]*(?:%[a-zA-Z0-9]+)?|\[[0-9]+\]|[^ \t\n]")
 _UNIQUE_N = re.compile(r"unique:[0-9]+")
+_PUNCT = {"+": _P.PLUS, "-": _P.HYPHEN, "/": _P.SLASH}
 
 
 class _PTok(NamedTuple):
@@ -207,28 +204,22 @@ class _PTok(NamedTuple):
 
 def _scan(text: str) -> list[_PTok]:
     out: list[_PTok] = []
-    for m in _PTOKEN.finditer(text):
-        group = m.lastgroup
-        word = m.group()
-        if group == "ws":
-            continue
-        if group == "addr":
-            if _UNIQUE_N.fullmatch(word):
-                out.append(_PTok(_P.LEVEL_SPECIFY, word))
-            elif word.isascii() and word.isdigit():
-                out.append(_PTok(_P.PRIO_OFFSET, word))
+    append = out.append
+    for word in _PTOKEN.findall(text):
+        c = word[0]
+        if c.isalnum() or c in ":._":
+            if not word.isascii():
+                append(_PTok(_P.ERROR, word))
+            elif word.isdigit():
+                append(_PTok(_P.PRIO_OFFSET, word))
+            elif c == "u" and _UNIQUE_N.fullmatch(word):
+                append(_PTok(_P.LEVEL_SPECIFY, word))
             else:
-                out.append(_PTok(_PKEYWORDS.get(word, _P.IPADDRESS), word))
-        elif group == "port":
-            out.append(_PTok(_P.PORT, word))
-        elif group == "plus":
-            out.append(_PTok(_P.PLUS, word))
-        elif group == "hyphen":
-            out.append(_PTok(_P.HYPHEN, word))
-        elif group == "slash":
-            out.append(_PTok(_P.SLASH, word))
+                append(_PTok(_PKEYWORDS.get(word, _P.IPADDRESS), word))
+        elif c == "[" and len(word) > 1:
+            append(_PTok(_P.PORT, word))
         else:
-            out.append(_PTok(_P.ERROR, word))
+            append(_PTok(_PUNCT.get(word, _P.ERROR), word))
     return out
 
 
@@ -289,7 +280,9 @@ def _syntax_error(toks: list[_PTok], k: int) -> PolicyError:
 
 
 def _int(text: str) -> int:
-    return int(text)
+    """C's atol on a token of digits (saturating at LONG_MAX, however long the token)."""
+    digits = text.lstrip("0") or "0"
+    return _LONG_MAX if len(digits) > 19 else min(int(digits), _LONG_MAX)
 
 
 def parse_policy(text: str) -> Policy:
@@ -298,22 +291,34 @@ def parse_policy(text: str) -> Policy:
     shape = "".join(t.kind for t in toks)
     r = _parse_shape(shape)
     if isinstance(r, int):
+        # libipsec checks the priority as soon as the action is read, before any later syntax error.
+        action_at = shape.find(_P.ACTION)
+        if 0 <= action_at < r:
+            head = _parse_shape(shape[: action_at + 1])
+            if isinstance(head, dict):
+                _priority(toks, head)
         raise _syntax_error(toks, r)
     direction = toks[r["dir"]].text
     if "action" not in r:
         return Policy(direction)
-    priority = None
-    if "off" in r or "base" in r:
-        base = toks[r["base"]].text if "base" in r else None
-        op = "-" if ("neg" in r or "minus" in r) else "+" if "plus" in r else ""
-        off = _int(toks[r["off"]].text) if "off" in r else None
-        priority = PolicyPriority(base, op, off)
-        priority.value()
+    priority = _priority(toks, r)
     action = toks[r["action"]].text
     requests = []
     for g in r.get("rules", []):
         requests.append(_request(toks, g, direction, action))
     return Policy(direction, action, priority, tuple(requests))
+
+
+def _priority(toks: list[_PTok], r: dict) -> PolicyPriority | None:
+    """The priority of a parsed policy, range-checked (raises :class:`PolicyError`)."""
+    if "off" not in r and "base" not in r:
+        return None
+    base = toks[r["base"]].text if "base" in r else None
+    op = "-" if ("neg" in r or "minus" in r) else "+" if "plus" in r else ""
+    off = _int(toks[r["off"]].text) if "off" in r else None
+    priority = PolicyPriority(base, op, off)
+    priority.value()
+    return priority
 
 
 def _request(toks: list[_PTok], g: dict, direction: str, action: str) -> PolicyRequest:
@@ -329,8 +334,8 @@ def _request(toks: list[_PTok], g: dict, direction: str, action: str) -> PolicyR
             src = toks[ends["src"]].text
             dst = toks[ends["dst"]].text
             if "sport" in ends:
-                sport = int(toks[ends["sport"]].text[1:-1])
-                dport = int(toks[ends["dport"]].text[1:-1])
+                sport = _int(toks[ends["sport"]].text[1:-1])
+                dport = _int(toks[ends["dport"]].text[1:-1])
         elif "me" in ends:
             if direction != "out":
                 raise PolicyError(E_DIR)
@@ -344,7 +349,7 @@ def _request(toks: list[_PTok], g: dict, direction: str, action: str) -> PolicyR
         level = toks[g["level"]].text
     elif "unique" in g:
         level = "unique"
-        reqid = min(int(toks[g["unique"]].text[7:]), _LONG_MAX)
+        reqid = _int(toks[g["unique"]].text[7:])
     req = PolicyRequest(proto, mode, endpoints, src, dst, sport, dport, level, reqid, slashes)
     if endpoints == "addr":
         s = _policy_sockaddr(req.src or "", req.src_port)

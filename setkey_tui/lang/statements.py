@@ -7,18 +7,18 @@ PF_KEY messages. Equality ignores where a statement came from (``source``) and p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from setkey_tui.lang.policy import Policy
 
 
-@dataclass(frozen=True)
-class TokenRef:
+class TokenRef(NamedTuple):
     """Where a token was: setkey's line number, its text, its offset in ``script`` (the whole source)."""
 
     line: int
     text: str
     pos: int = 0
-    script: str = field(default="", compare=False, repr=False)
+    script: str = ""
 
     @property
     def column(self) -> int:
@@ -33,9 +33,9 @@ class TokenRef:
         return self.script[start:] if end < 0 else self.script[start:end]
 
 
-@dataclass(frozen=True)
-class Source:
-    """Positions a compiler needs for its diagnostics (the statement's end, its keys)."""
+class Source(NamedTuple):
+    """Positions a compiler needs for its diagnostics (the statement's end, its keys), and the warnings
+    setkey prints while parsing the statement."""
 
     end: TokenRef
     enc_key: TokenRef | None = None

@@ -159,6 +159,17 @@ def split(buf: bytes, platform: Platform | None = None) -> Iterator[bytes]:
         off += mlen * 8
 
 
+def unwrap_promisc(data: bytes, platform: Platform | None = None) -> bytes:
+    """The message inside a BSD promiscuous copy (an X_PROMISC header wrapped around it); ``data`` itself on
+    Linux, for a bare X_PROMISC message, or when there is no whole message inside."""
+    p = platform or default_platform()
+    if not p.promisc_wraps or len(data) < 32 or data[1] != p.msg_to_wire[MsgType.X_PROMISC]:
+        return data
+    inner = bytes(data[16:])
+    mlen = int.from_bytes(inner[4:6], "little" if p.byteorder == "<" else "big")
+    return inner if mlen * 8 == len(inner) else data
+
+
 def decode_all(buf: bytes, platform: Platform | None = None) -> list[Message]:
     """Decode every message in a buffer of concatenated messages."""
     return [decode(m, platform) for m in split(buf, platform)]
@@ -181,4 +192,5 @@ __all__ = [
     "encode",
     "header_only",
     "split",
+    "unwrap_promisc",
 ]

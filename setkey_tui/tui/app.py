@@ -9,6 +9,7 @@ one at a time, so the screen never waits for the kernel.
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import queue
@@ -34,6 +35,7 @@ from setkey_tui.pfkey.message import Message
 from setkey_tui.pfkey.platform import Platform
 from setkey_tui.pfkey.platform import current as current_platform
 from setkey_tui.service import KernelReplyError, KeyService
+from setkey_tui.tui.masking import message_keys
 from setkey_tui.tui.ops import (
     delete_sa_message,
     delete_sp_message,
@@ -161,7 +163,7 @@ class SetkeyApp(App[int]):
 
     def on_mount(self) -> None:
         """Connect, dump, listen; start the drain and clock timers."""
-        self.set_interval(DRAIN_INTERVAL, self.drain)
+        self.drain_timer = self.set_interval(DRAIN_INTERVAL, self.drain)
         self.set_interval(1.0, self._tick)
         self.update_badge()
         self._connect()
@@ -222,13 +224,17 @@ class SetkeyApp(App[int]):
         self.call_from_thread(self._loaded, sas, sps, first)
 
     def _loaded(self, sas: list[Message], sps: list[Message], first: bool) -> None:
+        empty = not sas and not sps
         self.mirror.load_sad(sas)
         self.mirror.load_spd(sps)
+        del sas, sps
+        # The rows are long-lived and free of reference cycles: keep the cyclic GC from rescanning them.
+        gc.freeze()
         self.status = "live" if self.listen else "no listener (refresh with r)"
         self.status_style = ""
         self._sync_tables()
         self.loaded.set()
-        if first and not sas and not sps and "simulat" in self.kernel_description.lower():
+        if first and empty and "simulat" in self.kernel_description.lower():
             self.notify("This is a simulated kernel, empty for now. Press l to load the example scenario "
                         "(SAs with short lifetimes that expire as you watch), a to add an SA, ? for help.",
                         title="Welcome", timeout=15)
@@ -255,7 +261,8 @@ class SetkeyApp(App[int]):
             taken += 1
             if isinstance(ev, MessageEvent):
                 m = ev.msg
-                captured.append(Captured(ev.data, ev.when, m.type if m else None, m.satype if m else None))
+                keys = tuple(message_keys(m)) if m is not None else ()
+                captured.append(Captured(ev.data, ev.when, m.type if m else None, m.satype if m else None, keys))
                 if m is not None:
                     items.append((m, ev.data))
             elif isinstance(ev, LostEvent):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from setkey_tui.pfkey.constants import ExtType
 from setkey_tui.pfkey.extensions import KeyExt
 from setkey_tui.pfkey.message import Message
@@ -18,13 +16,26 @@ def message_keys(msg: Message) -> list[bytes]:
 
 
 def mask_hex_text(text: str, keys: list[bytes]) -> str:
-    """Replace the hex digits of every key found in ``text`` (blanks and line breaks between digits
-    allowed, as setkey prints keys in groups) by ``•``."""
+    """Replace the hex digits of every key found in ``text`` by ``•``; blanks and line breaks may sit between
+    the digits (setkey prints keys in groups of 8 digits, 32 bytes a line)."""
+    lowered = text.lower()
+    # setkey prints keys in groups of 8 digits: a key whose first group is absent is not in the text
+    keys = [k for k in keys if k and k.hex()[:8] in lowered]
+    if not keys:
+        return text
+    pos = [i for i, c in enumerate(text) if c not in " \t\n"]
+    squeezed = "".join([text[i] for i in pos]).lower()
+    chars: list[str] | None = None
     for key in keys:
         digits = key.hex()
-        pattern = re.compile(r"[ \t\n]*".join(digits), re.IGNORECASE)
-        text = pattern.sub(lambda m: re.sub(r"[0-9a-fA-F]", DOT, m.group(0)), text)
-    return text
+        start = squeezed.find(digits)
+        while start >= 0:
+            if chars is None:
+                chars = list(text)
+            for j in range(start, start + len(digits)):
+                chars[pos[j]] = DOT
+            start = squeezed.find(digits, start + len(digits))
+    return text if chars is None else "".join(chars)
 
 
 def key_byte_ranges(raw: bytes, platform: Platform) -> list[range]:

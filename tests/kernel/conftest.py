@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 _HERE = Path(__file__).resolve().parent
-for _path in (str(_HERE.parents[1]), str(_HERE)):
+for _path in (str(_HERE.parents[1]), str(_HERE), str(_HERE / "uml")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from time import monotonic
 
 from setkey_tui.kernel.base import Transport, TransportError
+from setkey_tui.kernel.select import open_transport as open_spec
 from setkey_tui.pfkey.constants import (
     PF_KEY,
     PF_KEY_V2,
@@ -53,7 +54,8 @@ __all__ = [
     "SAMPLE_SAS",
     "SampleSA",
     "SamplePolicy",
-    "monotonic",
+    "open_transport",
+    "pfkey_available",
 ]
 
 AF_INET, AF_INET6 = 2, 10
@@ -72,8 +74,6 @@ def pfkey_available() -> bool:
 
 def open_transport(spec: str) -> Transport:
     """A transport on the kernel `spec` names (pfkey, sim@PATH, ...), Linux numbering."""
-    from setkey_tui.kernel.select import open_transport as open_spec
-
     return open_spec(spec, platform=LINUX)
 
 

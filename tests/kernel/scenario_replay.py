@@ -85,6 +85,34 @@ def normalize_replies(hex_messages: list[str]) -> list[Message]:
     return [normalize_message(decode(bytes.fromhex(h), LINUX)) for h in hex_messages]
 
 
+_HEX_LINE = re.compile(r"^[0-9a-f]{8}: (?:[0-9a-f]{2} )+$")
+
+
+def normalize_hexdumps(text: str) -> str:
+    """Replace each -H hex dump block by one line with the normalized message's hex (see normalize_message)."""
+    out: list[str] = []
+    block: list[str] = []
+
+    def flush() -> None:
+        if not block:
+            return
+        data = bytes.fromhex("".join(line.split(":", 1)[1] for line in block))
+        try:
+            out.append(f"<message {normalize_message(decode(data, LINUX)).encode(LINUX).hex()}>\n")
+        except ValueError:
+            out.extend(block)
+        block.clear()
+
+    for line in text.splitlines(keepends=True):
+        if _HEX_LINE.match(line.rstrip("\n")):
+            block.append(line)
+            continue
+        flush()
+        out.append(line)
+    flush()
+    return "".join(out)
+
+
 def load_scenarios() -> list[dict]:
     """Every recorded scenario, in file order."""
     with open(DATA, encoding="utf-8") as fh:
@@ -200,10 +228,22 @@ def replay(scenario: dict, spec: str, *, monitor: bool) -> dict:
         fh.write(scenario["script"])
         script = fh.name
     observed: dict = {}
+    apply = ["--kernel", spec, *scenario["args"], "-f", script]
     try:
+        recorded = scenario.get("monitor") or {}
+        if monitor and recorded.get("xxH") is not None:
+            # The recording first applied the script under `-xx -H`, flushed, then applied it again under `-x`.
+            watcher = Monitor(spec, ["-xx", "-H"])
+            first = run_cli(apply).as_dict()
+            observed["monitor"] = {"xxH": watcher.stop(), "xxH_apply": first}
+            for flags in (["-F"], ["-F", "-P"]):
+                run_cli(["--kernel", spec, *flags])
         watcher = Monitor(spec, ["-x"]) if monitor else None
-        observed["apply"] = run_cli(["--kernel", spec, *scenario["args"], "-f", script]).as_dict()
-        observed["monitor"] = {"x": watcher.stop()} if watcher is not None else None
+        observed["apply"] = run_cli(apply).as_dict()
+        if watcher is not None:
+            observed.setdefault("monitor", {})["x"] = watcher.stop()
+        else:
+            observed["monitor"] = None
     finally:
         os.unlink(script)
     if scenario["category"] == "expire":
@@ -241,9 +281,15 @@ def assert_same(observed: dict, expected: dict, *, what: str) -> None:
         got_msgs, want_msgs = normalize_replies(observed[key]), normalize_replies(expected[key])
         assert got_msgs == want_msgs, f"{what}: the {key} replies differ"
     if expected.get("monitor") and observed.get("monitor"):
-        assert_text_equal(
-            observed["monitor"]["x"], expected["monitor"]["x"], f"{what}: the -x monitor output"
-        )
+        assert_text_equal(observed["monitor"]["x"], expected["monitor"]["x"], f"{what}: the -x monitor output")
+        if expected["monitor"].get("xxH") is not None:
+            got_apply, want_apply = observed["monitor"]["xxH_apply"], expected["monitor"]["xxH_apply"]
+            assert got_apply == want_apply, f"{what}: the apply under -xx -H differs"
+            assert_text_equal(
+                normalize_hexdumps(observed["monitor"]["xxH"]),
+                normalize_hexdumps(expected["monitor"]["xxH"]),
+                f"{what}: the -xx -H monitor output",
+            )
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Helpers to replay tests/data/realkernel.jsonl against the simulated kernel and compare, times/pids masked."""
+"""Helpers to replay tests/data/realkernel.jsonl against the simulated kernel (times and pids masked)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import pytest
 from setkey_tui.kernel import pfkey_socket
 from setkey_tui.kernel.base import TransportError
 from setkey_tui.kernel.select import ENV_VAR, default_spec, open_transport
-from setkey_tui.kernel.sim.transport import SimTransport, shared_host
+from setkey_tui.kernel.sim.transport import SimTransport, reset_shared_host, shared_host
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import header_only
 from setkey_tui.pfkey.platform import LINUX
@@ -99,3 +99,19 @@ def test_replay_file(tmp_path: Path) -> None:
         t.close()
     with pytest.raises(TransportError):
         open_transport(f"replay:{tmp_path / 'missing.txt'}")
+
+
+def test_reset_gives_the_next_sim_transport_an_empty_kernel() -> None:
+    from sim_build import sa_msg
+
+    from setkey_tui.service import KeyService
+
+    before = KeyService(open_transport("sim"), pid=8)
+    before.request(sa_msg(spi=0x777))
+    assert len(KeyService(open_transport("sim"), pid=8).dump()) >= 1
+    fresh = reset_shared_host()
+    after = KeyService(open_transport("sim"), pid=8)
+    assert after.transport.host is fresh and after.dump() == []  # type: ignore[attr-defined]
+    assert len(before.dump()) >= 1  # the old transport keeps its kernel
+    before.close()
+    after.close()

@@ -121,3 +121,30 @@ def test_dump_until_seq_zero_ignores_foreign_messages() -> None:
     svc = KeyService(ScriptedTransport(answer), pid=5)
     assert [m.seq for m in svc.dump()] == [1, 2, 0]
     assert [m.pid for m in svc.others] == [999]
+
+
+def test_simulated_traffic_on_the_in_process_transport(host: SimHost) -> None:
+    km = KeyService(SimTransport(host), pid=500)
+    km.register(SAType.ESP)
+    km.request(policy_msg())
+    verdict = km.transport.simulate_traffic("10.1.0.7", "10.2.0.7", 17, dport=53)  # type: ignore[attr-defined]
+    assert verdict["verdict"] == "acquire" and verdict["acquires"] == 1
+    acquire = [m for m in km.others if m.type == MsgType.ACQUIRE]
+    while not acquire:
+        data = km.transport.recv(1.0)
+        assert data is not None
+        msg = decode(data, LINUX)
+        if msg.type == MsgType.ACQUIRE:
+            acquire.append(msg)
+    assert acquire[0].get(ExtType.ADDRESS_DST).sockaddr.ip.exploded == "10.2.0.7"
+
+
+def test_a_promiscuous_service_tells_replies_from_copies(host: SimHost) -> None:
+    svc = KeyService(SimTransport(host), pid=600)
+    svc.set_promisc(True)
+    flushed = svc.request(header_only(MsgType.FLUSH))  # its echo is byte-identical to the reply
+    assert flushed.type == MsgType.FLUSH
+    for spi in (0xA00, 0xA01, 0xA02):
+        assert svc.request(sa_msg(spi=spi)).get(ExtType.SA).spi == spi
+    assert [m.get(ExtType.SA).spi for m in svc.dump()] == [0xA02, 0xA01, 0xA00]
+    assert len(svc.spddump()) == 0

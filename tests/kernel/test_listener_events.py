@@ -114,3 +114,18 @@ def test_full_receive_queue_gives_lost_event() -> None:
     lst.stop()
     kinds = [type(e).__name__ for e in got]
     assert "LostEvent" in kinds and kinds.count("MessageEvent") >= 5
+
+
+def test_bsd_promiscuous_copies_are_unwrapped() -> None:
+    from setkey_tui.listener import unwrap_promisc
+    from setkey_tui.pfkey.message import header_only
+    from setkey_tui.pfkey.platform import FREEBSD
+
+    inner = header_only(MsgType.FLUSH, 3, pid=7).encode(FREEBSD)
+    wrapped = (
+        header_only(MsgType.X_PROMISC).encode(FREEBSD)[:4] + (4).to_bytes(2, "little") + bytes(10) + inner
+    )
+    assert unwrap_promisc(wrapped, FREEBSD) == inner
+    assert unwrap_promisc(wrapped, LINUX) == wrapped  # Linux does not wrap
+    assert unwrap_promisc(inner, FREEBSD) == inner
+    assert unwrap_promisc(wrapped[:-8], FREEBSD) == wrapped[:-8]  # inner length does not fit: left alone

@@ -81,3 +81,13 @@ def test_normalized_replies_keep_the_content() -> None:
     assert all(m.pid == 0 for m in replies)
     changed = recorded["dump_hex"][0].replace("0000500d", "0000500e")
     assert sr.normalize_replies([changed])[0] != replies[0]
+
+
+def test_hexdumps_are_compared_as_normalized_messages() -> None:
+    recorded = next(s for s in SCENARIOS if s["id"] == "full-tunnel-config")
+    text = recorded["monitor"]["xxH"]
+    normalized = sr.normalize_hexdumps(text)
+    assert normalized.count("<message ") == text.count("00000000: ")
+    assert "<message 020b0001020000000000000000000000>" in normalized  # PROMISC, pid zeroed
+    tampered = text.replace("00000000: 02 07 00 00 02", "00000000: 02 07 00 03 02", 1)
+    assert sr.normalize_hexdumps(tampered) != normalized

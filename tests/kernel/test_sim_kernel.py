@@ -172,6 +172,7 @@ def test_get_delete_and_their_errors(k: SimKernel) -> None:
         (sa_msg(satype=SAType.AH, enc=0, enc_key=None, auth_key=None), errno.EINVAL),  # AH without a key
         (sa_msg(enc_key=None), errno.EINVAL),  # ESP without KEY_ENCRYPT
         (sa_msg(satype=SAType.IPCOMP, enc=CompAlg.LZS, enc_key=None, auth_key=None), errno.ENOSYS),
+        (sa_msg(satype=SAType.IPCOMP, enc=CompAlg.LZJH, enc_key=None, auth_key=None), errno.ENOSYS),
         (sa_msg(satype=0), errno.EINVAL),
         (sa_msg(hard=LifetimeExt(ExtType.LIFETIME_HARD, addtime=100)), errno.EINVAL),  # hard without soft
         (sa_msg(soft=LifetimeExt(ExtType.LIFETIME_SOFT, bytes=5)), errno.EINVAL),
@@ -403,10 +404,16 @@ def test_policy_hard_lifetime_removes_it_and_spdexpire_is_optional() -> None:
         a = k.open_socket()
         send(k, a, header(MsgType.REGISTER, SAType.ESP))
         msg = policy_msg()
-        msg = msg._replace(extensions=msg.extensions + (LifetimeExt(ExtType.LIFETIME_HARD, addtime=10),))
-        send(k, a, msg)
-        out = for_socket(k.tick(T0 + 10), a)
-        assert [m.type for m in out] == ([MsgType.X_SPDEXPIRE] if spdexpire else [])
+        lifetimes = (
+            LifetimeExt(ExtType.LIFETIME_HARD, addtime=10),
+            LifetimeExt(ExtType.LIFETIME_SOFT, addtime=4),
+        )
+        send(k, a, msg._replace(extensions=msg.extensions + lifetimes))
+        soft = for_socket(k.tick(T0 + 4) + k.tick(T0 + 5), a)
+        assert [m.type for m in soft] == ([MsgType.X_SPDEXPIRE] if spdexpire else [])  # once
+        assert len(k.policies) == 1
+        hard = for_socket(k.tick(T0 + 10), a)
+        assert [m.type for m in hard] == ([MsgType.X_SPDEXPIRE] if spdexpire else [])
         assert k.policies == {}
 
 
@@ -437,3 +444,20 @@ def test_bad_extensions_and_unhandled_types(k: SimKernel) -> None:
     truncated = bytearray(sa_msg().encode(LINUX))
     truncated[16:18] = (40).to_bytes(2, "little")  # first extension claims to run past the end
     assert err_of(for_socket(k.handle(a, bytes(truncated)), a)) == errno.EINVAL
+
+
+def test_acquire_proposals_per_protocol(k: SimKernel) -> None:
+    reg = k.open_socket()
+    send(k, reg, header(MsgType.REGISTER, SAType.AH))
+    reqs = (
+        IpsecRequest(108, Mode.TRANSPORT, Level.REQUIRE),
+        IpsecRequest(51, Mode.TRANSPORT, Level.REQUIRE),
+    )
+    send(k, reg, policy_msg(requests=reqs))
+    r = k.simulate_traffic("10.1.0.1", "10.2.0.1")
+    acq = for_socket(r.deliveries, reg)
+    assert [m.satype for m in acq] == [SAType.IPCOMP, SAType.AH] and r.acquires == 2
+    assert ExtType.PROPOSAL not in acq[0]
+    ah = acq[1].get(ExtType.PROPOSAL)
+    assert [c.auth for c in ah.combs][0] == AuthAlg.X_NULL and len(ah.combs) == 8
+    assert {c.encrypt for c in ah.combs} == {0}

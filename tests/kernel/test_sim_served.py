@@ -18,7 +18,7 @@ from setkey_tui.kernel.base import MessagesLost, TransportError
 from setkey_tui.kernel.sim.client import SimClient
 from setkey_tui.kernel.sim.kernel import SimKernel
 from setkey_tui.kernel.sim.server import SimServer, StateScriptError, preload
-from setkey_tui.kernel.sim.transport import SimHost
+from setkey_tui.kernel.sim.transport import SimHost, SimTransport
 from setkey_tui.pfkey.constants import ExtType, MsgType, SAType
 from setkey_tui.pfkey.extensions import LifetimeExt as Lifetime
 from setkey_tui.pfkey.message import Message, decode
@@ -72,8 +72,14 @@ def test_a_promiscuous_client_sees_another_process_change_the_kernel(served) -> 
             svc.request(sa_msg(spi=0x4444))
             print(len(svc.dump()))
         """)
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                              cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)})
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=PROJECT,
+            env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        )
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.strip() == "1"
         seen = recv_all(mon, 5)
@@ -153,15 +159,21 @@ def test_a_client_that_does_not_read_loses_messages(tmp_path: Path) -> None:
 
 def test_preload_and_the_command_line(tmp_path: Path) -> None:
     host = SimHost(SimKernel())
-    preload(host, "add 10.0.0.1 10.0.0.2 esp 0x100 -E null;\nspdadd 10.1.0.0/24 10.2.0.0/24 any -P out none;\n")
+    preload(
+        host, "add 10.0.0.1 10.0.0.2 esp 0x100 -E null;\nspdadd 10.1.0.0/24 10.2.0.0/24 any -P out none;\n"
+    )
     assert len(host.kernel.sas) == 1 and len(host.kernel.policies) == 1
     with pytest.raises(StateScriptError):
         preload(host, "add 10.0.0.1 esp;\n")
     state = tmp_path / "state.conf"
     state.write_text("add 10.0.0.1 10.0.0.2 esp 0x200 -E null;\nadd 10.0.0.1 10.0.0.2 esp 0x201 -E null;\n")
     path = str(tmp_path / "cli.sock")
-    proc = subprocess.Popen([sys.executable, "-m", "setkey_tui.kernel.sim.server", path, "--sim-state", str(state)],
-                            cwd=PROJECT, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "setkey_tui.kernel.sim.server", path, "--sim-state", str(state)],
+        cwd=PROJECT,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+    )
     try:
         deadline = time.monotonic() + 30
         while not os.path.exists(path):
@@ -175,7 +187,36 @@ def test_preload_and_the_command_line(tmp_path: Path) -> None:
         proc.wait(10)
         if proc.stderr:
             proc.stderr.close()
-    bad = subprocess.run([sys.executable, "-m", "setkey_tui.kernel.sim.server", path, "--sim-state",
-                          str(tmp_path / "missing")], cwd=PROJECT, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(PROJECT)}, timeout=60)
+    assert proc.returncode == 0 and not os.path.exists(path)  # SIGTERM stops it cleanly
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "setkey_tui.kernel.sim.server",
+            path,
+            "--sim-state",
+            str(tmp_path / "missing"),
+        ],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        timeout=60,
+    )
     assert bad.returncode == 1 and "cannot read" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_dump_bigger_than_the_socket_buffer_arrives_whole(served) -> None:  # type: ignore[no-untyped-def]
+    path, server = served
+    loader = SimTransport(server.host)
+    for spi in range(0x3000, 0x3000 + 3000):  # ~0.7 MB of replies: the connection fills up on the way
+        loader.send(sa_msg(spi=spi, dst="10.9.0.1").encode(LINUX))
+    loader.close()
+    svc = KeyService(SimClient(path), pid=4)
+    try:
+        time.sleep(0.2)  # let the server start writing while nobody reads
+        got = svc.dump()
+        assert len(got) == 3000 and got[-1].seq == 0
+        assert [m.seq for m in got[:3]] == [1, 2, 3]
+    finally:
+        svc.close()

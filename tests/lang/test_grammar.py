@@ -180,6 +180,13 @@ def test_policy_error_carries_libipsec_line() -> None:
     assert e.stderr_lines == ('libipsec: syntax error while parsing "gre"',)
 
 
+def test_policy_priority_is_checked_before_a_later_syntax_error() -> None:
+    e = error_of("spdadd 10.0.0.1 10.0.0.2 any -P out prio 99999999999 none gre/x;")
+    assert e.message == "Priority offset not in valid range [-2147483647, 2147483648]"
+    e = error_of("spdadd 10.0.0.1 10.0.0.2 any -P out prio 1 none gre/x;")
+    assert e.message == "Invalid argument"
+
+
 def test_parse_one_wants_exactly_one() -> None:
     with pytest.raises(SetkeyParseError):
         parse_one("flush; flush;")

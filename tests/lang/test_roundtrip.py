@@ -175,6 +175,8 @@ VOCABULARY = sorted(KEYWORDS) + sorted(ENC_WORDS) + sorted(AUTH_WORDS) + [
     "-4", "-6", "-n", "-m", "-u", "-f", "-r", "-lh", "-ls", "-bh", "-bs", "-ctx", "-E", "-A", "-C", "-R", "-P",
     ";", "/", "[", "]", "10.0.0.1", "::1", "fe80::1%lo", "0x10", "0x", "42", "8,0", '"key"', '"', "#", "\n",
     "out", "in", "ipsec", "esp/transport//require", "prio", "+", "-", "unique:3", "localhost", "$", "\r", "é",
+    "9" * 5000, "0" * 30 + "7", "0x" + "f" * 5000, "icmp", "gre", "1,2", "-" + "9" * 30 + ",5", "[" + "9" * 40 + "]",
+    "unique:" + "9" * 5000, "esp/tunnel/1.1.1.1[" + "9" * 5000 + "]-2.2.2.2[1]/use",
 ]
 
 

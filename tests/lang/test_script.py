@@ -111,3 +111,104 @@ def test_silent_failure_prints_only_parse_failed() -> None:
     r = run("add 10.0.0.1 ::1 esp 1 -E null;\n")
     assert r.status == 1
     assert r.out == "parse failed, line 1.\n"
+
+
+class AnsweringKernel(StandInKernel):
+    """A stand-in that answers GET and DUMP with SAs (one DEAD one in the dump)."""
+
+    def __init__(self, sa: Message) -> None:
+        super().__init__()
+        self.sa = sa
+
+    def send(self, data: bytes) -> None:
+        msg = decode(data, self.platform)
+        if msg.type not in (MsgType.GET, MsgType.DUMP):
+            super().send(data)
+            return
+        self.sent.append(bytes(data))
+        live = self.sa._replace(type=msg.type, pid=msg.pid)
+        if msg.type == MsgType.GET:
+            self._queue.append(live.encode(LINUX))
+            return
+        sa_ext = live.extensions[1]
+        dead = live._replace(extensions=(live.extensions[0], sa_ext._replace(state=3), *live.extensions[2:]))
+        self._queue.append(dead._replace(seq=1).encode(LINUX))
+        self._queue.append(live._replace(seq=0).encode(LINUX))
+
+
+def test_get_and_dump_answers_are_printed_with_the_renderer() -> None:
+    from io import StringIO
+
+    from setkey_tui.render.sadump import format_sa
+    from setkey_tui.script import run_script
+
+    sa = compile_statement(parse_one("add 10.0.0.1 10.0.0.2 esp 0x1000 -E null;"))[0]
+    k = AnsweringKernel(sa)
+    out = StringIO()
+    status = run_script("get 10.0.0.1 10.0.0.2 esp 0x1000;\ndump esp;\n", k, out=out, err=StringIO(), pid=PID,
+                        now=lambda: 1700000000.0)
+    assert status == 0
+    one = format_sa(sa._replace(type=MsgType.GET, pid=PID), now=1700000000)
+    assert one
+    assert out.getvalue() == one + format_sa(sa._replace(type=MsgType.DUMP, pid=PID), now=1700000000)
+
+
+class NoPriorityKernel(StandInKernel):
+    """Echoes SPDADD with the priority zeroed, as a kernel without policy priorities would."""
+
+    def send(self, data: bytes) -> None:
+        msg = decode(data, self.platform)
+        if msg.type != MsgType.X_SPDADD:
+            super().send(data)
+            return
+        self.sent.append(bytes(data))
+        pol = msg.extensions[0]
+        self._queue.append(msg._replace(extensions=(pol._replace(priority=0), *msg.extensions[1:])).encode(LINUX))
+
+
+def test_priority_support_is_verified_once() -> None:
+    from io import StringIO
+
+    from setkey_tui.script import run_script
+
+    out = StringIO()
+    text = "spdadd 10.0.0.1 10.0.0.2 any -P out prio 5 none;\nspdadd 10.0.0.3 10.0.0.4 any -P out none;\n"
+    assert run_script(text, NoPriorityKernel(), out=out, err=StringIO(), pid=PID) == 0
+    assert out.getvalue() == "WARNING: Kernel does not support policy priorities\n"
+    out = StringIO()
+    assert run_script(text, StandInKernel(), out=out, err=StringIO(), pid=PID) == 0
+    assert out.getvalue() == ""
+
+
+def test_checks_before_a_syntax_error_come_first_as_in_setkey() -> None:
+    r = run('add 10.0.0.1 10.0.0.2 esp 1 -E des-cbc "short" garbage;\n')
+    assert r.out == "line 1: Invalid key length at [short]\nparse failed, line 1.\n"
+    assert r.err.splitlines()[0] == "40 64 64"
+    r = run("add nohost ;\n")
+    assert r.out == "line 1: Name or service not known at [;]\nparse failed, line 1.\n"
+    r = run("add nohost $\n")
+    assert r.out == "line 1: Syntax error at [$]\n"
+    r = run("add 10.0.0.1 10.0.0.2 esp 1 -E simple bad;\n")
+    assert r.out == ("line 1: WARNING: obsolete algorithm at [simple]\nline 1: syntax error at [bad]\n"
+                     "parse failed, line 1.\n")
+    r = run("delete localhost 10.0.0.2 esp 1 BAD;\n")  # the multiple-address check waits for the ';'
+    assert r.out == "line 1: syntax error at [BAD]\nparse failed, line 1.\n"
+
+
+BIG = "9" * 5000
+
+
+def test_huge_numbers_anywhere_give_diagnostics_or_saturate() -> None:
+    scripts = [
+        f"add 10.0.0.1 10.0.0.2 esp {BIG} -E null;",
+        f"add 10.0.0.1 10.0.0.2 esp 1 -u {BIG} -r {BIG} -lh {BIG} -bs {BIG} -E null;",
+        f"add 10.0.0.1[{BIG}] 10.0.0.2 esp 1 -E null;",
+        f'add 10.0.0.1 10.0.0.2 esp 1 -ctx {BIG} {BIG} "x" -E null;',
+        f"spdadd 10.0.0.1/{BIG} 10.0.0.2[{BIG}] {BIG} -P out prio {BIG} none;",
+        f"spdadd 10.0.0.1 10.0.0.2 icmp {BIG},{BIG} -P in ipsec esp/transport//unique:{BIG};",
+        f"spdadd 10.0.0.1 10.0.0.2 any -P out prio def - {BIG} ipsec esp/tunnel/1.1.1.1[{BIG}]-2.2.2.2[1]/use;",
+    ]
+    for text in scripts:
+        r = run(text + "\n", kernel=False, dry_run=True)
+        assert r.status in (0, 1)
+        assert r.status == 0 or r.out.startswith("line 1: ")

@@ -53,3 +53,12 @@ def dump_replies() -> list[tuple[str, bytes]]:
         for case in _cases("dump.jsonl")
         for i, h in enumerate(case.get("replies") or [])
     ]
+
+
+def setkey_requests() -> list[tuple[str, bytes]]:
+    """The messages the real setkey sent (tests/data/inputs.jsonl ``messages``)."""
+    return [
+        (f"{case['id']}:{i}", bytes.fromhex(h))
+        for case in _cases("inputs.jsonl")
+        for i, h in enumerate(case.get("messages") or [])
+    ]

@@ -240,3 +240,31 @@ def test_mutated_recorded_messages(platform: Platform) -> None:
         only_decode_errors(data, platform)
 
     check()
+
+
+@st.composite
+def random_extensions(draw: st.DrawFn, platform: Platform) -> bytes:
+    """A consistent header and extension framing around random extension bodies (sockaddr families often
+    plausible), so that the per-extension decoders see arbitrary content."""
+    exts = b""
+    for _ in range(draw(st.integers(0, 5))):
+        elen = draw(st.integers(1, 8))
+        body = bytearray(draw(st.binary(min_size=elen * 8 - 4, max_size=elen * 8 - 4)))
+        if len(body) >= 6 and draw(st.booleans()):
+            family = draw(st.sampled_from([AF_INET, platform.af_inet6]))
+            if platform.bsd_sockaddr:
+                body[4:6] = bytes((draw(st.sampled_from([0, 16, 28, 40])), family))
+            else:
+                body[4:6] = struct.pack("<H", family)
+        exts += struct.pack("<HH", elen, draw(st.integers(0, 30))) + bytes(body)
+    return HDR.pack(2, draw(st.integers(0, 30)), 0, 3, 2 + len(exts) // 8, 0, 0, 0) + exts
+
+
+@pytest.mark.parametrize("platform", PLATFORMS, ids=lambda p: p.name)
+def test_random_extension_bodies(platform: Platform) -> None:
+    @FUZZ
+    @given(random_extensions(platform))
+    def check(data: bytes) -> None:
+        only_decode_errors(data, platform)
+
+    check()

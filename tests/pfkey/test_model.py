@@ -20,7 +20,7 @@ from setkey_tui.pfkey import ExtType, Message, MsgType, decode
 from setkey_tui.pfkey.constants import IPPROTO_ESP, Direction, Level, Mode, PolicyType, SAType
 from setkey_tui.pfkey.platform import DARWIN, FREEBSD, LINUX
 
-from .recorded import dump_replies, realkernel_replies
+from .recorded import dump_replies, realkernel_replies, setkey_requests
 
 REAL_SA = [(label, data) for label, data in realkernel_replies("dump_hex") if decode(data, LINUX).extensions]
 REAL_SP = [
@@ -169,3 +169,47 @@ def test_endpoint_text_and_hashing() -> None:
     assert str(Endpoint(ipaddress.ip_address("10.0.0.0"), 8, 80)) == "10.0.0.0/8[80]"
     assert str(Endpoint.host("::1")) == "::1"
     assert len({Endpoint.host("10.0.0.1"), Endpoint.host("10.0.0.1"), Endpoint.host("10.0.0.1", 1)}) == 2
+
+
+REQUESTS = [(label, data) for label, data in setkey_requests() if decode(data, LINUX).extensions]
+SA_REQUESTS = [(lab, d) for lab, d in REQUESTS if ExtType.SA in decode(d, LINUX)]
+SP_REQUESTS = [(lab, d) for lab, d in REQUESTS if ExtType.X_POLICY in decode(d, LINUX)]
+
+
+def test_there_are_setkey_requests() -> None:
+    kinds = {decode(d, LINUX).type for _, d in REQUESTS}
+    assert {MsgType.ADD, MsgType.DELETE, MsgType.GET, MsgType.X_SPDADD, MsgType.X_SPDUPDATE} <= kinds
+    assert len(SA_REQUESTS) + len(SP_REQUESTS) == len(REQUESTS)
+
+
+@pytest.mark.parametrize(("label", "data"), SA_REQUESTS, ids=[x[0] for x in SA_REQUESTS])
+def test_setkey_sa_requests_are_rebuilt_byte_identically(label: str, data: bytes) -> None:
+    msg = decode(data, LINUX)
+    sa = SecurityAssociation.from_message(msg, LINUX)
+    assert sa.to_request(msg.type, LINUX).encode(LINUX) == data
+
+
+@pytest.mark.parametrize(("label", "data"), SP_REQUESTS, ids=[x[0] for x in SP_REQUESTS])
+def test_setkey_sp_requests_are_rebuilt_byte_identically(label: str, data: bytes) -> None:
+    msg = decode(data, LINUX)
+    sp = SecurityPolicy.from_message(msg, LINUX)
+    assert sp.to_request(msg.type, LINUX).encode(LINUX) == data
+
+
+def test_requests_by_id_and_deletes_carry_only_what_names_the_entry() -> None:
+    _, data = REAL_SP[0]
+    sp = SecurityPolicy.from_message(decode(data, LINUX))
+    by_id = sp.to_request(MsgType.X_SPDDELETE2, LINUX)
+    assert [e.ext_type for e in by_id.extensions] == [ExtType.X_POLICY]
+    assert by_id.get(ExtType.X_POLICY).id == sp.spid
+    _, data = REAL_SA[0]
+    sa = SecurityAssociation.from_message(decode(data, LINUX))
+    delete = sa.to_request(MsgType.DELETE, LINUX)
+    assert [e.ext_type for e in delete.extensions] == [
+        ExtType.SA,
+        ExtType.X_SA2,
+        ExtType.ADDRESS_SRC,
+        ExtType.ADDRESS_DST,
+    ]
+    add = sa.to_request(MsgType.ADD, LINUX)
+    assert add.get(ExtType.KEY_AUTH).key == sa.auth_key and ExtType.LIFETIME_CURRENT not in add

@@ -36,7 +36,7 @@ from setkey_tui.pfkey.extensions import (
     SupportedExt,
 )
 from setkey_tui.pfkey.fast import extension_walker
-from setkey_tui.pfkey.message import decode_all
+from setkey_tui.pfkey.message import decode_all, unwrap_promisc
 from setkey_tui.pfkey.platform import AF_INET, DARWIN, FREEBSD, LINUX, Platform
 from setkey_tui.pfkey.wire import codec_for
 
@@ -272,3 +272,17 @@ def test_fast_path_agrees_on_generated_messages(platform: Platform) -> None:
 def test_decode_errors_are_value_errors_with_offsets() -> None:
     err = DecodeError(24, "bad")
     assert isinstance(err, ValueError) and err.offset == 24 and "byte 24" in str(err)
+
+
+def test_bsd_promiscuous_copies_are_unwrapped() -> None:
+    inner = Message(MsgType.ADD, 3, 5, 77, 0, (SAExt(0x1000), example(ExtType.ADDRESS_SRC, FREEBSD)))
+    wire = inner.encode(FREEBSD)
+    wrapped = Message(MsgType.X_PROMISC).encode(FREEBSD)[:4] + (2 + len(wire) // 8).to_bytes(2, "little")
+    wrapped += bytes(10) + wire
+    assert unwrap_promisc(wrapped, FREEBSD) == wire
+    assert decode(unwrap_promisc(wrapped, FREEBSD), FREEBSD) == inner
+    assert unwrap_promisc(wrapped, LINUX) == wrapped  # Linux does not wrap
+    bare = Message(MsgType.X_PROMISC, 1).encode(FREEBSD)
+    assert unwrap_promisc(bare, FREEBSD) == bare
+    broken = wrapped[:-8]
+    assert unwrap_promisc(broken, FREEBSD) == broken

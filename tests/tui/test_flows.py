@@ -170,15 +170,13 @@ async def test_filter_and_sort(env) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
         sad = app.mirror.sad
-        await pilot.press("slash")
-        for ch in "spi:0x2001":
-            await pilot.press(ch)
+        await pilot.press("slash", *"spi:0x2001")
         assert len(sad) == 1 and sad.row_at(0).spi == 0x2001
         await pilot.press("enter")
         assert app.focused is not None and app.focused.id == "sad-table"
-        await pilot.press("slash", "ctrl+u")
-        for ch in "dst:10.0.0.0/8 state:mature":
-            await pilot.press(ch)
+        await pilot.press("slash")
+        app.query_one("#sad-filter", Input).value = "dst:10.0.0.0/8 state:mature"
+        await pilot.pause()
         assert len(sad) == 5
         pane = app.query_one("#sad-pane")
         assert "state is one of larval, mature, dying, dead" in pane.apply_filter("state:bogus")

@@ -95,8 +95,9 @@ class SimClient:
         """SADB_X_PROMISC on or off."""
         self.send(header_only(MsgType.X_PROMISC, 1 if on else 0, pid=os.getpid()).encode(self.platform))
 
-    def simulate_traffic(self, src: str, dst: str, proto: int = 0, *, timeout: float = 5.0,
-                         **kw: int) -> dict[str, Any]:
+    def simulate_traffic(
+        self, src: str, dst: str, proto: int = 0, *, timeout: float = 5.0, **kw: int
+    ) -> dict[str, Any]:
         """Ask the served kernel to send one packet through its SPD; returns its verdict as a dict."""
         self.send(control({"op": "traffic", "src": src, "dst": dst, "proto": proto, **kw}))
         deadline = time.monotonic() + timeout

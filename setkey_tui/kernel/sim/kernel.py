@@ -55,6 +55,7 @@ from setkey_tui.pfkey.extensions import (
     AddressExt,
     Alg,
     Comb,
+    Extension,
     FilterExt,
     KeyExt,
     LifetimeExt,
@@ -71,7 +72,7 @@ from setkey_tui.pfkey.extensions import (
 )
 from setkey_tui.pfkey.message import Message, decode
 from setkey_tui.pfkey.platform import AF_INET, LINUX
-from setkey_tui.pfkey.wire import DecodeError
+from setkey_tui.pfkey.wire import DecodeError, EncodeError
 
 Delivery = tuple[int, bytes]
 
@@ -135,6 +136,15 @@ class TrafficResult:
     acquires: int = 0
     deliveries: list[Delivery] = field(default_factory=list)
 
+    def as_dict(self) -> dict[str, object]:
+        """The verdict without the deliveries (what a served kernel answers a client)."""
+        return {
+            "verdict": self.verdict,
+            "policy_id": self.policy_id,
+            "sa_spis": list(self.sa_spis),
+            "acquires": self.acquires,
+        }
+
 
 def _header(data: bytes) -> tuple[int, int, int, int, int, int, int, int]:
     return struct.unpack_from("=BBBBHHII", data, 0)
@@ -150,9 +160,12 @@ def _addr(ext: object) -> Addr | None:
     return Addr(sa.family, sa.addr)
 
 
-def _pair(msg: Message) -> tuple[Addr, Addr, AddressExt, AddressExt]:
+def _pair(msg: Message, exts: dict[int, object] | None = None) -> tuple[Addr, Addr, AddressExt, AddressExt]:
     """Source and destination, present and of one family (present_and_same_family), else EINVAL."""
-    s_ext, d_ext = msg.get(ExtType.ADDRESS_SRC), msg.get(ExtType.ADDRESS_DST)
+    if exts is None:
+        exts = msg.ext_map()  # type: ignore[assignment]
+    assert exts is not None
+    s_ext, d_ext = exts.get(ExtType.ADDRESS_SRC), exts.get(ExtType.ADDRESS_DST)
     s, d = _addr(s_ext), _addr(d_ext)
     if s is None or d is None or s.family != d.family:
         raise _Fail(E.EINVAL)
@@ -196,6 +209,7 @@ class SimKernel:
         self._said = itertools.count(1)
         self.sas: dict[int, SARecord] = {}  # insertion order; dumps walk it newest first
         self._sa_by_key: dict[tuple[int, bytes, int], int] = {}
+        self._larval: dict[int, SARecord] = {}  # the larval SAs (few), for ACQUIRE/GETSPI look-ups
         self.policies: dict[tuple[int, Selector], PolicyRecord] = {}
         self._pol_by_index: dict[int, PolicyRecord] = {}
         self._idx_generator = 0
@@ -260,6 +274,8 @@ class SimKernel:
     # ----------------------------------------------------------------------------------------- entry
     def handle(self, sid: int, data: bytes, now: float | None = None) -> list[Delivery]:
         """Process one message sent by socket ``sid``; :class:`Refused` when send() itself would fail."""
+        if sid not in self.sockets:
+            raise Refused(E.EBADF, f"socket {sid} is not open")
         t = self._now(now)
         out = self.tick(t)
         data = bytes(data)
@@ -278,7 +294,7 @@ class SimKernel:
             if handler is None:
                 raise _Fail(E.EOPNOTSUPP)
             out += handler(sid, msg, t)
-        except DecodeError:
+        except (DecodeError, EncodeError):  # malformed, or values no reply can carry
             out += self._error(sid, data, E.EINVAL)
         except _Fail as exc:
             out += self._error(sid, data, exc.errno)
@@ -312,6 +328,8 @@ class SimKernel:
         self.sas[said] = rec
         if rec.spi:
             self._sa_by_key[rec.key] = said
+        if rec.larval:
+            self._larval[said] = rec
         self._schedule_sa(said, rec)
 
     def _find_said(self, proto: int, dst: bytes, spi: int) -> int | None:
@@ -319,6 +337,7 @@ class SimKernel:
 
     def _remove_sa(self, said: int) -> SARecord | None:
         rec = self.sas.pop(said, None)
+        self._larval.pop(said, None)
         if rec is not None and rec.spi and self._sa_by_key.get(rec.key) == said:
             del self._sa_by_key[rec.key]
         return rec
@@ -329,24 +348,40 @@ class SimKernel:
         return None if said is None else self.sas[said]
 
     def _find_acq(self, mode: int, reqid: int, proto: int, dst: Addr, src: Addr) -> int | None:
-        for said, rec in self.sas.items():
-            if (rec.larval and rec.spi == 0 and rec.proto == proto and rec.mode == mode and rec.reqid == reqid
-                    and rec.dst == dst and rec.src == src):
+        for said, rec in self._larval.items():
+            if (
+                rec.spi == 0
+                and rec.proto == proto
+                and rec.mode == mode
+                and rec.reqid == reqid
+                and rec.dst == dst
+                and rec.src == src
+            ):
                 return said
         return None
 
     def _find_acq_by_seq(self, seq: int) -> int | None:
         if not seq:
             return None
-        for said, rec in self.sas.items():
-            if rec.larval and rec.acq_seq == seq:
+        for said, rec in self._larval.items():
+            if rec.acq_seq == seq:
                 return said
         return None
 
     def _new_larval(self, proto: int, src: Addr, dst: Addr, mode: int, reqid: int, now: int) -> SARecord:
         return SARecord(
-            satype=PROTO_SATYPE[proto], proto=proto, spi=0, src=src, dst=dst, mode=mode, reqid=reqid,
-            larval=True, hard=Limits(addtime=self.acq_expires), current=Usage(addtime=now),
+            satype=PROTO_SATYPE[proto],
+            proto=proto,
+            spi=0,
+            src=src,
+            dst=dst,
+            mode=mode,
+            reqid=reqid,
+            larval=True,
+            hard=Limits(addtime=self.acq_expires),
+            current=Usage(addtime=now),
+            sel=src,
+            sel_prefix=src.full_prefix,  # xfrm_find_acq: the selector is the address pair
         )
 
     # ----------------------------------------------------------------------------------------- timers
@@ -369,7 +404,7 @@ class SimKernel:
 
     def _schedule_sp(self, pol: PolicyRecord) -> None:
         cands = []
-        for lim in (pol.hard, pol.soft):
+        for lim in (pol.hard,) if pol.soft_expired else (pol.hard, pol.soft):
             if lim.addtime:
                 cands.append(pol.current.addtime + lim.addtime)
             if lim.usetime and pol.current.usetime:
@@ -398,11 +433,18 @@ class SimKernel:
         if rec is None:
             return []
         h, s, c = rec.hard, rec.soft, rec.current
-        if (h.addtime and c.addtime + h.addtime <= t) or (h.usetime and c.usetime and c.usetime + h.usetime <= t):
+        if (h.addtime and c.addtime + h.addtime <= t) or (
+            h.usetime and c.usetime and c.usetime + h.usetime <= t
+        ):
             return self._expire_hard(said)
         out: list[Delivery] = []
-        if not rec.dying and not rec.larval and (
-            (s.addtime and c.addtime + s.addtime <= t) or (s.usetime and c.usetime and c.usetime + s.usetime <= t)
+        if (
+            not rec.dying
+            and not rec.larval
+            and (
+                (s.addtime and c.addtime + s.addtime <= t)
+                or (s.usetime and c.usetime and c.usetime + s.usetime <= t)
+            )
         ):
             rec.dying = True
             out += self._send_expire(rec, hard=False)
@@ -426,17 +468,24 @@ class SimKernel:
             return []
         h, s, c = pol.hard, pol.soft, pol.current
         out: list[Delivery] = []
-        if (h.addtime and c.addtime + h.addtime <= t) or (h.usetime and c.usetime and c.usetime + h.usetime <= t):
+        if (h.addtime and c.addtime + h.addtime <= t) or (
+            h.usetime and c.usetime and c.usetime + h.usetime <= t
+        ):
             self._unlink_policy(pol)
             if self.spdexpire:
-                out += self._send(pol.message(MsgType.X_SPDEXPIRE, seq=0, pid=0, refcnt=REFCNT_DELETED),
-                                  Target.REGISTERED)
+                out += self._send(
+                    pol.message(MsgType.X_SPDEXPIRE, seq=0, pid=0, refcnt=REFCNT_DELETED), Target.REGISTERED
+                )
             return out
-        if (s.addtime and c.addtime + s.addtime <= t) or (s.usetime and c.usetime and c.usetime + s.usetime <= t):
+        if not pol.soft_expired and (
+            (s.addtime and c.addtime + s.addtime <= t)
+            or (s.usetime and c.usetime and c.usetime + s.usetime <= t)
+        ):
+            pol.soft_expired = True
             if self.spdexpire:
-                out += self._send(pol.message(MsgType.X_SPDEXPIRE, seq=0, pid=0, refcnt=REFCNT_NOTIFY),
-                                  Target.REGISTERED)
-            return out
+                out += self._send(
+                    pol.message(MsgType.X_SPDEXPIRE, seq=0, pid=0, refcnt=REFCNT_NOTIFY), Target.REGISTERED
+                )
         self._schedule_sp(pol)
         return out
 
@@ -502,16 +551,17 @@ class SimKernel:
 
     def _msg_to_sa(self, msg: Message, t: int) -> SARecord:
         """pfkey_msg2xfrm_state plus xfrm_init_state's checks."""
-        sa = msg.get(ExtType.SA)
+        exts = msg.ext_map()
+        sa = exts.get(ExtType.SA)
         if not isinstance(sa, SAExt):
             raise _Fail(E.EINVAL)
-        src, dst, _s, _d = _pair(msg)
-        akey, ekey = msg.get(ExtType.KEY_AUTH), msg.get(ExtType.KEY_ENCRYPT)
+        src, dst, _s, _d = _pair(msg, exts)  # type: ignore[arg-type]
+        akey, ekey = exts.get(ExtType.KEY_AUTH), exts.get(ExtType.KEY_ENCRYPT)
         if msg.satype == SAType.ESP and ekey is None:
             raise _Fail(E.EINVAL)
         if msg.satype == SAType.AH and akey is None:
             raise _Fail(E.EINVAL)
-        hard, soft = msg.get(ExtType.LIFETIME_HARD), msg.get(ExtType.LIFETIME_SOFT)
+        hard, soft = exts.get(ExtType.LIFETIME_HARD), exts.get(ExtType.LIFETIME_SOFT)
         if (hard is None) != (soft is None):
             raise _Fail(E.EINVAL)
         proto = SATYPE_PROTO.get(msg.satype)
@@ -532,33 +582,42 @@ class SimKernel:
             elif not algs.enc_supported(sa.encrypt, self.supported_encrypt):
                 raise _Fail(E.ENOSYS)
         mode, reqid = Mode.TRANSPORT, 0
-        sa2 = msg.get(ExtType.X_SA2)
+        sa2 = exts.get(ExtType.X_SA2)
         if isinstance(sa2, SA2Ext):
             mode = self._mode(sa2.mode)
             reqid = sa2.reqid
         rec = SARecord(
-            satype=msg.satype, proto=proto, spi=sa.spi, src=src, dst=dst, mode=mode, reqid=reqid,
-            replay=min(sa.replay, IPSEC_REPLAYWSIZE), auth=sa.auth, encrypt=sa.encrypt,
+            satype=msg.satype,
+            proto=proto,
+            spi=sa.spi,
+            src=src,
+            dst=dst,
+            mode=mode,
+            reqid=reqid,
+            replay=min(sa.replay, IPSEC_REPLAYWSIZE),
+            auth=sa.auth,
+            encrypt=sa.encrypt,
             auth_key=akey if isinstance(akey, KeyExt) and sa.auth else None,
             enc_key=ekey if isinstance(ekey, KeyExt) and sa.encrypt and msg.satype != SAType.IPCOMP else None,
             flags=sa.flags & LINUX_SA_FLAGS,
             hard=Limits.of(hard if isinstance(hard, LifetimeExt) else None),
             soft=Limits.of(soft if isinstance(soft, LifetimeExt) else None),
-            current=Usage(addtime=t), acq_seq=msg.seq,
+            current=Usage(addtime=t),
+            acq_seq=msg.seq,
         )
-        proxy = msg.get(ExtType.ADDRESS_PROXY)
+        proxy = exts.get(ExtType.ADDRESS_PROXY)
         paddr = _addr(proxy)
         if isinstance(proxy, AddressExt) and paddr is not None:
             rec.sel, rec.sel_prefix = paddr, proxy.prefixlen
-        ntype = msg.get(ExtType.X_NAT_T_TYPE)
+        ntype = exts.get(ExtType.X_NAT_T_TYPE)
         if isinstance(ntype, NatTTypeExt):
-            sp, dp = msg.get(ExtType.X_NAT_T_SPORT), msg.get(ExtType.X_NAT_T_DPORT)
+            sp, dp = exts.get(ExtType.X_NAT_T_SPORT), exts.get(ExtType.X_NAT_T_DPORT)
             rec.natt = (
                 ntype.type,
                 sp.port if isinstance(sp, NatTPortExt) else 0,
                 dp.port if isinstance(dp, NatTPortExt) else 0,
             )
-        ctx = msg.get(ExtType.X_SEC_CTX)
+        ctx = exts.get(ExtType.X_SEC_CTX)
         if isinstance(ctx, SecCtxExt):
             rec.sec_ctx = ctx
         self._init_state(rec)
@@ -687,7 +746,8 @@ class SimKernel:
         proto = self._satype_proto(msg.satype)
         filt = msg.get(ExtType.X_FILTER)
         recs = [
-            rec for rec in reversed(self.sas.values())
+            rec
+            for rec in reversed(self.sas.values())
             if (proto == IPSEC_PROTO_ANY or rec.proto == proto)
             and (not isinstance(filt, FilterExt) or self._filter_ok(filt, rec))
         ]
@@ -747,7 +807,9 @@ class SimKernel:
     def _selector(msg: Message) -> Selector:
         src, dst, s_ext, d_ext = _pair(msg)
         proto = d_ext.proto if d_ext.proto != IPSEC_PROTO_ANY else 0
-        return Selector(src, s_ext.prefixlen, s_ext.sockaddr.port, dst, d_ext.prefixlen, d_ext.sockaddr.port, proto)
+        return Selector(
+            src, s_ext.prefixlen, s_ext.sockaddr.port, dst, d_ext.prefixlen, d_ext.sockaddr.port, proto
+        )
 
     def _templates(self, pol: PolicyExt) -> tuple[Template, ...]:
         out: list[Template] = []
@@ -800,11 +862,16 @@ class SimKernel:
             raise _Fail(E.EEXIST)
         index = old.index if old is not None else self._gen_index(pol.dir - 1)
         rec = PolicyRecord(
-            selector=sel, dir=pol.dir, index=index, priority=pol.priority, policy_type=ptype,
+            selector=sel,
+            dir=pol.dir,
+            index=index,
+            priority=pol.priority,
+            policy_type=ptype,
             templates=templates,
             hard=Limits.of(hard if isinstance(hard, LifetimeExt) else None),
             soft=Limits.of(soft if isinstance(soft, LifetimeExt) else None),
-            current=Usage(addtime=t), sec_ctx=ctx if isinstance(ctx, SecCtxExt) else None,
+            current=Usage(addtime=t),
+            sec_ctx=ctx if isinstance(ctx, SecCtxExt) else None,
         )
         if old is not None:
             self._unlink_policy(old)
@@ -867,8 +934,9 @@ class SimKernel:
         return out
 
     # ---------------------------------------------------------------------------------------- traffic
-    def _match_policy(self, direction: int, src: Addr, dst: Addr, proto: int, sport: int, dport: int
-                      ) -> PolicyRecord | None:
+    def _match_policy(
+        self, direction: int, src: Addr, dst: Addr, proto: int, sport: int, dport: int
+    ) -> PolicyRecord | None:
         best: PolicyRecord | None = None
         for pol in self.policies.values():
             s = pol.selector
@@ -894,34 +962,49 @@ class SimKernel:
                 continue
             yield said, rec
 
-    def _acquire(self, pol: PolicyRecord, tmpl: Template, src: Addr, dst: Addr, t: int
-                 ) -> tuple[bool, list[Delivery]]:
-        """Create the larval SA and raise SADB_ACQUIRE, unless one is already pending."""
+    def _acquire(
+        self, pol: PolicyRecord, tmpl: Template, src: Addr, dst: Addr, t: int, flow: tuple[Addr, int]
+    ) -> tuple[bool, list[Delivery]]:
+        """Create the larval SA and raise SADB_ACQUIRE, unless one is already pending.
+
+        ``flow`` is the packet's source and protocol: the larval SA's selector (xfrm_init_tempstate).
+        """
         if self._find_acq(tmpl.mode, tmpl.reqid, tmpl.proto, dst, src) is not None:
             return False, []
         rec = self._new_larval(tmpl.proto, src, dst, tmpl.mode, tmpl.reqid, t)
+        rec.sel, rec.sel_proto = flow
         self._acqseq = (self._acqseq + 1) & 0xFFFFFFFF or 1
         rec.acq_seq = self._acqseq
         self._insert_sa(rec)
-        combs = self._combs(tmpl.proto)
-        exts = (
+        exts: list[Extension] = [
             AddressExt(ExtType.ADDRESS_SRC, src.sockaddr(), 0, src.full_prefix),
             AddressExt(ExtType.ADDRESS_DST, dst.sockaddr(), 0, dst.full_prefix),
             PolicyExt(PolicyType.IPSEC, Direction.OUTBOUND, pol.index, pol.priority),
-            ProposalExt(IPSEC_REPLAYWSIZE, combs),
-        )
-        msg = Message(MsgType.ACQUIRE, rec.satype, rec.acq_seq, 0, 0, exts)
+        ]
+        if tmpl.proto in (IPPROTO_AH, IPPROTO_ESP):  # IPComp gets no proposal
+            exts.append(ProposalExt(IPSEC_REPLAYWSIZE, self._combs(tmpl.proto)))
+        msg = Message(MsgType.ACQUIRE, rec.satype, rec.acq_seq, 0, 0, tuple(exts))
         return True, self._send(msg, Target.REGISTERED)
 
     def _combs(self, proto: int) -> tuple[Comb, ...]:
         if proto == IPPROTO_AH:
-            return tuple(Comb(auth=a.id, auth_minbits=a.minbits, auth_maxbits=a.maxbits, **COMB_TIMES)
-                         for a in self.supported_auth)
+            return tuple(
+                Comb(auth=a.id, auth_minbits=a.minbits, auth_maxbits=a.maxbits, **COMB_TIMES)
+                for a in self.supported_auth
+            )
         if proto == IPPROTO_ESP:
             return tuple(
-                Comb(auth=a.id, encrypt=e.id, auth_minbits=a.minbits, auth_maxbits=a.maxbits,
-                     encrypt_minbits=e.minbits, encrypt_maxbits=e.maxbits, **COMB_TIMES)
-                for e in self.supported_encrypt for a in self.supported_auth[1:]
+                Comb(
+                    auth=a.id,
+                    encrypt=e.id,
+                    auth_minbits=a.minbits,
+                    auth_maxbits=a.maxbits,
+                    encrypt_minbits=e.minbits,
+                    encrypt_maxbits=e.maxbits,
+                    **COMB_TIMES,
+                )
+                for e in self.supported_encrypt
+                for a in self.supported_auth[1:]
             )
         return ()
 
@@ -934,7 +1017,9 @@ class SimKernel:
         if (h.bytes and c.bytes >= h.bytes) or (h.allocations and c.allocations >= h.allocations):
             return False, self._expire_hard(said)
         out: list[Delivery] = []
-        if not rec.dying and ((s.bytes and c.bytes >= s.bytes) or (s.allocations and c.allocations >= s.allocations)):
+        if not rec.dying and (
+            (s.bytes and c.bytes >= s.bytes) or (s.allocations and c.allocations >= s.allocations)
+        ):
             rec.dying = True
             out += self._send_expire(rec, hard=False)
         c.bytes += size
@@ -952,10 +1037,9 @@ class SimKernel:
         sport: int = 0,
         dport: int = 0,
         size: int = 64,
-        direction: int = Direction.OUTBOUND,
         now: float | None = None,
     ) -> TrafficResult:
-        """Send one packet through the SPD as the kernel would: find the policy, use or acquire its SAs.
+        """Send one outbound packet through the SPD as the kernel would: find its policy, use or acquire SAs.
 
         ``src``/``dst`` are IP addresses; ``proto`` the upper-layer protocol (0: any). Missing SAs for an
         ``ipsec`` policy raise SADB_ACQUIRE to the registered sockets (once per larval SA); byte and packet
@@ -973,7 +1057,7 @@ class SimKernel:
         if s_ip.version != d_ip.version:
             raise ValueError("simulate_traffic: source and destination must be of one IP version")
         s_addr, d_addr = Addr(fam, s_ip.packed), Addr(fam, d_ip.packed)
-        pol = self._match_policy(direction, s_addr, d_addr, proto, sport, dport)
+        pol = self._match_policy(Direction.OUTBOUND, s_addr, d_addr, proto, sport, dport)
         if pol is None:
             return TrafficResult("no-policy", deliveries=out)
         if not pol.current.usetime:
@@ -993,7 +1077,7 @@ class SimKernel:
                 cur_src, cur_dst = tmpl.src, tmpl.dst
             found = sorted(self._iter_valid(tmpl, cur_src, cur_dst), key=lambda p: p[1].dying)
             if not found:
-                created, sent = self._acquire(pol, tmpl, cur_src, cur_dst, t)
+                created, sent = self._acquire(pol, tmpl, cur_src, cur_dst, t, (s_addr, proto))
                 acquires += created
                 out += sent
                 if not tmpl.optional:

@@ -8,6 +8,7 @@ an SA whose selector differs from its source, keys only when asked for.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from setkey_tui.pfkey.constants import (
     IPSEC_PROTO_ANY,
@@ -71,8 +72,7 @@ class Usage:
         return LifetimeExt(ExtType.LIFETIME_CURRENT, self.allocations, self.bytes, self.addtime, self.usetime)
 
 
-@dataclass(frozen=True, slots=True)
-class Addr:
+class Addr(NamedTuple):
     """An address of a given family (2 or 10) with its raw bytes."""
 
     family: int
@@ -222,6 +222,7 @@ class PolicyRecord:
     soft: Limits = field(default_factory=Limits)
     current: Usage = field(default_factory=Usage)
     sec_ctx: SecCtxExt | None = None
+    soft_expired: bool = False
 
     @property
     def key(self) -> tuple[int, Selector]:
@@ -238,8 +239,13 @@ class PolicyRecord:
             self.hard.ext(ExtType.LIFETIME_HARD),
             self.soft.ext(ExtType.LIFETIME_SOFT),
             self.current.ext(),
-            PolicyExt(self.policy_type, self.dir, self.index, self.priority,
-                      tuple(t.request() for t in self.templates)),
+            PolicyExt(
+                self.policy_type,
+                self.dir,
+                self.index,
+                self.priority,
+                tuple(t.request() for t in self.templates),
+            ),
         ]
         if self.sec_ctx is not None:
             exts.append(self.sec_ctx)

@@ -11,13 +11,14 @@ import contextlib
 import io
 import os
 import selectors
+import signal
 import socket
 import sys
 import threading
 import time
 from pathlib import Path
 
-from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.kernel.base import TransportError
 from setkey_tui.kernel.sim.protocol import MAX_PACKET, control, is_control, parse_control
 from setkey_tui.kernel.sim.transport import SimHost, SimTransport
 
@@ -33,16 +34,29 @@ def preload(host: SimHost, script: str) -> str:
     try:
         from setkey_tui.script import run_script
     except ImportError as exc:
-        raise StateScriptError(f"cannot preload the simulated kernel: script mode unavailable ({exc})") from None
+        raise StateScriptError(
+            f"cannot preload the simulated kernel: script mode unavailable ({exc})"
+        ) from None
     out, err = io.StringIO(), io.StringIO()
     transport = SimTransport(host, description="simulated kernel (preloading)")
     try:
-        rc = run_script(script, transport, stdin_mode=False, verbose=False, dry_run=False, kernel_mode=False,
-                        out=out, err=err, now=time.time)
+        rc = run_script(
+            script,
+            transport,
+            stdin_mode=False,
+            verbose=False,
+            dry_run=False,
+            kernel_mode=False,
+            out=out,
+            err=err,
+            now=time.time,
+        )
     finally:
         transport.close()
     if rc != 0:
-        raise StateScriptError(f"the state script failed (exit {rc}): {(out.getvalue() + err.getvalue()).strip()}")
+        raise StateScriptError(
+            f"the state script failed (exit {rc}): {(out.getvalue() + err.getvalue()).strip()}"
+        )
     return out.getvalue() + err.getvalue()
 
 
@@ -54,6 +68,7 @@ class SimServer:
         self.host = host or SimHost()
         self._sel = selectors.DefaultSelector()
         self._clients: dict[socket.socket, int] = {}
+        self._blocked: set[socket.socket] = set()  # connections waiting to become writable
         self._stop = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
         self.ready = threading.Event()
@@ -69,7 +84,9 @@ class SimServer:
             s.bind(self.path)
         except OSError as exc:
             s.close()
-            raise TransportError(f"cannot serve the simulated kernel at {self.path}: {exc.strerror}") from None
+            raise TransportError(
+                f"cannot serve the simulated kernel at {self.path}: {exc.strerror}"
+            ) from None
         s.listen(64)
         s.setblocking(False)
         self._listen = s
@@ -94,13 +111,13 @@ class SimServer:
                 nxt = self.host.kernel.next_timer()
                 if nxt is not None:
                     timeout = max(0.0, min(timeout, nxt - self.host.kernel.clock() + 0.01))
-                for key, _mask in self._sel.select(timeout):
+                for key, mask in self._sel.select(timeout):
                     if key.data == "accept":
                         self._accept()
                     elif key.data == "wake":
                         with contextlib.suppress(OSError):
                             self._wake_r.recv(64)
-                    else:
+                    elif mask & selectors.EVENT_READ:
                         self._read(key.fileobj)  # type: ignore[arg-type]
                 self.host.tick()
                 self._flush_all()
@@ -118,6 +135,7 @@ class SimServer:
         self._sel.register(conn, selectors.EVENT_READ, "client")
 
     def _drop(self, conn: socket.socket) -> None:
+        self._blocked.discard(conn)
         sid = self._clients.pop(conn, None)
         if sid is not None:
             self.host.close_socket(sid)
@@ -152,10 +170,11 @@ class SimServer:
             req = parse_control(packet)
             if req.get("op") != "traffic":
                 raise ValueError(f"unknown control op {req.get('op')!r}")
-            kw = {k: int(req[k]) for k in ("sport", "dport", "size", "direction") if k in req}
-            result = self.host.simulate_traffic(str(req["src"]), str(req["dst"]), int(req.get("proto", 0)), **kw)
-            reply = {"verdict": result.verdict, "policy_id": result.policy_id, "sa_spis": list(result.sa_spis),
-                     "acquires": result.acquires}
+            kw = {k: int(req[k]) for k in ("sport", "dport", "size") if k in req}
+            result = self.host.simulate_traffic(
+                str(req["src"]), str(req["dst"]), int(req.get("proto", 0)), **kw
+            )
+            reply = result.as_dict()
         except (ValueError, KeyError, TypeError) as exc:
             reply = {"error": str(exc)}
         self._flush_all()
@@ -171,32 +190,47 @@ class SimServer:
             self._drop(conn)
             return False
 
+    def _want_write(self, conn: socket.socket, on: bool) -> None:
+        """Wake up when ``conn`` can take more (its client reads slower than the kernel talks)."""
+        if conn not in self._clients or conn in self._blocked is on:
+            return
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if on else 0)
+        with contextlib.suppress(KeyError, ValueError):
+            self._sel.modify(conn, events, "client")
+        if on:
+            self._blocked.add(conn)
+        else:
+            self._blocked.discard(conn)
+
     def _flush_all(self) -> None:
         for conn, sid in list(self._clients.items()):
-            lost = self.host.take_lost(sid)
-            if lost and not self._send_packet(conn, control({"lost": self._lost_text(lost)})):
-                self.host.add_lost(sid, lost)
-                continue
-            while True:
-                try:
-                    data = self.host.pop(sid)
-                except MessagesLost as exc:
-                    if not self._send_packet(conn, control({"lost": str(exc)})):
-                        self.host.add_lost(sid, 1)
-                        break
-                    continue
-                except TransportError:
-                    break
-                if data is None:
-                    break
-                if not self._send_packet(conn, data):
-                    if conn in self._clients:
-                        self.host.unpop(sid, data)
-                    break
+            self._want_write(conn, not self._flush(conn, sid))
+
+    def _flush(self, conn: socket.socket, sid: int) -> bool:
+        """Pass a socket's queue on to its client; False when the connection could not take it all."""
+        lost = self.host.take_lost(sid)
+        if lost and not self._send_packet(conn, control({"lost": self._lost_text(lost)})):
+            self.host.add_lost(sid, lost)
+            return False
+        while True:
+            try:
+                data = self.host.pop(sid, report_lost=False)
+            except TransportError:
+                return True
+            if data is None:
+                return True
+            if not self._send_packet(conn, data):
+                if conn in self._clients:
+                    self.host.unpop(sid, data)
+                    return False
+                return True
 
     @staticmethod
     def _lost_text(n: int) -> str:
-        return f"{n} message(s) lost: the receive queue was full (No buffer space available); resynchronise with a dump"
+        return (
+            f"{n} message(s) lost: the receive queue was full (No buffer space available); "
+            "resynchronise with a dump"
+        )
 
     def _shutdown(self) -> None:
         for conn in list(self._clients):
@@ -212,20 +246,34 @@ class SimServer:
         self._wake_w.close()
 
 
-def serve(path: str | os.PathLike[str], *, state_script: str | None = None, host: SimHost | None = None,
-          server_ready: threading.Event | None = None) -> None:
-    """Serve a simulated kernel at ``path`` until interrupted; ``state_script`` preloads it."""
+def serve(
+    path: str | os.PathLike[str],
+    *,
+    state_script: str | None = None,
+    host: SimHost | None = None,
+    server_ready: threading.Event | None = None,
+) -> None:
+    """Serve a simulated kernel at ``path`` until interrupted (SIGINT/SIGTERM); ``state_script`` preloads it.
+
+    The socket file is removed when the server stops.
+    """
     host = host or SimHost()
     if state_script:
         preload(host, state_script)
     server = SimServer(path, host)
     server.bind()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, lambda _sig, _frame: server.stop())
     if server_ready is not None:
         server_ready.set()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: list[str] | None = None) -> int:

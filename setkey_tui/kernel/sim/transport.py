@@ -115,13 +115,14 @@ class SimHost:
             q = self._queues.get(sid)
             return len(q.items) if q else 0
 
-    def pop(self, sid: int) -> bytes | None:
-        """The socket's next message without waiting (None: empty); :class:`MessagesLost` after a drop."""
+    def pop(self, sid: int, *, report_lost: bool = True) -> bytes | None:
+        """The socket's next message without waiting (None: empty); :class:`MessagesLost` after a drop
+        (unless ``report_lost`` is False: the caller asks :meth:`take_lost` itself)."""
         with self._lock:
             q = self._queues.get(sid)
             if q is None:
                 raise TransportError("the simulated PF_KEY socket is closed")
-            if q.lost:
+            if q.lost and report_lost:
                 n, q.lost = q.lost, 0
                 raise MessagesLost(
                     f"{n} message(s) lost: the receive queue was full "
@@ -161,8 +162,11 @@ class SimHost:
         """The socket's next message (waiting up to ``timeout``; None: forever), None on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            self.tick()
             with self._lock:
+                data = self.pop(sid)
+                if data is not None:
+                    return data
+                self.tick()
                 data = self.pop(sid)
                 if data is not None:
                     return data
@@ -181,8 +185,9 @@ class SimHost:
 class SimTransport:
     """One PF_KEY socket on a :class:`SimHost` (a Transport)."""
 
-    def __init__(self, host: SimHost, *, description: str = "simulated kernel (in-process)",
-                 platform: Platform = LINUX) -> None:
+    def __init__(
+        self, host: SimHost, *, description: str = "simulated kernel (in-process)", platform: Platform = LINUX
+    ) -> None:
         self.host = host
         self.platform = platform
         self.description = description
@@ -204,6 +209,10 @@ class SimTransport:
     def set_promisc(self, on: bool) -> None:
         """SADB_X_PROMISC on or off (the kernel's echo arrives like on a real socket)."""
         self.send(header_only(MsgType.X_PROMISC, 1 if on else 0, pid=os.getpid()).encode(self.platform))
+
+    def simulate_traffic(self, src: str, dst: str, proto: int = 0, **kw: int) -> dict[str, object]:
+        """Send one packet through the kernel's SPD (see :meth:`SimKernel.simulate_traffic`); its verdict."""
+        return self.host.simulate_traffic(src, dst, proto, **kw).as_dict()
 
     def close(self) -> None:
         """Close this socket."""
@@ -227,4 +236,14 @@ def shared_host() -> SimHost:
     with _SHARED_LOCK:
         if not _SHARED:
             _SHARED.append(SimHost())
+        return _SHARED[0]
+
+
+def reset_shared_host(host: SimHost | None = None) -> SimHost:
+    """Replace the process-wide embedded kernel (a fresh one by default); transports already open keep theirs.
+
+    For tests and for "start over" in a UI: the next ``--kernel sim`` transport sees an empty SAD and SPD.
+    """
+    with _SHARED_LOCK:
+        _SHARED[:] = [host or SimHost()]
         return _SHARED[0]

@@ -3,7 +3,8 @@
 Messages arrive in batches (one per app drain). Each batch becomes one ``Log.write_lines`` call; the log keeps
 at most ``MAX_LINES`` lines. While paused, messages wait in a bounded deque and the status line says how many
 wait and how many were dropped. A separate bounded ring of raw messages feeds "save as recording"
-(``SECONDS.MICROSECONDS HEX`` lines, the format ``kernel/replay.py`` reads). When a batch holds more messages
+(``SECONDS.MICROSECONDS HEX`` lines, the format ``kernel/replay.py`` reads, keys included: written 0600).
+Keys are masked in the pane (open the SA's detail to reveal them). When a batch holds more messages
 than one drain should format, only its newest are formatted and one line says how many were skipped.
 """
 
@@ -23,11 +24,12 @@ from textual.widgets import Label, Log, Select
 from setkey_tui.pfkey.constants import MsgType, SAType
 from setkey_tui.pfkey.platform import LINUX, Platform
 from setkey_tui.render.monitor import format_monitor_entry
+from setkey_tui.tui.masking import key_byte_ranges, mask_hex_text, mask_hexdump
 
 MAX_LINES = 5000
 PAUSE_BUFFER = 20000
 RECORDING = 100_000
-FORMAT_PER_BATCH = 300
+FORMAT_PER_BATCH = 40  # per drain (20 a second): 800 messages/s formatted at most
 
 TYPE_CHOICES: list[tuple[str, int]] = [(m.name, int(m)) for m in MsgType if m != MsgType.RESERVED]
 PROTO_CHOICES: list[tuple[str, int]] = [("esp", SAType.ESP), ("ah", SAType.AH), ("ipcomp", SAType.IPCOMP),
@@ -42,6 +44,7 @@ class Captured:
     when: float
     msg_type: int | None
     satype: int | None
+    keys: tuple[bytes, ...] = ()
 
 
 def recording_text(items: Iterable[Captured]) -> str:
@@ -154,6 +157,10 @@ class MonitorPane(Vertical):
                                         platform=self.platform)
         except Exception as exc:  # the renderer promises not to raise; keep the pane alive if it does
             text = f"(message of {len(c.data)} bytes could not be shown: {exc})\n"
+        if c.keys:
+            text = mask_hex_text(text, list(c.keys))
+            if self.hexdump:
+                text = mask_hexdump(text, key_byte_ranges(c.data, self.platform))
         return text.rstrip("\n").split("\n")
 
     def _write(self, items: list[Captured]) -> None:

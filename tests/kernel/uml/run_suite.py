@@ -30,7 +30,7 @@ def inner_command(project: Path, pytest_args: list[str]) -> str:
     return (
         f"cd {_quote(str(project))} && export PYTHONDONTWRITEBYTECODE=1 SETKEY_TUI_REAL_KERNEL=1 && "
         f"exec {_quote(str(project / '.venv/bin/python'))} -m pytest -m kernel tests/kernel -q "
-        f'-p no:cacheprovider -rs --junitxml="$SETKEY_TUI_UML_RESULTS/{JUNIT}" {extra}'
+        f'-p no:cacheprovider -rfEs --junitxml="$SETKEY_TUI_UML_RESULTS/{JUNIT}" {extra}'
     )
 
 
@@ -39,12 +39,16 @@ def _quote(word: str) -> str:
 
 
 def junit_counts(xml_bytes: bytes) -> tuple[int, int, int, int]:
-    """(tests, failures, errors, skipped) summed over the test suites of a JUnit XML report."""
+    """(tests, failures, errors, skipped) over every test case of a JUnit XML report (xfails are not skips)."""
     root = ET.fromstring(xml_bytes)
-    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
-    keys = ("tests", "failures", "errors", "skipped")
-    totals = [sum(int(s.get(k, "0")) for s in suites) for k in keys]
-    return totals[0], totals[1], totals[2], totals[3]
+    tests = failures = errors = skipped = 0
+    for case in root.iter("testcase"):
+        tests += 1
+        failures += case.find("failure") is not None
+        errors += case.find("error") is not None
+        skip = case.find("skipped")
+        skipped += skip is not None and skip.get("type") != "pytest.xfail"
+    return tests, failures, errors, skipped
 
 
 def skip_or_fail(reason: str) -> int:

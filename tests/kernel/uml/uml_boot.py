@@ -8,6 +8,7 @@ script (init.sh, beside this file) writes the command's exit status and timestam
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -63,6 +64,9 @@ def try_install() -> str:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     cmd = ["apt-get", "install", "-y", "--no-install-recommends", *APT_PACKAGES]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+    if done.returncode != 0:  # perhaps stale package lists: refresh them once and retry
+        subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=900, check=False)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         return f"apt-get install failed ({done.returncode}): {tail[0]}"
@@ -80,13 +84,31 @@ def _pump(src: BinaryIO, sink: list[bytes], echo: Callable[[bytes], None] | None
             echo(chunk)
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the UML kernel and every helper process it started (they share its session)."""
-    try:
+def _group_members(pgid: int) -> list[int]:
+    """Pids of the live (non-zombie) processes in process group `pgid`."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry))
+    return members
+
+
+def _kill_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> list[int]:
+    """Kill the UML kernel and every helper process it started (its own process group); return survivors."""
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
     proc.wait()
+    deadline = time.monotonic() + grace
+    while (left := _group_members(proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
 
 
 def _read_ms(path: Path) -> float | None:
@@ -172,7 +194,7 @@ def run_in_uml(
     except subprocess.TimeoutExpired:
         timed_out = True
     finally:
-        _kill_group(proc)
+        survivors = _kill_group(proc)
         console.close()
     for reader in readers:
         reader.join(timeout=5)
@@ -190,6 +212,8 @@ def run_in_uml(
         shutil.rmtree(results, ignore_errors=True)
     stdout = b"".join(out_chunks).decode(errors="replace")
     stderr = b"".join(err_chunks).decode(errors="replace")
+    if survivors:
+        raise UmlError(f"user-mode-linux processes {survivors} survived SIGKILL; kill them by hand")
     if timed_out:
         raise UmlError(
             f"timed out after {timeout:.0f} s: the user-mode-linux guest was killed; "
