@@ -25,6 +25,7 @@ from setkey_tui.lang.statements import (
     ExitStatement,
     SAStatement,
     SPDStatement,
+    SPDTaggedStatement,
     Statement,
 )
 from setkey_tui.pfkey.constants import ExtType, MsgType, SAState
@@ -267,9 +268,11 @@ class _Session:
         except EncodeError as exc:
             raise error_at(f"statement does not fit in a PF_KEY message ({exc})", stmt.source.end) from None
         self._spi_warning(stmt, line)
-        if isinstance(stmt, SPDStatement):
-            self.last_was_spdadd = stmt.command == "spdadd"
+        if isinstance(stmt, SPDStatement | SPDTaggedStatement):
+            # setkey remembers the priority of every policy it parses, the type only of spdadd/spdupdate.
             self.last_priority = stmt.policy.priority_value() if self.platform.policy_priority else 0
+            if isinstance(stmt, SPDStatement) and stmt.command != "spddelete":
+                self.last_was_spdadd = stmt.command == "spdadd"
         if isinstance(stmt, DeleteAllStatement) and self.platform is LINUX:
             for m in self.spigrep(stmt, wire[0]):
                 self.sendkeymsg(m._replace(pid=self.pid).encode(self.platform), line)
@@ -320,6 +323,7 @@ class _Session:
         return 0
 
     def _run_chunk(self, chunk: str) -> int | None:
+        self.last_was_spdadd = False
         scanner = Scanner(chunk, first_line=0)
         while True:
             toks = scanner.statement()

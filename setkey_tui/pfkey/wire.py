@@ -530,28 +530,20 @@ class WireCodec:
             RawExt: lambda x: self._frame(x.wire_type, x.data, b""),  # type: ignore[union-attr]
         }
 
-    # The extensions of every SA message: packed in one go when they carry no trailer.
+    # The extensions of every SA message: packed in one go, header included, when they carry no trailer.
     def _e_sa(self, x: SAExt) -> bytes:
+        wire = self._wire(x.ext_type)
+        fields = (x.spi.to_bytes(4, "big"), x.replay, x.state, x.auth, x.encrypt, x.flags)
         if x.trailer:
-            return self._frame(
-                self._wire(x.ext_type),
-                self.s_sa.pack(0, 0, x.spi.to_bytes(4, "big"), x.replay, x.state, x.auth, x.encrypt, x.flags)[
-                    4:
-                ],
-                x.trailer,
-            )
-        return self.s_sa.pack(
-            2, self._wire(x.ext_type), x.spi.to_bytes(4, "big"), x.replay, x.state, x.auth, x.encrypt, x.flags
-        )
+            return self._frame(wire, self.s_sa.pack(0, 0, *fields)[4:], x.trailer)
+        return self.s_sa.pack(2, wire, *fields)
 
     def _e_lifetime(self, x: LifetimeExt) -> bytes:
+        wire = self._wire(x.ext_type)
         if x.trailer:
-            return self._frame(
-                self._wire(x.ext_type),
-                self.s_lifetime.pack(0, 0, x.allocations, x.bytes, x.addtime, x.usetime)[4:],
-                x.trailer,
-            )
-        return self.s_lifetime.pack(4, self._wire(x.ext_type), x.allocations, x.bytes, x.addtime, x.usetime)
+            body = self.s_lifetime.pack(0, 0, x.allocations, x.bytes, x.addtime, x.usetime)[4:]
+            return self._frame(wire, body, x.trailer)
+        return self.s_lifetime.pack(4, wire, x.allocations, x.bytes, x.addtime, x.usetime)
 
     def _e_address(self, x: AddressExt) -> bytes:
         sa = x.sockaddr
@@ -592,15 +584,11 @@ class WireCodec:
         return head + x.key + _ZPAD[pad]
 
     def _e_sa2(self, x: SA2Ext) -> bytes:
+        wire = self._wire(x.ext_type)
+        fields = (x.mode, x.reserved1, x.reserved2, x.sequence, x.reqid)
         if x.trailer:
-            return self._frame(
-                self._wire(x.ext_type),
-                self.s_sa2.pack(0, 0, x.mode, x.reserved1, x.reserved2, x.sequence, x.reqid)[4:],
-                x.trailer,
-            )
-        return self.s_sa2.pack(
-            2, self._wire(x.ext_type), x.mode, x.reserved1, x.reserved2, x.sequence, x.reqid
-        )
+            return self._frame(wire, self.s_sa2.pack(0, 0, *fields)[4:], x.trailer)
+        return self.s_sa2.pack(2, wire, *fields)
 
     def encode_request(self, r: IpsecRequest) -> bytes:
         """One ``sadb_x_ipsecrequest`` with its tunnel sockaddrs."""

@@ -40,3 +40,10 @@ def test_case(case: dict) -> None:
     assert [_mask_pid(m) for m in r.sent] == [_mask_pid(bytes.fromhex(h)) for h in case["messages"]]
     if not case["accepted"] and case["stdout"].startswith("line ") and case["exit_code"] == 1:
         assert "^" in r.err  # the caret picture under the offending token
+
+
+def test_the_stand_in_is_a_transport() -> None:
+    from setkey_tui.kernel.base import Transport
+    from tests.lang.standin import StandInKernel
+
+    assert isinstance(StandInKernel(), Transport)
