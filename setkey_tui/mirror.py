@@ -380,8 +380,8 @@ SA_COLUMNS: tuple[Column, ...] = (
     Column("auth", "Authentication", 14, lambda r: r.auth_name),
     Column("state", "State", 7, lambda r: r.state),
     Column("age", "Age", 8, lambda r: -r.addtime),
-    Column("soft", "Soft in", 8, lambda r: _dl(r.soft_deadline())),
-    Column("hard", "Hard in", 8, lambda r: _dl(r.hard_deadline())),
+    Column("soft", "Soft in", 9, lambda r: _dl(r.soft_deadline())),
+    Column("hard", "Hard in", 9, lambda r: _dl(r.hard_deadline())),
     Column("bytes", "Bytes", 10, lambda r: r.bytes),
 )
 

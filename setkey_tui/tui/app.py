@@ -178,7 +178,7 @@ class SetkeyApp(App[int]):
             except (OSError, TransportError):
                 pass
 
-    @work(thread=True, exclusive=True, group="connect")
+    @work(thread=True, exclusive=True, group="connect", exit_on_error=False)
     def _connect(self) -> None:
         if self.replay:
             self._connect_replay()
@@ -188,6 +188,9 @@ class SetkeyApp(App[int]):
             service = KeyService(transport, pid=self.pid)
         except (TransportError, OSError) as exc:
             self.call_from_thread(self._failed, f"cannot open the kernel: {exc}")
+            return
+        except Exception as exc:  # an unexpected failure: shown, the app goes on
+            self.call_from_thread(self._failed, f"cannot open the kernel: {type(exc).__name__}: {exc}")
             return
         self.service = service
         self.kernel_description = self.kernel_label or service.description
@@ -220,6 +223,9 @@ class SetkeyApp(App[int]):
                 sps = service.spddump()
         except (KernelReplyError, TransportError, OSError) as exc:
             self.call_from_thread(self._failed, f"dump failed: {exc}")
+            return
+        except Exception as exc:  # a reply that does not decode, …: shown, the app goes on
+            self.call_from_thread(self._failed, f"dump failed: {type(exc).__name__}: {exc}")
             return
         self.call_from_thread(self._loaded, sas, sps, first)
 
@@ -287,7 +293,7 @@ class SetkeyApp(App[int]):
             self.update_badge()
             self._resync_worker()
 
-    @work(thread=True, group="kernel")
+    @work(thread=True, group="kernel", exit_on_error=False)
     def _resync_worker(self) -> None:
         self._resync_in_thread()
 
@@ -326,9 +332,11 @@ class SetkeyApp(App[int]):
                     errors.append(f"{m.type_name}: {exc}.")
                 except (TransportError, OSError) as exc:
                     errors.append(f"{m.type_name}: {exc}")
+                except Exception as exc:  # e.g. a value the codec cannot encode: say it, never a traceback
+                    errors.append(f"{m.type_name}: {type(exc).__name__}: {exc}")
         return errors
 
-    @work(thread=True, group="kernel")
+    @work(thread=True, group="kernel", exit_on_error=False)
     def _send_worker(self, msgs: list[Message], done: str) -> None:
         errors = self.kernel_requests(msgs)
         if errors:
@@ -488,7 +496,7 @@ class SetkeyApp(App[int]):
         """Apply the example scenario through the kernel (as ``setkey -f`` would)."""
         self._load_example_worker()
 
-    @work(thread=True, group="kernel")
+    @work(thread=True, group="kernel", exit_on_error=False)
     def _load_example_worker(self) -> None:
         from setkey_tui.script import run_script
 

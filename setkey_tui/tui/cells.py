@@ -24,6 +24,8 @@ def duration(seconds: float) -> str:
 def _left(deadline: int | None, now: float) -> str:
     if deadline is None:
         return "-"
+    if deadline <= now:
+        return "expired"
     return duration(deadline - now)
 
 

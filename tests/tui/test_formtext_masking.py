@@ -104,3 +104,18 @@ def test_cells() -> None:
     assert [duration(s) for s in (0, 59, 61, 3600 * 3 + 240, 86400 * 2 + 3600)] == ["0s", "59s", "1m01s",
                                                                                       "3h04m", "2d01h"]
     assert [human_bytes(n) for n in (12, 1536, 5 * 1024**3)] == ["12", "1.5K", "5.0G"]
+
+
+def test_docs_and_help_name_every_binding() -> None:
+    from pathlib import Path
+
+    from setkey_tui.tui.app import ACTIONS
+    from setkey_tui.tui.screens.help import help_markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "tui.md").read_text()
+    shown = {"slash": "/", "f1": "F1", "enter": "Enter"}
+    for _action, key, title, _help in ACTIONS:
+        assert f"`{shown.get(key, key)}`" in doc, key
+        assert f"**{title}**" in help_markdown(), title
+    for screen in ("sad", "spd", "detail-sa", "add-sa", "add-policy", "monitor", "help", "flush", "filter"):
+        assert f"../screenshots/{screen}.svg" in doc

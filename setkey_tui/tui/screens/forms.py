@@ -175,7 +175,7 @@ class _FormScreen(Screen[None]):
         self.query_one("#form-error", Label).update("sending…")
         self._submit(list(self.messages))
 
-    @work(thread=True, group="kernel")
+    @work(thread=True, group="kernel", exit_on_error=False)
     def _submit(self, msgs: list[Message]) -> None:
         errors = self.setkey_app.kernel_requests(msgs)
         self.app.call_from_thread(self._submitted, errors)
