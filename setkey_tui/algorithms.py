@@ -69,8 +69,8 @@ LINUX_SUPPORTED_ENCRYPT: tuple[Alg, ...] = (
     Alg(EncAlg.TWOFISHCBC, 8, 128, 256),
     Alg(EncAlg.AESCTR, 8, 160, 288),
 )
-# IPComp algorithms a Linux kernel accepts over PF_KEY (lzs is refused with ENOSYS).
-LINUX_SUPPORTED_COMP: frozenset[int] = frozenset({CompAlg.DEFLATE, CompAlg.LZJH})
+# IPComp algorithms a Linux 6.1 kernel accepts over PF_KEY (lzs and lzjh are refused with ENOSYS).
+LINUX_SUPPORTED_COMP: frozenset[int] = frozenset({CompAlg.DEFLATE})
 
 
 def find_alg(algs: tuple[Alg, ...], alg_id: int) -> Alg | None:

@@ -37,6 +37,20 @@ _KINDS = {
     ExtType.X_SA2: _SA2,
 }
 
+# Extensions a kernel repeats from SA to SA (limits, the SA2 of a mode/reqid, a peer's address, the proxy):
+# decoded once and shared, as they are immutable. Not the SA, keys or current lifetime (unique per SA).
+_SHAREABLE = frozenset(
+    {
+        ExtType.LIFETIME_HARD,
+        ExtType.LIFETIME_SOFT,
+        ExtType.ADDRESS_SRC,
+        ExtType.ADDRESS_DST,
+        ExtType.ADDRESS_PROXY,
+        ExtType.X_SA2,
+    }
+)
+SHARED_MAX = 4096  # decoded extensions kept for sharing; the table starts afresh when full
+
 ExtensionWalker = Callable[[bytes, int, int], tuple[Extension, ...]]
 
 
@@ -53,9 +67,8 @@ def extension_walker(codec: WireCodec) -> ExtensionWalker:
     kind_of = kinds.get
     unpack_hdr = struct.Struct(o + "HH").unpack_from
     unpack_lifetime = struct.Struct(o + "HIQQQ").unpack_from  # from byte 2: type … usetime
-    unpack_address = struct.Struct(
-        o + "HBBHH"
-    ).unpack_from  # from byte 2: type, proto, prefixlen, res, family
+    # from byte 2: type, proto, prefixlen, reserved, sockaddr family
+    unpack_address = struct.Struct(o + "HBBHH").unpack_from
     unpack_key = struct.Struct(o + "HHH").unpack_from  # from byte 2: type, bits, reserved
     unpack_sa = struct.Struct(o + "HIBBBBI").unpack_from  # from byte 2: type, spi (native), replay … flags
     unpack_sa2 = struct.Struct(o + "HBBHII").unpack_from  # from byte 2: type, mode, r1, r2, sequence, reqid
@@ -65,6 +78,10 @@ def extension_walker(codec: WireCodec) -> ExtensionWalker:
     af_inet6 = p.af_inet6
     decode_ext = codec.decode_ext
     trailer0 = (b"",)
+    # Extensions that are usually the same bytes in every message of a dump share one decoded object.
+    shareable = frozenset(w for w, c in p.ext_from_wire.items() if c in _SHAREABLE and w in kinds)
+    shared: dict[bytes, Extension] = {}
+    shared_get = shared.get
 
     def walk(b: bytes, off: int, n: int) -> tuple[Extension, ...]:
         exts: list[Extension] = []
@@ -81,49 +98,55 @@ def extension_walker(codec: WireCodec) -> ExtensionWalker:
                     off, f"extension type {etype} is {elen * 8} bytes, longer than the {n - off} left"
                 )
             kind = kind_of(etype)
+            if kind is None:
+                append(decode_ext(b, off, end, etype))
+                off = end
+                continue
+            raw = None
+            if etype in shareable:
+                raw = b[off:end]
+                x = shared_get(raw)
+                if x is not None:
+                    append(x)
+                    off = end
+                    continue
             size = end - off
+            x = None
             if kind == _LIFETIME and size == 32:
-                append(_new(LifetimeExt, unpack_lifetime(b, off + 2) + trailer0))
+                x = _new(LifetimeExt, unpack_lifetime(b, off + 2) + trailer0)
             elif kind == _ADDRESS and (size == 24 or size == 40):
                 t, proto, plen, res, fam = unpack_address(b, off + 2)
+                sa = None
                 if fam == AF_INET and size == 24:
                     z = b[off + 16 : end]
+                    port = b[off + 10] << 8 | b[off + 11]
                     sa = _new(
-                        Sockaddr,
-                        (
-                            fam,
-                            b[off + 10] << 8 | b[off + 11],
-                            b[off + 12 : off + 16],
-                            0,
-                            0,
-                            0,
-                            b"" if z == _ZERO8 else z,
-                        ),
+                        Sockaddr, (fam, port, b[off + 12 : off + 16], 0, 0, 0, b"" if z == _ZERO8 else z)
                     )
                 elif fam == af_inet6 and size == 40 and b[off + 36 : end] == _ZPAD[4]:
                     port, flow, addr = unpack_v6(b, off + 10)
                     sa = _new(Sockaddr, (fam, port, addr, flow, unpack_scope(b, off + 32)[0], 0, b""))
-                else:
-                    append(decode_ext(b, off, end, etype))
-                    off = end
-                    continue
-                append(_new(AddressExt, (t, sa, proto, plen, res, b"")))
+                if sa is not None:
+                    x = _new(AddressExt, (t, sa, proto, plen, res, b""))
             elif kind == _KEY:
                 t, bits, res = unpack_key(b, off + 2)
                 kend = off + 8 + ((bits + 7) >> 3)
                 pad = end - kend
                 if 0 <= pad < 8 and b[kend:end] == _ZPAD[pad]:
-                    append(_new(KeyExt, (t, bits, b[off + 8 : kend], res, b"")))
-                else:
-                    append(decode_ext(b, off, end, etype))
+                    x = _new(KeyExt, (t, bits, b[off + 8 : kend], res, b""))
             elif kind == _SA and size == 16:
                 t, _, replay, state, auth, enc, flags = unpack_sa(b, off + 2)
-                append(_new(SAExt, (unpack_be32(b, off + 4)[0], replay, state, auth, enc, flags, t, b"")))
+                x = _new(SAExt, (unpack_be32(b, off + 4)[0], replay, state, auth, enc, flags, t, b""))
             elif kind == _SA2 and size == 16:
                 t, mode, r1, r2, seq, reqid = unpack_sa2(b, off + 2)
-                append(_new(SA2Ext, (mode, reqid, seq, r1, r2, t, b"")))
-            else:
-                append(decode_ext(b, off, end, etype))
+                x = _new(SA2Ext, (mode, reqid, seq, r1, r2, t, b""))
+            if x is None:  # not the canonical form: the generic decoder validates and keeps trailers
+                x = decode_ext(b, off, end, etype)
+            if raw is not None:
+                if len(shared) >= SHARED_MAX:
+                    shared.clear()
+                shared[raw] = x
+            append(x)
             off = end
         return tuple(exts)
 

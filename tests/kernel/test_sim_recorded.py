@@ -81,22 +81,12 @@ def _raw_dump(host: SimHost, msg_type: int) -> list:
         t.close()
 
 
-# ipsec-tools' Linux deleteall stops reading its DUMP before the seq-0 message, so the last SA listed survives
-# (and that message is printed as the next statement's reply); setkey_tui.script's deleteall reads it too.
-SCRIPT_MODE_DIFFERS = {
-    "deleteall": "script mode's deleteall also deletes the SA of the final (seq 0) dump reply"
-}
+# ipsec-tools' Linux deleteall stops reading its DUMP before the seq-0 message, so the last SA listed survives;
+# we delete it too, a deliberate difference (docs/compatibility.md) tested in test_realkernel_scenarios.py.
+DELIBERATE = {"deleteall"}
 
 
-@pytest.mark.parametrize(
-    "sid",
-    [
-        pytest.param(sid, marks=pytest.mark.xfail(reason=SCRIPT_MODE_DIFFERS[sid], strict=True))
-        if sid in SCRIPT_MODE_DIFFERS
-        else sid
-        for sid in sorted(SCENARIOS)
-    ],
-)
+@pytest.mark.parametrize("sid", [sid for sid in sorted(SCENARIOS) if sid not in DELIBERATE])
 def test_dumps_after_the_script_equal_the_real_kernels(sid: str) -> None:
     r = SCENARIOS[sid]
     host, now = _apply(r["script"], r.get("args") or [])

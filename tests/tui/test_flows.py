@@ -266,6 +266,8 @@ async def test_monitor_pause_hex_filter_clear_save(env, tmp_path) -> None:
         assert not monitor.paused and len(monitor.waiting) == 0
         lines = list(app.query_one(Log).lines)
         assert any("sadb_msg{ version=2 type=3" in line for line in lines)
+        assert any("key= ••••••••" in line for line in lines)
+        assert not any("8899aabb" in line for line in lines)  # keys masked in the monitor
         await pilot.press("c", "h", "x")
         assert monitor.hexdump and monitor.tflag == 2
         monitor.query_one("#monitor-type", Select).value = 4  # DELETE only
@@ -366,3 +368,23 @@ async def test_lifetimes_count_down_and_expire(env) -> None:
         env.clock.t += 30
         env.host.tick()
         assert await wait_for(pilot, lambda: app.mirror.sad.total == 0)
+
+
+async def test_recording_replays_into_the_tables(env, tmp_path) -> None:
+    from setkey_tui.kernel.replay import ReplayTransport
+    from setkey_tui.pfkey.platform import LINUX
+    from setkey_tui.tui.app import SetkeyApp
+
+    app = env.app()
+    path = tmp_path / "session.rec"
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        apply_script(env.host, SA1 + "spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/transport//require ;\n")
+        assert await wait_for(pilot, lambda: app.mirror.spd.total == 1)
+        app.query_one(MonitorPane).save_recording(str(path))
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    replay = SetkeyApp(lambda: ReplayTransport(path, LINUX), replay=True, now=env.clock)
+    async with replay.run_test(size=SIZE) as pilot:
+        assert await wait_for(pilot, lambda: replay.mirror.sad.total == 1 and replay.mirror.spd.total == 1)
+        assert "replay" in str(replay.query_one(Badge).render())
+        assert replay.mirror.sad.row_at(0).spi == 0x1001

@@ -6,15 +6,15 @@ crypto transform is keyed (EINVAL). HMACs take keys of any length.
 
 from __future__ import annotations
 
-from setkey_tui.algorithms import LINUX_SUPPORTED_AUTH, LINUX_SUPPORTED_ENCRYPT
-from setkey_tui.pfkey.constants import AuthAlg, CompAlg, EncAlg
+from setkey_tui.algorithms import LINUX_SUPPORTED_AUTH, LINUX_SUPPORTED_COMP, LINUX_SUPPORTED_ENCRYPT
+from setkey_tui.pfkey.constants import AuthAlg, EncAlg
 from setkey_tui.pfkey.extensions import Alg
 
 _AES = frozenset({16, 24, 32})
 
 # IPComp: Linux's crypto API has a deflate compressor only; lzs and lzjh are listed by xfrm but never
 # available, so af_key answers ENOSYS for them.
-COMP_AVAILABLE: frozenset[int] = frozenset({CompAlg.DEFLATE})
+COMP_AVAILABLE: frozenset[int] = LINUX_SUPPORTED_COMP
 
 # Accepted key sizes in bytes for the ciphers (None: any size).
 ENC_KEY_BYTES: dict[int, frozenset[int] | None] = {
