@@ -26,7 +26,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import TabbedContent
 
-from setkey_tui.kernel.base import Transport, TransportError
+from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
 from setkey_tui.listener import Event, FailedEvent, Listener, LostEvent, MessageEvent
 from setkey_tui.mirror import Mirror, SARow, SPRow
 from setkey_tui.pfkey.constants import SAType
@@ -54,6 +54,9 @@ from setkey_tui.tui.widgets.table_pane import TablePane
 DRAIN_INTERVAL = 0.05
 DRAIN_MAX = 50_000  # events taken per drain at most, so that one drain never stalls the screen
 EXAMPLE_SCENARIO = "example.conf"
+MAX_FOLLOWUPS = 2  # reloads in a row caused by losses during a reload
+RESYNC_PAUSE = 1.0  # seconds before such a follow-up reload
+HELD_MAX = 200_000  # kernel messages kept to re-apply after a reload
 
 Opener = Callable[[], Transport]
 
@@ -154,6 +157,10 @@ class SetkeyApp(App[int]):
         self._service_lock = threading.Lock()
         self.loaded = threading.Event()
         self.resyncs = 0
+        self._resyncing = False  # a dump is in flight
+        self._resync_again = False  # messages were lost while it was
+        self._followups = 0
+        self._held: list[tuple[Message, bytes | None]] = []  # kernel messages seen while a dump is in flight
         self.last_batch_applied = 0
         self.drained_at = 0.0
 
@@ -204,6 +211,7 @@ class SetkeyApp(App[int]):
             self.listener = Listener(self.opener, self.events, clock=self.now)
             self.listener.start()
             self.listener.ready.wait(5.0)
+        self.call_from_thread(self._begin_resync)
         self._resync_in_thread(first=True)
 
     def _connect_replay(self) -> None:
@@ -219,6 +227,7 @@ class SetkeyApp(App[int]):
             return
         try:
             with self._service_lock:
+                self.discard_backlog(service)
                 sas = service.dump()
                 sps = service.spddump()
         except (KernelReplyError, TransportError, OSError) as exc:
@@ -229,6 +238,41 @@ class SetkeyApp(App[int]):
             return
         self.call_from_thread(self._loaded, sas, sps, first)
 
+    def _begin_resync(self) -> None:
+        self._resyncing = True
+        self._held = []
+
+    def request_resync(self, *, by_user: bool = False) -> None:
+        """Reload both tables with a fresh dump; one at a time (a loss during a reload asks for one more,
+        twice at most in a row, so that a dump whose own copies overflow the listener cannot loop)."""
+        if by_user:
+            self._followups = 0
+        if self._resyncing:
+            self._resync_again = True
+            return
+        self._begin_resync()
+        self.resyncs += 1
+        self.status = "reloading…" if by_user else "resynchronising…"
+        self.update_badge()
+        self._resync_worker()
+
+    def _end_resync(self) -> None:
+        self._resyncing = False
+        held, self._held = self._held, []
+        if held:
+            self.mirror.apply_batch(held)
+        if self._resync_again:
+            self._resync_again = False
+            if self._followups < MAX_FOLLOWUPS:
+                self._followups += 1
+                self.set_timer(RESYNC_PAUSE, self.request_resync)
+            else:
+                self._followups = 0
+                self.status = "messages were lost during the reload: r reloads"
+                self.status_style = "bold yellow"
+        else:
+            self._followups = 0
+
     def _loaded(self, sas: list[Message], sps: list[Message], first: bool) -> None:
         empty = not sas and not sps
         self.mirror.load_sad(sas)
@@ -238,6 +282,7 @@ class SetkeyApp(App[int]):
         gc.freeze()
         self.status = "live" if self.listen else "no listener (refresh with r)"
         self.status_style = ""
+        self._end_resync()
         self._sync_tables()
         self.loaded.set()
         if first and empty and "simulat" in self.kernel_description.lower():
@@ -246,6 +291,8 @@ class SetkeyApp(App[int]):
                         title="Welcome", timeout=15)
 
     def _failed(self, reason: str) -> None:
+        self._resyncing = False
+        self._held = []
         self.status = reason
         self.status_style = "bold red"
         self.update_badge()
@@ -281,6 +328,11 @@ class SetkeyApp(App[int]):
                 self.notify(f"The kernel listener stopped: {ev.reason}", severity="error", timeout=10)
         if not taken:
             return
+        if items and self._resyncing:
+            if len(self._held) + len(items) > HELD_MAX:
+                self._resync_again = True
+            else:
+                self._held.extend(items)
         if items and self.loaded.is_set():
             self.last_batch_applied = self.mirror.apply_batch(items)
         if captured:
@@ -288,10 +340,7 @@ class SetkeyApp(App[int]):
         self._sync_tables()
         self.drained_at = time.perf_counter()
         if resync:
-            self.resyncs += 1
-            self.status = "resynchronising…"
-            self.update_badge()
-            self._resync_worker()
+            self.request_resync()
 
     @work(thread=True, group="kernel", exit_on_error=False)
     def _resync_worker(self) -> None:
@@ -318,6 +367,20 @@ class SetkeyApp(App[int]):
                    status_style=self.status_style)
 
     # -- kernel requests -----------------------------------------------------------------------------
+    @staticmethod
+    def discard_backlog(service: KeyService, limit: int = 100_000) -> int:
+        """Empty the request socket of the broadcasts that piled up since the last request (the listener
+        has them already), so that a full receive buffer (ENOBUFS) is not taken for the answer."""
+        n = 0
+        while n < limit:
+            try:
+                if service.transport.recv(0) is None:
+                    break
+            except MessagesLost:
+                pass
+            n += 1
+        return n
+
     def kernel_requests(self, msgs: Iterable[Message]) -> list[str]:
         """Send requests one after the other (in a worker thread); the setkey-worded errors, if any."""
         errors = []
@@ -325,6 +388,10 @@ class SetkeyApp(App[int]):
         if service is None:
             return ["not connected to a kernel"]
         with self._service_lock:
+            try:
+                self.discard_backlog(service)
+            except (TransportError, OSError) as exc:
+                return [f"the kernel socket failed: {exc}"]
             for m in msgs:
                 try:
                     service.request(m)
@@ -488,9 +555,7 @@ class SetkeyApp(App[int]):
 
     def action_refresh(self) -> None:
         """Dump the SAD and SPD again."""
-        self.status = "reloading…"
-        self.update_badge()
-        self._resync_worker()
+        self.request_resync(by_user=True)
 
     def action_load_example(self) -> None:
         """Apply the example scenario through the kernel (as ``setkey -f`` would)."""

@@ -388,3 +388,41 @@ async def test_recording_replays_into_the_tables(env, tmp_path) -> None:
         assert await wait_for(pilot, lambda: replay.mirror.sad.total == 1 and replay.mirror.spd.total == 1)
         assert "replay" in str(replay.query_one(Badge).render())
         assert replay.mirror.sad.row_at(0).spi == 0x1001
+
+
+async def test_full_receive_buffers_lose_nothing(env) -> None:
+    """Small socket buffers: a burst of broadcasts overflows the request socket (ENOBUFS) and the listener's;
+    the tables resynchronise with every row, and the next request still gets its answer."""
+    from setkey_tui.kernel.sim import SimHost, SimKernel
+
+    env.host = SimHost(SimKernel(clock=env.clock, seed=1), rcvbuf=6000)
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        adds = "".join(SA1.replace("0x1001", hex(0x2000 + i)) for i in range(60))
+        deletes = "".join(f"delete 10.0.0.1 10.0.0.2 esp {hex(0x2000 + i)} ;\n" for i in range(5, 60))
+        apply_script(env.host, adds + deletes)
+        ok = await wait_for(pilot, lambda: app.resyncs >= 1 and not app._resyncing and app.mirror.sad.total == 5)
+        assert ok, (app.resyncs, app.mirror.sad.total, app.status)
+        await pilot.press("a")
+        app.screen.fill(src="10.9.0.1", dst="10.9.0.2", spi="0x2345")
+        await pilot.press("ctrl+r", "ctrl+s")
+        assert await wait_for(pilot, lambda: not isinstance(app.screen, AddSAScreen))
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 6)
+
+
+async def test_reloads_do_not_loop_when_each_dump_overflows(env) -> None:
+    """A dump whose own copies overflow the listener asks for a reload again: twice at most, then it says so."""
+    from setkey_tui.kernel.sim import SimHost, SimKernel
+
+    env.host = SimHost(SimKernel(clock=env.clock, seed=1), rcvbuf=100_000)
+    apply_script(env.host, "".join(SA1.replace("0x1001", hex(0x2000 + i)) for i in range(60)))
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        for _ in range(6):
+            app.events.put(LostEvent("test"))
+            await pilot.pause(0.05)
+        assert await wait_for(pilot, lambda: not app._resyncing and app.resyncs >= 2, 8)
+        await pilot.pause(1.5)
+        assert app.resyncs <= 4 and app.mirror.sad.total == 60
