@@ -20,16 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from setkey_tui.algorithms import AUTH_BY_NAME, COMP_NAMES, ENC_BY_NAME
-from setkey_tui.pfkey.constants import (
-    IPSEC_ULPROTO_ANY,
-    PRIORITY_DEFAULT,
-    Direction,
-    ExtType,
-    MsgType,
-    PolicyType,
-    SAState,
-    SAType,
-)
+from setkey_tui.pfkey.constants import PRIORITY_DEFAULT, ExtType, MsgType, SAState, SAType
 from setkey_tui.pfkey.extensions import AddressExt, LifetimeExt, PolicyExt, SA2Ext, SAExt, Sockaddr
 from setkey_tui.pfkey.message import Message
 
@@ -602,7 +593,7 @@ class Mirror:
             if t == MsgType.DELETE:
                 return self.sad.remove(sa_key(msg)) is not None
             if t == MsgType.EXPIRE:
-                return self._expire(msg, raw)
+                return self._expire(msg)
             if t == MsgType.FLUSH:
                 st = msg.satype
                 return self.sad.remove_where(lambda r: st == 0 or r.satype == st) > 0
@@ -620,21 +611,19 @@ class Mirror:
             return False
         return False
 
-    def _expire(self, msg: Message, raw: bytes | None) -> bool:
-        row = SARow(msg, raw)
+    def _expire(self, msg: Message) -> bool:
+        key = sa_key(msg)
         if ExtType.LIFETIME_HARD in msg:
-            return self.sad.remove(row.key) is not None
-        old = self.sad.rows.get(row.key)
+            return self.sad.remove(key) is not None
+        old = self.sad.rows.get(key)
         if old is None:
             return False
-        if old.raw is not None or old.msg is not None:
-            # A soft expiry: the SA is now dying; keep everything the dump told, change the state.
-            sa = old.msg.get(ExtType.SA)
-            if isinstance(sa, SAExt):
-                newmsg = old.msg.with_ext(sa._replace(state=SAState.DYING))
-                self.sad.upsert(SARow(newmsg, None))
-                return True
-        return False
+        # A soft expiry: the SA is now dying; keep everything else we were told about it.
+        sa = old.msg.get(ExtType.SA)
+        if not isinstance(sa, SAExt):
+            return False
+        self.sad.upsert(SARow(old.msg.with_ext(sa._replace(state=SAState.DYING)), None))
+        return True
 
     def _spdelete(self, msg: Message) -> bool:
         pol = msg.get(ExtType.X_POLICY)
@@ -724,15 +713,14 @@ __all__ = [
     "ACTION_NAMES",
     "Column",
     "DIR_NAMES",
-    "IPSEC_ULPROTO_ANY",
     "Mirror",
-    "PolicyType",
     "SARow",
     "SA_COLUMNS",
     "SPRow",
     "SP_COLUMNS",
     "Table",
-    "Direction",
+    "request_matches",
+    "sa_key",
     "alg_name",
     "is_kernel_word",
     "priority_text",

@@ -1,7 +1,7 @@
 """Sans-I/O PF_KEY v2: constants, platform profiles, typed extensions, message codec."""
 
 from setkey_tui.pfkey.constants import ExtType, MsgType, SAState, SAType
-from setkey_tui.pfkey.message import Message, decode, decode_all, encode, split
+from setkey_tui.pfkey.message import Message, decode, decode_all, encode, split, unwrap_promisc
 from setkey_tui.pfkey.wire import DecodeError, EncodeError
 
 __all__ = [
@@ -16,4 +16,5 @@ __all__ = [
     "decode_all",
     "encode",
     "split",
+    "unwrap_promisc",
 ]

@@ -54,8 +54,9 @@ from setkey_tui.tui.widgets.table_pane import TablePane
 DRAIN_INTERVAL = 0.05
 DRAIN_MAX = 50_000  # events taken per drain at most, so that one drain never stalls the screen
 EXAMPLE_SCENARIO = "example.conf"
-MAX_FOLLOWUPS = 2  # reloads in a row caused by losses during a reload
-RESYNC_PAUSE = 1.0  # seconds before such a follow-up reload
+MAX_FOLLOWUPS = 2  # reloads in a row caused by losses during or right after a reload
+RESYNC_PAUSE = 0.5  # seconds before a reload asked for during a reload
+RESYNC_GRACE = 3.0  # a loss this soon after a reload is counted as caused by it
 HELD_MAX = 200_000  # kernel messages kept to re-apply after a reload
 
 Opener = Callable[[], Transport]
@@ -160,6 +161,7 @@ class SetkeyApp(App[int]):
         self._resyncing = False  # a dump is in flight
         self._resync_again = False  # messages were lost while it was
         self._followups = 0
+        self._reload_ended = -1e9
         self._held: list[tuple[Message, bytes | None]] = []  # kernel messages seen while a dump is in flight
         self.last_batch_applied = 0
         self.drained_at = 0.0
@@ -206,7 +208,7 @@ class SetkeyApp(App[int]):
                 self.supported = service.register()
         except (KernelReplyError, TransportError, OSError) as exc:
             self.call_from_thread(self.notify, f"REGISTER failed: {exc}; forms check keys by the Linux table",
-                                  severity="warning")
+                                  severity="warning", markup=False)
         if self.listen:
             self.listener = Listener(self.opener, self.events, clock=self.now)
             self.listener.start()
@@ -243,13 +245,23 @@ class SetkeyApp(App[int]):
         self._held = []
 
     def request_resync(self, *, by_user: bool = False) -> None:
-        """Reload both tables with a fresh dump; one at a time (a loss during a reload asks for one more,
-        twice at most in a row, so that a dump whose own copies overflow the listener cannot loop)."""
+        """Reload both tables with a fresh dump, one at a time. A loss reported during a reload or soon after
+        it (the dump's own copies can overflow the listener) asks for one more, twice at most in a row; then
+        the badge says so and ``r`` reloads: a large SAD cannot make the app reload forever."""
+        if self._resyncing:
+            self._resync_again = self._resync_again or not by_user
+            return
         if by_user:
             self._followups = 0
-        if self._resyncing:
-            self._resync_again = True
-            return
+        elif time.monotonic() - self._reload_ended < RESYNC_GRACE:
+            if self._followups >= MAX_FOLLOWUPS:
+                self.status = "messages were lost during the reload: r reloads"
+                self.status_style = "bold yellow"
+                self.update_badge()
+                return
+            self._followups += 1
+        else:
+            self._followups = 0
         self._begin_resync()
         self.resyncs += 1
         self.status = "reloading…" if by_user else "resynchronising…"
@@ -258,20 +270,13 @@ class SetkeyApp(App[int]):
 
     def _end_resync(self) -> None:
         self._resyncing = False
+        self._reload_ended = time.monotonic()
         held, self._held = self._held, []
         if held:
             self.mirror.apply_batch(held)
         if self._resync_again:
             self._resync_again = False
-            if self._followups < MAX_FOLLOWUPS:
-                self._followups += 1
-                self.set_timer(RESYNC_PAUSE, self.request_resync)
-            else:
-                self._followups = 0
-                self.status = "messages were lost during the reload: r reloads"
-                self.status_style = "bold yellow"
-        else:
-            self._followups = 0
+            self.set_timer(RESYNC_PAUSE, self.request_resync)
 
     def _loaded(self, sas: list[Message], sps: list[Message], first: bool) -> None:
         empty = not sas and not sps
@@ -296,7 +301,7 @@ class SetkeyApp(App[int]):
         self.status = reason
         self.status_style = "bold red"
         self.update_badge()
-        self.notify(reason, severity="error", timeout=10)
+        self.notify(reason, severity="error", timeout=10, markup=False)
 
     # -- the drain -----------------------------------------------------------------------------------
     def drain(self) -> None:
@@ -321,11 +326,11 @@ class SetkeyApp(App[int]):
             elif isinstance(ev, LostEvent):
                 resync = True
                 self.notify(f"Kernel messages were lost ({ev.reason}); reloading the SAD and SPD.",
-                            severity="warning")
+                            severity="warning", markup=False)
             elif isinstance(ev, FailedEvent):
                 self.status = f"listener stopped: {ev.reason} (r reloads)"
                 self.status_style = "bold red"
-                self.notify(f"The kernel listener stopped: {ev.reason}", severity="error", timeout=10)
+                self.notify(f"The kernel listener stopped: {ev.reason}", severity="error", timeout=10, markup=False)
         if not taken:
             return
         if items and self._resyncing:
@@ -408,7 +413,8 @@ class SetkeyApp(App[int]):
         errors = self.kernel_requests(msgs)
         if errors:
             shown = "\n".join(errors[:5]) + (f"\n… and {len(errors) - 5} more" if len(errors) > 5 else "")
-            self.call_from_thread(self.notify, shown, title="The kernel refused", severity="error", timeout=10)
+            self.call_from_thread(self.notify, shown, title="The kernel refused", severity="error", timeout=10,
+                                  markup=False)
         else:
             self.call_from_thread(self.notify, done)
 
@@ -531,7 +537,7 @@ class SetkeyApp(App[int]):
             return
         text = statement_of(row, with_keys=False).strip()
         self.copy_to_clipboard(text)
-        self.notify(text, title="Copied")
+        self.notify(text, title="Copied", markup=False)
 
     def action_export(self) -> None:
         """Export the SAD and/or SPD (the rows the filters show) as a setkey script."""
@@ -546,10 +552,10 @@ class SetkeyApp(App[int]):
             try:
                 write_private(path, export_text(sas, sps, with_keys=keys))
             except OSError as exc:
-                self.notify(f"Cannot write {path}: {exc.strerror or exc}", severity="error")
+                self.notify(f"Cannot write {path}: {exc.strerror or exc}", severity="error", markup=False)
                 return
             self.notify(f"Wrote {len(sas)} SAs and {len(sps)} policies to {path} (mode 0600"
-                        f"{', keys included' if keys else ', without keys'}).")
+                        f"{', keys included' if keys else ', without keys'}).", markup=False)
 
         self.push_screen(ExportScreen(len(sad), len(spd)), answer)
 
@@ -570,7 +576,7 @@ class SetkeyApp(App[int]):
         try:
             transport = self.opener()
         except (TransportError, OSError) as exc:
-            self.call_from_thread(self.notify, f"cannot open the kernel: {exc}", severity="error")
+            self.call_from_thread(self.notify, f"cannot open the kernel: {exc}", severity="error", markup=False)
             return
         try:
             rc = run_script(text, transport, stdin_mode=False, verbose=False, dry_run=False, kernel_mode=False,
@@ -579,7 +585,7 @@ class SetkeyApp(App[int]):
             transport.close()
         problems = (out.getvalue() + err.getvalue()).strip()
         if rc or problems:
-            self.call_from_thread(self.notify, problems or f"exit status {rc}", title="Example scenario",
+            self.call_from_thread(self.notify, problems or f"exit status {rc}", title="Example scenario", markup=False,
                                   severity="warning", timeout=10)
         else:
             self.call_from_thread(self.notify, "Example scenario applied: watch the lifetimes count down; the "
@@ -618,9 +624,9 @@ class SetkeyApp(App[int]):
             try:
                 n = pane.save_recording(path)
             except OSError as exc:
-                self.notify(f"Cannot write {path}: {exc.strerror or exc}", severity="error")
+                self.notify(f"Cannot write {path}: {exc.strerror or exc}", severity="error", markup=False)
                 return
-            self.notify(f"Saved {n} messages to {path}; replay with --kernel replay:{path}")
+            self.notify(f"Saved {n} messages to {path}; replay with --kernel replay:{path}", markup=False)
 
         self.push_screen(PathScreen("Save the monitor as a recording", "setkey-monitor.rec"), answer)
 
@@ -674,7 +680,9 @@ def run(kernel_spec: str = "auto", platform: Platform | None = None) -> int:
     except (TransportError, OSError, ValueError) as exc:
         print(f"setkey-tui: {exc}", file=sys.stderr)
         return 1
-    replay = kernel_spec.startswith("replay:")
+    from setkey_tui.kernel.replay import ReplayTransport
+
+    replay = isinstance(first, ReplayTransport)  # also when SETKEY_TUI_KERNEL chose it
     app = SetkeyApp(opener, platform=platform or first.platform, now=clock_from_env(), replay=replay)
     result = app.run()
     return int(result or 0)

@@ -286,3 +286,29 @@ def test_bsd_promiscuous_copies_are_unwrapped() -> None:
     assert unwrap_promisc(bare, FREEBSD) == bare
     broken = wrapped[:-8]
     assert unwrap_promisc(broken, FREEBSD) == broken
+
+
+def test_repeated_extensions_share_one_decoded_object() -> None:
+    from setkey_tui.pfkey.fast import SHARED_MAX
+
+    def reply(i: int) -> bytes:
+        src = Sockaddr(AF_INET, 0, (0x0A000000 + i).to_bytes(4, "big"))
+        exts = (
+            SAExt(0x1000 + i, 32, 1, 5, 12),
+            LifetimeExt(ExtType.LIFETIME_HARD, 0, 0, 3600),
+            AddressExt(ExtType.ADDRESS_SRC, src, 0, 32),
+            AddressExt(ExtType.ADDRESS_PROXY, Sockaddr(AF_INET, 0, bytes(4)), 255, 0),
+            SA2Ext(1),
+        )
+        return Message(MsgType.DUMP, 3, i, 1, 0, exts).encode(LINUX)
+
+    first, second = decode(reply(1), LINUX), decode(reply(2), LINUX)
+    assert first.get(ExtType.ADDRESS_PROXY) is second.get(ExtType.ADDRESS_PROXY)
+    assert first.get(ExtType.LIFETIME_HARD) is second.get(ExtType.LIFETIME_HARD)
+    assert first.get(ExtType.ADDRESS_SRC) != second.get(ExtType.ADDRESS_SRC)
+    # More distinct extensions than the sharing table holds: every message still decodes to its own values.
+    for i in range(SHARED_MAX + 50):
+        data = reply(i)
+        msg = decode(data, LINUX)
+        assert msg.get(ExtType.ADDRESS_SRC).sockaddr.addr == (0x0A000000 + i).to_bytes(4, "big")
+        assert msg.encode(LINUX) == data

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -118,7 +119,7 @@ class DetailScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-body"):
-            yield Label(_title(self.row), classes="detail-title")
+            yield Label(_title(self.row), classes="detail-title", markup=False)
             yield Label("Fields", classes="detail-heading")
             yield Static("", id="detail-fields", markup=False, classes="detail-block")
             yield Label("setkey statement", classes="detail-heading")
@@ -138,7 +139,7 @@ class DetailScreen(Screen[None]):
         self._linked = self._find_linked()
         options = self.query_one("#detail-linked", OptionList)
         if self._linked:
-            options.add_options([Option(_title(r), id=str(i)) for i, r in enumerate(self._linked)])
+            options.add_options([Option(Text(_title(r)), id=str(i)) for i, r in enumerate(self._linked)])
         else:
             options.add_option(Option("none", disabled=True))
         self.refresh_texts()
@@ -193,7 +194,7 @@ class DetailScreen(Screen[None]):
         """Copy the statement."""
         text = self.statement()
         self.app.copy_to_clipboard(text)
-        self.notify(text, title="Copied")
+        self.notify(text, title="Copied", markup=False)
 
     def action_back(self) -> None:
         """Close."""

@@ -40,7 +40,7 @@ class ConfirmScreen(_Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-title")
+            yield Label(self.question, classes="dialog-title", markup=False)
             if self.details:
                 yield Static(self.details, classes="dialog-details", markup=False)
             with Horizontal(classes="dialog-buttons"):
@@ -113,7 +113,7 @@ class ExportScreen(_Dialog):
                          value="both", allow_blank=False, id="export-which")
             yield Input("setkey-export.conf", placeholder="file name", id="export-path")
             yield Checkbox("include the keys (secret!)", value=False, id="export-keys")
-            yield Label("", id="export-error", classes="field-error")
+            yield Label("", id="export-error", classes="field-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Export", variant="primary", id="yes")
                 yield Button("Cancel", id="no")
@@ -149,7 +149,7 @@ class PathScreen(_Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             yield Input(self.default, placeholder="file name", id="path")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", variant="primary", id="yes")

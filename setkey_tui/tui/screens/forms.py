@@ -77,13 +77,13 @@ class _FormScreen(Screen[None]):
             yield Label(label, classes="form-label")
             with Vertical(classes="form-field"):
                 yield widget
-                yield Label("", id=f"err-{field_id}", classes="field-error")
+                yield Label("", id=f"err-{field_id}", classes="field-error", markup=False)
 
     def footer_parts(self) -> ComposeResult:
         """Preview, general error, buttons, footer."""
         yield Label("Statement preview (checked by the setkey grammar on every change)", classes="form-heading")
         yield Static("", id="preview", markup=False)
-        yield Label("", id="form-error", classes="field-error")
+        yield Label("", id="form-error", classes="field-error", markup=False)
         with Horizontal(classes="dialog-buttons"):
             yield Button("Add (ctrl+s)", variant="primary", id="submit")
             yield Button("Cancel (esc)", id="cancel")
@@ -184,7 +184,7 @@ class _FormScreen(Screen[None]):
         if errors:
             self.query_one("#form-error", Label).update("The kernel refused: " + " ".join(errors))
             return
-        self.app.notify(f"Sent: {self.built.text if self.built else ''}", title="Added")
+        self.app.notify(f"Sent: {masked_preview(self.built) if self.built else ''}", title="Added", markup=False)
         self.dismiss(None)
 
 
@@ -300,7 +300,7 @@ class AddPolicyScreen(_FormScreen):
             yield from self.row("Level", Select(_options(["require", "use", "default", "unique"]), value="require",
                                                 allow_blank=False, id="f-level"), "level")
             yield from self.row("Reqid (unique)", Input(placeholder="(none)", id="f-reqid"), "reqid")
-            yield Label("", id="err-request", classes="field-error")
+            yield Label("", id="err-request", classes="field-error", markup=False)
             yield from self.footer_parts()
         yield Footer()
 

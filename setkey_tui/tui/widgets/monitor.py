@@ -29,6 +29,7 @@ from setkey_tui.tui.masking import key_byte_ranges, mask_hex_text, mask_hexdump
 MAX_LINES = 5000
 PAUSE_BUFFER = 20000
 RECORDING = 100_000
+RERENDER = 200  # messages shown again in the new format when -x/-xx or -h is toggled
 FORMAT_PER_BATCH = 40  # per drain (20 a second): 800 messages/s formatted at most
 
 TYPE_CHOICES: list[tuple[str, int]] = [(m.name, int(m)) for m in MsgType if m != MsgType.RESERVED]
@@ -89,12 +90,13 @@ class MonitorPane(Vertical):
         self.dropped = 0
         self.recording: deque[Captured] = deque(maxlen=RECORDING)
         self.seen = 0
+        self.cleared_at = 0  # ``seen`` when the pane was last cleared
         self.shown = 0
         self.skipped = 0
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="monitor-bar"):
-            yield Label("", id="monitor-status")
+            yield Label("", id="monitor-status", markup=False)
             yield Select(TYPE_CHOICES, prompt="all types", id="monitor-type")
             yield Select(PROTO_CHOICES, prompt="all protocols", id="monitor-proto")
         yield Log(max_lines=MAX_LINES, id="monitor-log", auto_scroll=True)
@@ -191,16 +193,26 @@ class MonitorPane(Vertical):
     def toggle_timestamps(self) -> None:
         """Switch between -x (time of day) and -xx (seconds since the epoch)."""
         self.tflag = 2 if self.tflag == 1 else 1
-        self.update_status()
+        self._rerender()
 
     def toggle_hex(self) -> None:
         """Add or remove the -h hex dump before each decoding."""
         self.hexdump = not self.hexdump
+        self._rerender()
+
+    def _rerender(self) -> None:
+        """Show the latest messages (since the last clear) again in the current format."""
+        if not self.paused:
+            n = min(self.seen - self.cleared_at, len(self.recording), RERENDER)
+            recent = list(self.recording)[-n:] if n > 0 else []
+            self.log_widget.clear()
+            self._write([c for c in recent if self._passes(c)])
         self.update_status()
 
     def clear(self) -> None:
         """Empty the pane and the waiting queue (the recording is kept)."""
         self.log_widget.clear()
+        self.cleared_at = self.seen
         self.waiting.clear()
         self.dropped = 0
         self.skipped = 0
@@ -215,10 +227,13 @@ class MonitorPane(Vertical):
         return len(items)
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        """Apply the type/protocol filters (for messages from now on)."""
+        """Apply the type/protocol filters (to the latest messages again, and to those to come)."""
         value = None if event.value is Select.NULL else int(event.value)  # type: ignore[arg-type]
         if event.select.id == "monitor-type":
             self.type_filter = value
         elif event.select.id == "monitor-proto":
             self.proto_filter = value
+        else:
+            return
         event.stop()
+        self._rerender()

@@ -53,8 +53,8 @@ class TablePane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield self._table_widget
-        yield Label("", classes="filter-summary")
-        yield Label("", classes="filter-error")
+        yield Label("", classes="filter-summary", markup=False)
+        yield Label("", classes="filter-error", markup=False)
         placeholder = ("filter: text, spi:0x1000, dst:10.0.0.0/8, state:dying, proto:esp"
                        if self.kind == "sad" else "filter: text, dir:out, src:10.0.0.0/8, action:ipsec, reqid:5")
         yield Input(placeholder=placeholder, classes="filter-input", id=f"{self.kind}-filter")
