@@ -1,0 +1,1 @@
+"""Example scenarios (setkey scripts) and synthetic kernel messages for demos, tests and benchmarks."""

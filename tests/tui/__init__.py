@@ -1,0 +1,1 @@
+"""Tests of the TUI, the mirror and their helpers."""

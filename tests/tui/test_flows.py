@@ -192,6 +192,11 @@ async def test_filter_and_sort(env) -> None:
         assert [sad.row_at(i).spi for i in range(len(sad))] == sorted(spis, reverse=True)
         await pilot.click("#sad-table", offset=(3, 0))  # the header of the first column
         assert sad.sort_column.name == "src"
+        await pilot.click("#sad-table", offset=(3, 3))  # the third row
+        table = app.query_one("#sad-table")
+        assert table.cursor == 2
+        await pilot.click("#sad-table", offset=(3, 4), times=2)  # a double click opens the detail
+        assert isinstance(app.screen, DetailScreen) and app.screen.row is sad.row_at(3)
 
 
 async def test_detail_masks_keys_until_revealed(env) -> None:
@@ -212,7 +217,10 @@ async def test_detail_masks_keys_until_revealed(env) -> None:
         await pilot.press("escape")
         assert not isinstance(app.screen, DetailScreen)
         await pilot.press("enter")
-        assert "0x00112233445566778899aabbccddeeff" not in texts.__call__() or app.screen is not detail
+        again = app.screen
+        assert isinstance(again, DetailScreen) and again is not detail
+        reopened = " ".join(str(w.render()) for w in again.query(Static))
+        assert "00112233445566778899aabbccddeeff" not in reopened  # revealed for that visit only
 
 
 async def test_detail_links_sa_and_policies(env) -> None:
@@ -339,7 +347,12 @@ async def test_help_palette_and_copy(env) -> None:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
-        titles = [c.title for c in app.get_system_commands(app.screen)]
+        commands = {c.title.split("  [")[0]: c for c in app.get_system_commands(app.screen)}
+        titles = list(commands)
+        await commands["Flush SPD"].callback()
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and "Flush the SPD?" in app.screen.question
+        await pilot.press("n")
         for needed in ("Add SA", "Add policy", "Delete", "Flush SAD", "Flush SPD", "Export", "Filter",
                        "Pause monitor", "Save recording", "Load example", "Theme"):
             assert any(t.startswith(needed) for t in titles), needed

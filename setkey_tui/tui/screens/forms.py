@@ -81,7 +81,7 @@ class _FormScreen(Screen[None]):
 
     def footer_parts(self) -> ComposeResult:
         """Preview, general error, buttons, footer."""
-        yield Label("Statement preview (checked by the setkey grammar on every change)", classes="form-heading")
+        yield Label("Statement (checked by the setkey grammar on every change)", classes="form-heading")
         yield Static("", id="preview", markup=False)
         yield Label("", id="form-error", classes="field-error", markup=False)
         with Horizontal(classes="dialog-buttons"):
@@ -201,31 +201,33 @@ class AddSAScreen(_FormScreen):
     def compose(self) -> ComposeResult:
         enc_names = [n for n in ENC_BY_NAME if n not in ("simple", "rijndael-cbc", "des-deriv", "des-32iv")]
         auth_names = ["none", *[n for n in AUTH_BY_NAME if not n.startswith("hmac-sha2-")]]
-        with VerticalScroll(classes="form"):
-            yield Label("Add a security association", classes="form-title")
-            yield from self.row("Protocol", Select(_options(["esp", "ah", "ipcomp"]), value="esp",
-                                                   allow_blank=False, id="f-proto"), "proto")
-            yield from self.row("Source", Input(placeholder="10.0.0.1", id="f-src"), "src")
-            yield from self.row("Destination", Input(placeholder="10.0.0.2", id="f-dst"), "dst")
-            yield from self.row("SPI", Input(placeholder="0x1000", id="f-spi"), "spi")
-            yield from self.row("Mode", Select(_options(["any", "transport", "tunnel"]), value="any",
-                                               allow_blank=False, id="f-mode"), "mode")
-            yield from self.row("Reqid", Input(placeholder="(none)", id="f-reqid"), "reqid")
-            yield from self.row("Replay window", Input(placeholder="(none)", id="f-replay"), "replay")
-            yield from self.row("Encryption", Select(_options(enc_names), value="aes-cbc", allow_blank=False,
-                                                     id="f-enc"), "enc")
-            yield from self.row("Encryption key", Input(placeholder="0x… (ctrl+r: random)", id="f-enc_key",
-                                                        password=True), "enc_key")
-            yield from self.row("Authentication", Select(_options(auth_names), value="hmac-sha256",
-                                                         allow_blank=False, id="f-auth"), "auth")
-            yield from self.row("Authentication key", Input(placeholder="0x… (ctrl+r: random)", id="f-auth_key",
-                                                            password=True), "auth_key")
-            yield from self.row("Compression", Select(_options(list(COMP_BY_NAME)), value="deflate",
-                                                      allow_blank=False, id="f-comp"), "comp")
-            yield from self.row("Soft lifetime (s)", Input(placeholder="(none)", id="f-soft"), "soft")
-            yield from self.row("Hard lifetime (s)", Input(placeholder="(none)", id="f-hard"), "hard")
-            yield Button("Random keys (ctrl+r)", id="random")
-            yield from self.footer_parts()
+        with Horizontal(classes="form-layout"):
+            with VerticalScroll(classes="form"):
+                yield Label("Add a security association", classes="form-title")
+                yield from self.row("Protocol", Select(_options(["esp", "ah", "ipcomp"]), value="esp",
+                                                       allow_blank=False, id="f-proto"), "proto")
+                yield from self.row("Source", Input(placeholder="10.0.0.1", id="f-src"), "src")
+                yield from self.row("Destination", Input(placeholder="10.0.0.2", id="f-dst"), "dst")
+                yield from self.row("SPI", Input(placeholder="0x1000", id="f-spi"), "spi")
+                yield from self.row("Mode", Select(_options(["any", "transport", "tunnel"]), value="any",
+                                                   allow_blank=False, id="f-mode"), "mode")
+                yield from self.row("Reqid", Input(placeholder="(none)", id="f-reqid"), "reqid")
+                yield from self.row("Replay window", Input(placeholder="(none)", id="f-replay"), "replay")
+                yield from self.row("Encryption", Select(_options(enc_names), value="aes-cbc", allow_blank=False,
+                                                         id="f-enc"), "enc")
+                yield from self.row("Encryption key", Input(placeholder="0x… (ctrl+r: random)", id="f-enc_key",
+                                                            password=True), "enc_key")
+                yield from self.row("Authentication", Select(_options(auth_names), value="hmac-sha256",
+                                                             allow_blank=False, id="f-auth"), "auth")
+                yield from self.row("Authentication key", Input(placeholder="0x… (ctrl+r: random)", id="f-auth_key",
+                                                                password=True), "auth_key")
+                yield from self.row("Compression", Select(_options(list(COMP_BY_NAME)), value="deflate",
+                                                          allow_blank=False, id="f-comp"), "comp")
+                yield from self.row("Soft lifetime (s)", Input(placeholder="(none)", id="f-soft"), "soft")
+                yield from self.row("Hard lifetime (s)", Input(placeholder="(none)", id="f-hard"), "hard")
+            with Vertical(classes="form-side"):
+                yield from self.footer_parts()
+                yield Button("Random keys (ctrl+r)", id="random")
         yield Footer()
 
     def form(self) -> SAForm:
@@ -278,30 +280,32 @@ class AddPolicyScreen(_FormScreen):
                  "req_proto", "req_mode", "tsrc", "tdst", "level", "reqid")
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="form"):
-            yield Label("Add a security policy", classes="form-title")
-            yield from self.row("Source range", Input(placeholder="10.0.0.0/24", id="f-src"), "src")
-            yield from self.row("Source port", Input("any", id="f-sport"), "sport")
-            yield from self.row("Destination range", Input(placeholder="10.0.1.0/24", id="f-dst"), "dst")
-            yield from self.row("Destination port", Input("any", id="f-dport"), "dport")
-            yield from self.row("Upper protocol", Select(_options(["any", "tcp", "udp", "icmp", "icmp6", "gre"]),
-                                                         value="any", allow_blank=False, id="f-upper"), "upper")
-            yield from self.row("Direction", Select(_options(["out", "in", "fwd"]), value="out", allow_blank=False,
-                                                    id="f-direction"), "direction")
-            yield from self.row("Priority", Input(placeholder="(default)", id="f-priority"), "priority")
-            yield from self.row("Action", Select(_options(["ipsec", "discard", "none"]), value="ipsec",
-                                                 allow_blank=False, id="f-action"), "action")
-            yield from self.row("Request protocol", Select(_options(["esp", "ah", "ipcomp"]), value="esp",
-                                                           allow_blank=False, id="f-req_proto"), "req_proto")
-            yield from self.row("Request mode", Select(_options(["transport", "tunnel"]), value="transport",
-                                                       allow_blank=False, id="f-req_mode"), "req_mode")
-            yield from self.row("Tunnel source", Input(placeholder="192.0.2.1", id="f-tsrc"), "tsrc")
-            yield from self.row("Tunnel destination", Input(placeholder="192.0.2.2", id="f-tdst"), "tdst")
-            yield from self.row("Level", Select(_options(["require", "use", "default", "unique"]), value="require",
-                                                allow_blank=False, id="f-level"), "level")
-            yield from self.row("Reqid (unique)", Input(placeholder="(none)", id="f-reqid"), "reqid")
-            yield Label("", id="err-request", classes="field-error", markup=False)
-            yield from self.footer_parts()
+        with Horizontal(classes="form-layout"):
+            with VerticalScroll(classes="form"):
+                yield Label("Add a security policy", classes="form-title")
+                yield from self.row("Source range", Input(placeholder="10.0.0.0/24", id="f-src"), "src")
+                yield from self.row("Source port", Input("any", id="f-sport"), "sport")
+                yield from self.row("Destination range", Input(placeholder="10.0.1.0/24", id="f-dst"), "dst")
+                yield from self.row("Destination port", Input("any", id="f-dport"), "dport")
+                yield from self.row("Upper protocol", Select(_options(["any", "tcp", "udp", "icmp", "icmp6", "gre"]),
+                                                             value="any", allow_blank=False, id="f-upper"), "upper")
+                yield from self.row("Direction", Select(_options(["out", "in", "fwd"]), value="out", allow_blank=False,
+                                                        id="f-direction"), "direction")
+                yield from self.row("Priority", Input(placeholder="(default)", id="f-priority"), "priority")
+                yield from self.row("Action", Select(_options(["ipsec", "discard", "none"]), value="ipsec",
+                                                     allow_blank=False, id="f-action"), "action")
+                yield from self.row("Request protocol", Select(_options(["esp", "ah", "ipcomp"]), value="esp",
+                                                               allow_blank=False, id="f-req_proto"), "req_proto")
+                yield from self.row("Request mode", Select(_options(["transport", "tunnel"]), value="transport",
+                                                           allow_blank=False, id="f-req_mode"), "req_mode")
+                yield from self.row("Tunnel source", Input(placeholder="192.0.2.1", id="f-tsrc"), "tsrc")
+                yield from self.row("Tunnel destination", Input(placeholder="192.0.2.2", id="f-tdst"), "tdst")
+                yield from self.row("Level", Select(_options(["require", "use", "default", "unique"]), value="require",
+                                                    allow_blank=False, id="f-level"), "level")
+                yield from self.row("Reqid (unique)", Input(placeholder="(none)", id="f-reqid"), "reqid")
+                yield Label("", id="err-request", classes="field-error", markup=False)
+            with Vertical(classes="form-side"):
+                yield from self.footer_parts()
         yield Footer()
 
     def form(self) -> SPForm:

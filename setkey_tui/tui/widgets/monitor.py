@@ -165,19 +165,21 @@ class MonitorPane(Vertical):
                 text = mask_hexdump(text, key_byte_ranges(c.data, self.platform))
         return text.rstrip("\n").split("\n")
 
-    def _write(self, items: list[Captured]) -> None:
+    def _write(self, items: list[Captured], *, count: bool = True) -> None:
         if not items:
             return
         if len(items) > FORMAT_PER_BATCH:
             skip = len(items) - FORMAT_PER_BATCH
-            self.skipped += skip
+            if count:
+                self.skipped += skip
             items = items[-FORMAT_PER_BATCH:]
             lines = [f"… {skip} messages not shown here (too fast to read; all are kept for saving)"]
         else:
             lines = []
         for c in items:
             lines.extend(self._format(c))
-        self.shown += len(items)
+        if count:
+            self.shown += len(items)
         self.log_widget.write_lines(lines)
 
     # -- controls ------------------------------------------------------------------------------------
@@ -206,7 +208,7 @@ class MonitorPane(Vertical):
             n = min(self.seen - self.cleared_at, len(self.recording), RERENDER)
             recent = list(self.recording)[-n:] if n > 0 else []
             self.log_widget.clear()
-            self._write([c for c in recent if self._passes(c)])
+            self._write([c for c in recent if self._passes(c)], count=False)
         self.update_status()
 
     def clear(self) -> None:
