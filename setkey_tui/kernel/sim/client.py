@@ -91,9 +91,24 @@ class SimClient:
             if msg is not None:
                 return msg
 
-    def set_promisc(self, on: bool) -> None:
-        """SADB_X_PROMISC on or off."""
-        self.send(header_only(MsgType.X_PROMISC, 1 if on else 0, pid=os.getpid()).encode(self.platform))
+    def set_promisc(self, on: bool, *, timeout: float = 5.0) -> None:
+        """SADB_X_PROMISC on or off; returns once the kernel has applied it (its echo arrived), as a real
+        PF_KEY socket does on send. Messages read meanwhile, the echo included, stay queued for recv()."""
+        pid = os.getpid()
+        self.send(header_only(MsgType.X_PROMISC, 1 if on else 0, pid=pid).encode(self.platform))
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            packet = self._read_packet(left) if left > 0 else None
+            if packet is None:
+                raise TransportError("the simulated kernel did not confirm promiscuous mode")
+            msg = self._route(packet)
+            if msg is None:
+                continue
+            self._pending.append(msg)
+            order = "little" if self.platform.byteorder == "<" else "big"
+            if len(msg) >= 16 and msg[1] == MsgType.X_PROMISC and int.from_bytes(msg[12:16], order) == pid:
+                return
 
     def simulate_traffic(
         self, src: str, dst: str, proto: int = 0, *, timeout: float = 5.0, **kw: int
