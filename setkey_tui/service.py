@@ -9,20 +9,28 @@ asks once for the supported algorithms.
 from __future__ import annotations
 
 import errno as errno_mod
+import ipaddress
 import itertools
 import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from setkey_tui.kernel.base import Transport, TransportError
-from setkey_tui.pfkey.constants import ExtType, MsgType
-from setkey_tui.pfkey.extensions import Alg, SupportedExt
+from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
+from setkey_tui.pfkey.constants import Direction, ExtType, MsgType, PolicyType, SAState, SAType
+from setkey_tui.pfkey.extensions import AddressExt, Alg, LifetimeExt, PolicyExt, SAExt, SupportedExt
 from setkey_tui.pfkey.message import Message, decode, header_only
 from setkey_tui.pfkey.platform import Platform
 from setkey_tui.pfkey.wire import DecodeError
 
 _SEQ_START = 1
+IPPROTO_ANY = 255  # "any" upper-layer protocol (IPSEC_ULPROTO_ANY)
+DEFAULT_PACKET_SIZE = 64
+MAX_PACKET_SIZE = 65535
+# Upper-layer protocols a simulated packet can carry, by the names setkey uses.
+UPPER_PROTOCOLS: dict[str, int] = {"any": IPPROTO_ANY, "tcp": 6, "udp": 17, "icmp": 1, "icmp6": 58, "gre": 47,
+                                   "sctp": 132}
 
 
 def _errno_text(err: int, msg_type: int) -> str:
@@ -50,6 +58,37 @@ class ReplyTimeout(TransportError):
     """No answer from the kernel within the time allowed."""
 
 
+class TrafficUnavailable(TransportError):
+    """Traffic can only be simulated on the simulated kernel (this transport has no packets to send)."""
+
+
+class TrafficInputError(ValueError):
+    """A bad packet description; ``field`` names the value at fault (src, dst, proto, sport, dport, size)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+def check_packet(src: str, dst: str, proto: int, sport: int, dport: int, size: int) -> None:
+    """Raise :class:`TrafficInputError` when a simulated packet is not well described."""
+    ips = []
+    for name, text in (("src", src), ("dst", dst)):
+        try:
+            ips.append(ipaddress.ip_address(text.strip()))
+        except ValueError:
+            raise TrafficInputError(name, f"{text.strip() or '(empty)'} is not an IP address") from None
+    if ips[0].version != ips[1].version:
+        raise TrafficInputError("dst", "source and destination must both be IPv4 or both IPv6")
+    if not 0 <= proto <= 255:
+        raise TrafficInputError("proto", f"protocol {proto} is out of range (0-255)")
+    for name, port in (("sport", sport), ("dport", dport)):
+        if not 0 <= port <= 65535:
+            raise TrafficInputError(name, f"port {port} is out of range (0-65535)")
+    if not 1 <= size <= MAX_PACKET_SIZE:
+        raise TrafficInputError("size", f"packet size {size} is out of range (1-{MAX_PACKET_SIZE})")
+
+
 class KeyService:
     """Requests and their replies, matched by seq + pid + type, on one transport.
 
@@ -73,6 +112,11 @@ class KeyService:
     def description(self) -> str:
         """What kernel this is ("real PF_KEY", "simulated kernel ...")."""
         return self.transport.description
+
+    @property
+    def can_simulate_traffic(self) -> bool:
+        """True on the simulated kernel (in-process or served): :meth:`simulate_traffic` works there."""
+        return callable(getattr(self.transport, "simulate_traffic", None))
 
     def next_seq(self) -> int:
         """A fresh sequence number (never 0: 0 marks the last message of a dump)."""
@@ -174,6 +218,160 @@ class KeyService:
             enc.algs if isinstance(enc, SupportedExt) else (),
         )
 
+    def discard_pending(self, limit: int = 100_000) -> int:
+        """Drop the messages waiting on this service's socket (broadcasts that piled up since the last
+        request; a listener has its own copies), so that a full receive buffer (ENOBUFS) is not taken for an
+        answer. Returns how many were dropped (at most ``limit``; a loss report is not counted)."""
+        dropped = 0
+        for _ in range(limit):
+            try:
+                if self.transport.recv(0) is None:
+                    break
+            except MessagesLost:
+                continue
+            dropped += 1
+        return dropped
+
+    def simulate_traffic(
+        self,
+        src: str,
+        dst: str,
+        proto: int = IPPROTO_ANY,
+        *,
+        sport: int = 0,
+        dport: int = 0,
+        size: int = DEFAULT_PACKET_SIZE,
+    ) -> dict[str, Any]:
+        """Send one outbound packet through the simulated kernel's SPD; its verdict as a dict (``verdict``:
+        no-policy, bypass, discard, protected, acquire or expired; ``policy_id``, ``sa_spis``, ``acquires``).
+
+        Raises :class:`TrafficUnavailable` on any other kernel, :class:`TrafficInputError` for a bad packet.
+        The kernel's messages it causes (ACQUIRE, EXPIRE) reach the sockets as usual.
+        """
+        sim = getattr(self.transport, "simulate_traffic", None)
+        if sim is None or not self.can_simulate_traffic:
+            raise TrafficUnavailable(
+                f"traffic can only be simulated on the simulated kernel (this is: {self.description})"
+            )
+        check_packet(src, dst, proto, sport, dport, size)
+        try:
+            verdict = sim(src.strip(), dst.strip(), proto, sport=sport, dport=dport, size=size)
+        except ValueError as exc:
+            raise TrafficInputError("dst", str(exc).removeprefix("simulate_traffic: ")) from None
+        return dict(verdict)
+
+    def get_sa(self, satype: int, spi: int, src: AddressExt | None, dst: AddressExt, timeout: float = 5.0) -> Message:
+        """SADB_GET of one SA: its current state (lifetimes included), as the kernel tells it."""
+        exts: list[Any] = [SAExt(spi=spi)]
+        exts += [a._replace(trailer=b"") for a in (src, dst) if a is not None]
+        return self.request(Message(MsgType.GET, satype, extensions=tuple(exts)), timeout)
+
+    def get_policy(self, policy_id: int, timeout: float = 5.0) -> Message:
+        """SADB_X_SPDGET of the policy with this id (its direction is ``id % 8`` on Linux)."""
+        direction = (policy_id & 7) + 1
+        if direction not in (Direction.INBOUND, Direction.OUTBOUND, Direction.FWD):
+            direction = Direction.OUTBOUND
+        pol = PolicyExt(PolicyType.IPSEC, direction, policy_id)
+        return self.request(Message(MsgType.X_SPDGET, 0, extensions=(pol,)), timeout)
+
+    def carriers(self, spis: Iterable[int], known: Iterable[Message], timeout: float = 5.0) -> list[Message]:
+        """The current state (SADB_GET) of the SAs with these SPIs, found among ``known`` SA messages (a dump,
+        the rows of a table); an SA that is gone by now (a hard expiry) is left out."""
+        wanted = set(spis)
+        out: list[Message] = []
+        for msg in known:
+            sa, dst = msg.get(ExtType.SA), msg.get(ExtType.ADDRESS_DST)
+            if not isinstance(sa, SAExt) or sa.spi not in wanted or not isinstance(dst, AddressExt):
+                continue
+            if sa.state in (SAState.LARVAL, SAState.DEAD):
+                continue
+            src = msg.get(ExtType.ADDRESS_SRC)
+            try:
+                out.append(self.get_sa(msg.satype, sa.spi, src if isinstance(src, AddressExt) else None, dst,
+                                       timeout))
+            except KernelReplyError:
+                continue
+        return out
+
     def close(self) -> None:
         """Close the transport."""
         self.transport.close()
+
+
+VERDICT_WORDS = {
+    "no-policy": "no policy matched: sent in the clear",
+    "bypass": "the policy lets it pass without IPsec: sent in the clear",
+    "discard": "the policy discards it: dropped",
+    "protected": "protected",
+    "acquire": "no SA: the kernel raised ACQUIRE for a key manager; the packet is dropped",
+    "expired": "its SA reached a hard lifetime: the kernel expired it (dropped)",
+}
+
+
+def _where(ext: object) -> str:
+    if not isinstance(ext, AddressExt):
+        return "?"
+    ip = ext.sockaddr.ip
+    full = 32 if ip.version == 4 else 128
+    text = str(ip) if ext.prefixlen == full else f"{ip}/{ext.prefixlen}"
+    return f"{text}[{ext.sockaddr.port or 'any'}]"
+
+
+def describe_policy(msg: Message) -> str:
+    """A policy in a few words: ``policy 9 (out ipsec): 10.1.0.0/16[any] -> 10.2.0.0/16[any] any``."""
+    pol = msg.get(ExtType.X_POLICY)
+    src, dst = msg.get(ExtType.ADDRESS_SRC), msg.get(ExtType.ADDRESS_DST)
+    upper = src.proto if isinstance(src, AddressExt) else IPPROTO_ANY
+    if not isinstance(pol, PolicyExt):
+        return "a policy"
+    try:
+        direction = Direction(pol.dir).name.lower().removesuffix("bound")
+    except ValueError:
+        direction = str(pol.dir)
+    try:
+        action = {PolicyType.IPSEC: "ipsec", PolicyType.DISCARD: "discard", PolicyType.NONE: "none"}.get(
+            PolicyType(pol.policy_type), PolicyType(pol.policy_type).name.lower())
+    except ValueError:
+        action = str(pol.policy_type)
+    names = {num: name for name, num in UPPER_PROTOCOLS.items()}
+    upper_name = "any" if upper == 0 else names.get(upper, str(upper))
+    return f"policy {pol.id} ({direction} {action}): {_where(src)} -> {_where(dst)} {upper_name}"
+
+
+def describe_sa(msg: Message) -> str:
+    """An SA and its byte count: ``esp SA 0x00001001 10.0.0.1 -> 10.0.0.2, now 128 bytes (2 packets)``."""
+    sa, cur = msg.get(ExtType.SA), msg.get(ExtType.LIFETIME_CURRENT)
+    src, dst = msg.get(ExtType.ADDRESS_SRC), msg.get(ExtType.ADDRESS_DST)
+    try:
+        proto = SAType(msg.satype).name.lower()
+    except ValueError:
+        proto = f"satype {msg.satype}"
+    spi = f"0x{sa.spi:08x}" if isinstance(sa, SAExt) else "?"
+    ends = " -> ".join(str(a.sockaddr.ip) if isinstance(a, AddressExt) else "?" for a in (src, dst))
+    used = ""
+    if isinstance(cur, LifetimeExt):
+        used = f", now {cur.bytes} bytes ({cur.allocations} packet{'' if cur.allocations == 1 else 's'})"
+    return f"{proto} SA {spi} {ends}{used}"
+
+
+def describe_traffic(verdict: dict[str, Any], *, policy: Message | None = None,
+                     sas: Iterable[Message] = ()) -> str:
+    """One simulated packet's verdict in plain words: which policy matched, which SAs carried it and their
+    byte counts, or why it went in the clear / was dropped / raised ACQUIRE."""
+    kind = str(verdict.get("verdict", "?"))
+    words = VERDICT_WORDS.get(kind, kind)
+    if kind == "no-policy":
+        return words
+    pid = verdict.get("policy_id")
+    head = describe_policy(policy) if policy is not None else f"policy {pid}"
+    if kind == "protected":
+        carried = "; ".join(describe_sa(m) for m in sas)
+        spis = ", ".join(f"0x{s:08x}" for s in verdict.get("sa_spis", ()))
+        return f"{head} matched: carried by {carried or 'SA ' + spis}"
+    if kind == "acquire":
+        if not verdict.get("acquires"):
+            words = "no SA: an ACQUIRE is already pending (larval SA), none raised again; the packet is dropped"
+        carried = "; ".join(describe_sa(m) for m in sas)
+        if carried:
+            words += f"; also used: {carried}"
+    return f"{head} matched: {words}"

@@ -19,14 +19,15 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
-from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
+from setkey_tui.kernel.base import Transport, TransportError
 from setkey_tui.listener import Event, FailedEvent, Listener, LostEvent, MessageEvent
-from setkey_tui.mirror import Mirror
+from setkey_tui.mirror import Mirror, SARow
 from setkey_tui.pfkey.extensions import Alg
 from setkey_tui.pfkey.message import Message
 from setkey_tui.pfkey.platform import Platform
-from setkey_tui.service import KernelReplyError, KeyService
+from setkey_tui.service import KernelReplyError, KeyService, TrafficInputError, describe_traffic
 from setkey_tui.tui.masking import message_keys
+from setkey_tui.tui.traffic import Packet, TrafficRun
 from setkey_tui.tui.widgets.badge import Badge
 from setkey_tui.tui.widgets.monitor import Captured, MonitorPane
 from setkey_tui.tui.widgets.table_pane import TablePane
@@ -159,7 +160,7 @@ class KernelLink(_Base):
             return
         try:
             with self._service_lock:
-                self.discard_backlog(service)
+                service.discard_pending()
                 sas = service.dump()
                 sps = service.spddump()
         except (KernelReplyError, TransportError, OSError) as exc:
@@ -302,20 +303,6 @@ class KernelLink(_Base):
                    status_style=self.status_style)
 
     # -- kernel requests -----------------------------------------------------------------------------
-    @staticmethod
-    def discard_backlog(service: KeyService, limit: int = 100_000) -> int:
-        """Empty the request socket of the broadcasts that piled up since the last request (the listener
-        has them already), so that a full receive buffer (ENOBUFS) is not taken for the answer."""
-        n = 0
-        while n < limit:
-            try:
-                if service.transport.recv(0) is None:
-                    break
-            except MessagesLost:
-                pass
-            n += 1
-        return n
-
     def kernel_requests(self, msgs: Iterable[Message]) -> list[str]:
         """Send requests one after the other (in a worker thread); the setkey-worded errors, if any."""
         errors = []
@@ -324,7 +311,7 @@ class KernelLink(_Base):
             return ["not connected to a kernel"]
         with self._service_lock:
             try:
-                self.discard_backlog(service)
+                service.discard_pending()
             except (TransportError, OSError) as exc:
                 return [f"the kernel socket failed: {exc}"]
             for m in msgs:
@@ -337,6 +324,81 @@ class KernelLink(_Base):
                 except Exception as exc:  # e.g. a value the codec cannot encode: say it, never a traceback
                     errors.append(f"{m.type_name}: {type(exc).__name__}: {exc}")
         return errors
+
+    def traffic_unavailable(self) -> str:
+        """Why traffic cannot be simulated here ("" when it can)."""
+        if self.service is None:
+            what = "a replay of a recording" if self.replay else "not connected yet"
+            return f"traffic can only be simulated on the simulated kernel (this is: {what})"
+        if not self.service.can_simulate_traffic:
+            return f"traffic can only be simulated on the simulated kernel (this is: {self.service.description})"
+        return ""
+
+    def send_traffic(self, packet: Packet, count: int) -> TrafficRun:
+        """Send ``count`` packets through the simulated kernel (in a worker thread) and tell what each did:
+        the policy that matched (from the SPD table, else SADB_X_SPDGET) and the SAs that carried it with
+        their byte counts (SADB_GET)."""
+        run = TrafficRun()
+        service = self.service
+        reason = self.traffic_unavailable()
+        if service is None or reason:
+            run.error = reason
+            return run
+        by_spi: dict[int, list[Message]] | None = None
+        with self._service_lock:
+            try:
+                service.discard_pending()
+                for _ in range(count):
+                    verdict = service.simulate_traffic(packet.src, packet.dst, packet.proto, sport=packet.sport,
+                                                       dport=packet.dport, size=packet.size)
+                    spis = list(verdict.get("sa_spis") or ())
+                    carried: list[Message] = []
+                    if spis:
+                        if by_spi is None:
+                            by_spi = self._sas_by_spi()
+                        known = [m for spi in spis for m in by_spi.get(spi, ())]
+                        carried = service.carriers(spis, known)
+                        for m in carried:
+                            run.sa_states[SARow(m).key] = m
+                    policy = self._policy_message(service, verdict.get("policy_id"))
+                    run.verdicts[str(verdict.get("verdict"))] += 1
+                    run.lines.append(describe_traffic(verdict, policy=policy, sas=carried))
+            except TrafficInputError as exc:
+                run.error = str(exc)
+            except (KernelReplyError, TransportError, OSError) as exc:
+                run.error = f"the kernel failed: {exc}"
+        return run
+
+    def _sas_by_spi(self) -> dict[int, list[Message]]:
+        out: dict[int, list[Message]] = {}
+        for row in list(self.mirror.sad.rows.values()):
+            out.setdefault(row.spi, []).append(row.msg)
+        return out
+
+    def _policy_message(self, service: KeyService, policy_id: object) -> Message | None:
+        if not isinstance(policy_id, int):
+            return None
+        key = self.mirror.spid_index.get(policy_id)
+        row = self.mirror.spd.rows.get(key) if key is not None else None
+        if row is not None:
+            return row.msg
+        try:
+            return service.get_policy(policy_id)
+        except KernelReplyError:
+            return None
+
+    def apply_sa_states(self, states: Iterable[Message]) -> int:
+        """Show the SAs' state as the kernel just told it (SADB_GET answers: byte counts, …). Only rows still
+        in the table are updated: an SA the kernel expired meanwhile stays gone. Returns how many."""
+        n = 0
+        for msg in states:
+            row = SARow(msg)
+            if row.key in self.mirror.sad.rows:
+                self.mirror.sad.upsert(row)
+                n += 1
+        if n:
+            self._sync_tables()
+        return n
 
     @work(thread=True, group="kernel", exit_on_error=False)
     def _send_worker(self, msgs: list[Message], done: str) -> None:

@@ -3,7 +3,8 @@
 #
 # Stage "boot" (the kernel starts us with no arguments): the root is the host's "/" through hostfs, read-only.
 # Build an overlay (lower: that root, upper: tmpfs) so the guest may write anywhere without touching the host,
-# bind the UML modules and the shared results folder into it, then re-exec this script inside it as stage "run".
+# bind the UML modules, the shared results folder and the folders listed in <results>/share (the project)
+# into it, then re-exec this script inside it as stage "run".
 # Stage "run": load the IPsec modules in one modprobe, bring up lo, run <results>/command.sh with its output on
 # /dev/tty1 (host: the suite's stdout) and /dev/tty2 (host: stderr), write its exit status to <results>/rc,
 # then power off.  The results folder comes from the kernel command line: setkeytui.results=/host/path.
@@ -51,6 +52,12 @@ stage_boot() {
     mount -t tmpfs -o mode=1777 tmpfs "$ov/root/tmp"
     mkdir -p "$ov/root$results"
     mount -t hostfs -o "$results" hostfs "$ov/root$results" || { note "cannot mount $results"; halt_now; }
+    local dir
+    while IFS= read -r dir; do
+        [ -n "$dir" ] || continue
+        mkdir -p "$ov/root$dir"
+        mount -t hostfs -o "$dir" hostfs "$ov/root$dir" || { note "cannot mount $dir"; halt_now; }
+    done <"$results/share"
     now_ms >"$ov/root$results/t_init"
     exec chroot "$ov/root" /bin/bash "$results/init.sh" run "$results"
 }

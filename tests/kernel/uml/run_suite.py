@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             echo_stdout=_echo,
             keep_results=args.keep,
             collect=(JUNIT,),
+            share=(PROJECT,),
         )
     except UmlError as exc:
         print(f"\nerror: real-kernel suite: {exc}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """Boot Debian's user-mode-linux once and run one shell command inside it, against a real Linux kernel.
 
 The guest sees the host's root file system read-only through hostfs, under a tmpfs overlay (nothing on the host
-changes); only a fresh results folder under the host's temporary directory is shared read-write.  The command's
+changes); only a fresh results folder under the host's temporary directory and the folders the caller names
+(the project) are shared read-write.  The command's
 standard output and error reach the host through two UML consoles (/dev/tty1, /dev/tty2 in the guest); the init
 script (init.sh, beside this file) writes the command's exit status and timestamps into the results folder.
 """
@@ -127,12 +128,15 @@ def run_in_uml(
     echo_stdout: Callable[[bytes], None] | None = None,
     keep_results: bool = False,
     collect: tuple[str, ...] = (),
+    share: tuple[Path, ...] = (),
 ) -> UmlRun:
     """Boot `uml`, run the bash `command` inside (as root, cwd /), power off; raise UmlError on any failure.
 
     Inside, $SETKEY_TUI_UML_RESULTS names the shared results folder; the files named in `collect` that the
     command wrote there come back in `UmlRun.files`.  `echo_stdout` receives the command's output live as it
     arrives.  After `timeout` seconds the kernel and all its processes are killed and UmlError says so.
+    The host folders in `share` are mounted read-write at the same paths inside (after the guest's own tmpfs
+    /tmp, so a project checked out under /tmp stays visible).
     """
     results = Path(tempfile.mkdtemp(prefix="setkey-uml-"))
     if any(c.isspace() for c in str(results)):
@@ -140,6 +144,10 @@ def run_in_uml(
     shutil.copyfile(INIT_SCRIPT, results / "init.sh")
     (results / "init.sh").chmod(0o755)
     (results / "command.sh").write_text(command + "\n")
+    for folder in share:
+        if any(c.isspace() or c == "," for c in str(folder)):
+            raise UmlError(f"cannot share {folder} with the guest: blanks and commas are not allowed in its path")
+    (results / "share").write_text("".join(f"{folder.resolve()}\n" for folder in share))
     log_path = results / "uml.log"
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
