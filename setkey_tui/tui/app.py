@@ -22,7 +22,8 @@ from textual.widgets import TabbedContent
 
 from setkey_tui.kernel.base import TransportError
 from setkey_tui.mirror import SARow, SPRow
-from setkey_tui.pfkey.constants import SAType
+from setkey_tui.pfkey.constants import Direction, ExtType, SAType
+from setkey_tui.pfkey.extensions import AddressExt, PolicyExt
 from setkey_tui.pfkey.platform import Platform
 from setkey_tui.pfkey.platform import current as current_platform
 from setkey_tui.tui.link import KernelLink, Opener, default_opener
@@ -55,6 +56,8 @@ ACTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("copy", "y", "Copy statement", "Copy the entry under the cursor as a setkey statement"),
     ("export", "e", "Export", "Write the SAD/SPD as a setkey script (mode 0600; keys only if asked)"),
     ("refresh", "r", "Refresh", "Dump the SAD and SPD again"),
+    ("simulate_traffic", "t", "Simulate traffic", "Send packets through the simulated kernel's SPD: see the policy "
+     "and SA they meet (byte counts), or the ACQUIRE a missing SA raises"),
     ("load_example", "l", "Load example", "Apply the example scenario (SAs, policies, short lifetimes)"),
     ("show_tab('sad-tab')", "1", "SAD tab", "Show the SAD"),
     ("show_tab('spd-tab')", "2", "SPD tab", "Show the SPD"),
@@ -68,7 +71,7 @@ ACTIONS: tuple[tuple[str, str, str, str], ...] = (
 )
 MAIN_ONLY = {a for a, *_ in ACTIONS if a not in ("help",)} | {"show_tab"}
 FOOTER_SHOWN = {"add_sa", "add_policy", "delete", "filter", "flush_sad", "refresh", "load_example", "help",
-                "monitor_pause"}
+                "monitor_pause", "simulate_traffic"}
 
 
 def _bindings() -> list[BindingType]:
@@ -260,6 +263,29 @@ class SetkeyApp(KernelLink, App[int]):
     def action_refresh(self) -> None:
         """Dump the SAD and SPD again."""
         self.request_resync(by_user=True)
+
+    def action_simulate_traffic(self) -> None:
+        """Open the traffic dialog (simulated kernel only; elsewhere say why not)."""
+        from setkey_tui.tui.screens.traffic import TrafficScreen
+
+        reason = self.traffic_unavailable()
+        if reason:
+            self.notify(reason, title="Simulate traffic", severity="warning", markup=False)
+            return
+        self.push_screen(TrafficScreen(*self._cursor_addresses()))
+
+    def _cursor_addresses(self) -> tuple[str, str]:
+        """Source and destination to start the traffic dialog with: the cursor's SA or outbound policy."""
+        row = self.active_pane().entry_table.current_row
+        if row is None:
+            return "", ""
+        if isinstance(row, SPRow):
+            pol = row.msg.get(ExtType.X_POLICY)
+            if not isinstance(pol, PolicyExt) or pol.dir != Direction.OUTBOUND:
+                return "", ""
+        src, dst = row.msg.get(ExtType.ADDRESS_SRC), row.msg.get(ExtType.ADDRESS_DST)
+        return (str(src.sockaddr.ip) if isinstance(src, AddressExt) else "",
+                str(dst.sockaddr.ip) if isinstance(dst, AddressExt) else "")
 
     def action_load_example(self) -> None:
         """Apply the example scenario through the kernel (as ``setkey -f`` would)."""

@@ -129,6 +129,15 @@ async def _monitor(pilot: Any, env: Any) -> None:
     await _settle(pilot)
 
 
+async def _traffic(pilot: Any, env: Any) -> None:
+    await pilot.press("t")
+    screen = pilot.app.screen
+    screen.fill(src="10.1.0.5", dst="10.2.0.9", size="1400", count="3")
+    await pilot.press("ctrl+s")
+    await _until(pilot, lambda: screen.last_run is not None)
+    await _settle(pilot)
+
+
 SCREENS: dict[str, Step] = {
     "sad": _nothing,
     "spd": _spd,
@@ -141,6 +150,7 @@ SCREENS: dict[str, Step] = {
     "help": _help,
     "expiring": _expiring,
     "monitor": _monitor,
+    "traffic": _traffic,
 }
 
 

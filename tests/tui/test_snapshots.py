@@ -93,3 +93,16 @@ def test_snapshot_monitor_hex(snap_compare) -> None:
         await pilot.pause(0.2)
 
     assert snap_compare(example_app(), terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_traffic_dialog(snap_compare) -> None:
+    async def before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("t")
+        screen = pilot.app.screen
+        screen.fill(src="10.1.0.5", dst="10.2.0.9", size="1400", count="3")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen.last_run is not None)
+        await pilot.pause(0.2)
+
+    assert snap_compare(example_app(), terminal_size=SIZE, run_before=before)
