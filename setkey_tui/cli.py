@@ -19,7 +19,7 @@ from typing import TextIO
 from setkey_tui import __version__
 from setkey_tui.kernel.base import Transport, TransportError
 from setkey_tui.pfkey.constants import MsgType
-from setkey_tui.pfkey.message import DecodeError, decode, header_only, split
+from setkey_tui.pfkey.message import DecodeError, Message, decode, header_only, split
 from setkey_tui.pfkey.platform import Platform, by_name, current
 from setkey_tui.render.hexdump import hexdump
 from setkey_tui.render.kdebug import kdebug
@@ -41,6 +41,8 @@ usage: {PROG} [-vrk] file ...
        {PROG} [-h|-H] -x[x] [--record FILE]
        {PROG} [-V] [--help]
        {PROG} serve-sim PATH [--sim-state FILE]
+       {PROG} [--kernel sim|sim@PATH] traffic SRC DST [--proto NAME|NUM] [--sport N] [--dport N]
+                  [--size BYTES] [--count N]
 """
 
 HELP = USAGE + """
@@ -64,6 +66,12 @@ modifiers:
   -k / -r       kernel mode (no automatic fwd policies) / RFC mode (the default)
   -V            print the version and exit (status 1, as setkey)
   --help        this text
+subcommands:
+  serve-sim PATH    serve a simulated kernel on the Unix socket PATH (--sim-state FILE: a setkey script first)
+  traffic SRC DST   send outbound packets through the simulated kernel's SPD and print, one line per packet,
+                    the policy and SA each met (and the SA's byte count), or the ACQUIRE a missing SA raised;
+                    --proto any|tcp|udp|icmp|icmp6|gre|sctp|NUM (default any), --sport/--dport N (default 0),
+                    --size BYTES (default 64), --count N (default 1)
 kernel and platform:
   --kernel SPEC     auto | pfkey | sim | sim@PATH | replay:FILE   (default: $SETKEY_TUI_KERNEL, else auto)
   --platform NAME   linux | freebsd | darwin   (default: this system's)
@@ -388,6 +396,151 @@ def serve_sim(argv: list[str], err: TextIO) -> int:
     return 0
 
 
+_TRAFFIC_USAGE = (f"usage: {PROG} [--kernel sim|sim@PATH] traffic SRC DST [--proto NAME|NUM] [--sport N] "
+                  "[--dport N] [--size BYTES] [--count N]")
+MAX_TRAFFIC_COUNT = 1_000_000
+
+
+def _subcommand_at(args: list[str], name: str) -> int | None:
+    """Where subcommand ``name`` starts when only --kernel/--platform options come before it, else None."""
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == name:
+            return i
+        if a in ("--kernel", "--platform"):
+            i += 2
+        elif a.startswith(("--kernel=", "--platform=")):
+            i += 1
+        else:
+            return None
+    return None
+
+
+def _int_arg(flag: str, value: str, low: int, high: int) -> int:
+    try:
+        n = int(value, 0)
+    except ValueError:
+        raise UsageError(f"{flag}: {value!r} is not a number") from None
+    if not low <= n <= high:
+        raise UsageError(f"{flag}: {n} is out of range ({low}-{high})")
+    return n
+
+
+@dataclass
+class TrafficOptions:
+    """``traffic``'s command line."""
+
+    src: str
+    dst: str
+    proto: int
+    sport: int = 0
+    dport: int = 0
+    size: int = 64
+    count: int = 1
+    kernel: str = "auto"
+    platform: str | None = None
+
+
+def parse_traffic_args(args: list[str], at: int) -> TrafficOptions:
+    """``[--kernel K] [--platform P] traffic SRC DST [options]``; UsageError for anything else."""
+    from setkey_tui.service import DEFAULT_PACKET_SIZE, UPPER_PROTOCOLS
+
+    globals_ = ["kernel=", "platform="]
+    try:
+        pre, _ = getopt.getopt(args[:at], "", globals_)
+        post, rest = getopt.gnu_getopt(args[at + 1:], "", [*globals_, "proto=", "sport=", "dport=", "size=",
+                                                           "count="])
+    except getopt.GetoptError as exc:
+        raise UsageError(str(exc)) from None
+    if len(rest) != 2:
+        raise UsageError("traffic needs a source and a destination address")
+    o = TrafficOptions(rest[0], rest[1], UPPER_PROTOCOLS["any"], size=DEFAULT_PACKET_SIZE,
+                       kernel=os.environ.get("SETKEY_TUI_KERNEL") or "auto")
+    for flag, value in [*pre, *post]:
+        if flag == "--kernel":
+            o.kernel = value
+        elif flag == "--platform":
+            o.platform = value
+        elif flag == "--proto":
+            if value.lower() in UPPER_PROTOCOLS:
+                o.proto = UPPER_PROTOCOLS[value.lower()]
+            elif value.isdigit():
+                o.proto = _int_arg("--proto", value, 0, 255)
+            else:
+                raise UsageError(f"--proto: unknown protocol {value!r} ({', '.join(UPPER_PROTOCOLS)} or 0-255)")
+        elif flag in ("--sport", "--dport"):
+            setattr(o, flag[2:], _int_arg(flag, value, 0, 65535))
+        elif flag == "--size":
+            o.size = _int_arg(flag, value, 1, 65535)
+        elif flag == "--count":
+            o.count = _int_arg(flag, value, 1, MAX_TRAFFIC_COUNT)
+    return o
+
+
+def run_traffic(args: list[str], at: int, out: TextIO, err: TextIO) -> int:
+    """``traffic SRC DST ...``: one line per packet on stdout, status 0; one line on stderr and status 1
+    for bad arguments or a kernel that is not the simulated one."""
+    from setkey_tui.service import (
+        KernelReplyError,
+        KeyService,
+        TrafficInputError,
+        TrafficUnavailable,
+        check_packet,
+        describe_traffic,
+    )
+
+    try:
+        o = parse_traffic_args(args, at)
+        check_packet(o.src, o.dst, o.proto, o.sport, o.dport, o.size)
+        platform = by_name(o.platform) if o.platform else current()
+    except (UsageError, ValueError) as exc:
+        err.write(f"{PROG}: traffic: {exc}\n")
+        return 1
+    try:
+        transport = open_kernel(o.kernel, platform)
+    except (TransportError, OSError, ValueError) as exc:
+        err.write(f"{PROG}: cannot open kernel '{o.kernel}': {exc}\n")
+        return 1
+    service = KeyService(transport)
+    try:
+        if not service.can_simulate_traffic:
+            raise TrafficUnavailable(
+                f"traffic can only be simulated on the simulated kernel (this is: {service.description})")
+        if o.kernel == "auto":
+            err.write(f"{PROG}: using the {service.description}\n")
+        known: list[Message] | None = None
+        policies: dict[int, Message | None] = {}
+        for _ in range(o.count):
+            verdict = service.simulate_traffic(o.src, o.dst, o.proto, sport=o.sport, dport=o.dport, size=o.size)
+            spis = verdict.get("sa_spis") or []
+            if spis and known is None:
+                known = service.dump()
+            carried = service.carriers(spis, known or []) if spis else []
+            policy_id = verdict.get("policy_id")
+            if isinstance(policy_id, int) and policy_id not in policies:
+                try:
+                    policies[policy_id] = service.get_policy(policy_id)
+                except KernelReplyError:
+                    policies[policy_id] = None
+            policy = policies.get(policy_id) if isinstance(policy_id, int) else None
+            out.write(describe_traffic(verdict, policy=policy, sas=carried) + "\n")
+        out.flush()
+        return 0
+    except TrafficInputError as exc:
+        err.write(f"{PROG}: traffic: {exc}\n")
+        return 1
+    except TrafficUnavailable as exc:
+        err.write(f"{PROG}: {exc}\n")
+        return 1
+    except (TransportError, KernelReplyError, OSError) as exc:
+        out.flush()
+        err.write(f"{PROG}: traffic: {exc}\n")
+        return 1
+    finally:
+        service.close()
+
+
 def _start_tui(opts: Options, platform: Platform, err: TextIO) -> int:
     try:
         from setkey_tui.tui.app import run
@@ -414,6 +567,9 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args: list[str], out: TextIO, err: TextIO) -> int:
     if args and args[0] == "serve-sim":
         return serve_sim(args[1:], err)
+    at = _subcommand_at(args, "traffic")
+    if at is not None:
+        return run_traffic(args, at, out, err)
     try:
         opts = parse_args(args)
     except UsageError as exc:

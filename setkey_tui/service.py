@@ -249,7 +249,7 @@ class KeyService:
         The kernel's messages it causes (ACQUIRE, EXPIRE) reach the sockets as usual.
         """
         sim = getattr(self.transport, "simulate_traffic", None)
-        if sim is None or not self.can_simulate_traffic:
+        if not callable(sim):
             raise TrafficUnavailable(
                 f"traffic can only be simulated on the simulated kernel (this is: {self.description})"
             )

@@ -72,6 +72,7 @@ ACTIONS: tuple[tuple[str, str, str, str], ...] = (
 MAIN_ONLY = {a for a, *_ in ACTIONS if a not in ("help",)} | {"show_tab"}
 FOOTER_SHOWN = {"add_sa", "add_policy", "delete", "filter", "flush_sad", "refresh", "load_example", "help",
                 "monitor_pause", "simulate_traffic"}
+FOOTER_LABELS = {"simulate_traffic": "Traffic"}  # shorter than the title, where the footer is short of room
 
 
 def _bindings() -> list[BindingType]:
@@ -79,7 +80,7 @@ def _bindings() -> list[BindingType]:
     for action, key, title, _ in ACTIONS:
         if action == "detail":
             continue  # the table's own enter binding
-        out.append(Binding(key, action, title, show=action in FOOTER_SHOWN))
+        out.append(Binding(key, action, FOOTER_LABELS.get(action, title), show=action in FOOTER_SHOWN))
     out.append(Binding("question_mark", "help", "Help", show=False))
     out.append(Binding("q", "quit", "Quit"))
     return out

@@ -18,7 +18,7 @@ from setkey_tui.service import (
 )
 
 MAX_COUNT = 10_000
-SHOWN_LINES = 10  # per-packet lines shown after a run of several packets
+SHOWN_LINES = 4  # per-packet lines shown after a run of several packets
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,20 @@ from collections import deque
 import pytest
 from sim_build import lookup_msg, policy_msg, sa_msg
 
-from setkey_tui.kernel.base import TransportError
+from setkey_tui.kernel.base import MessagesLost, TransportError
 from setkey_tui.kernel.sim.kernel import SimKernel
 from setkey_tui.kernel.sim.transport import SimHost, SimTransport
 from setkey_tui.pfkey.constants import ExtType, MsgType, SAType
 from setkey_tui.pfkey.message import Message, decode, header_only
 from setkey_tui.pfkey.platform import LINUX
-from setkey_tui.service import KernelReplyError, KeyService, ReplyTimeout
+from setkey_tui.service import (
+    KernelReplyError,
+    KeyService,
+    ReplyTimeout,
+    TrafficInputError,
+    TrafficUnavailable,
+    describe_traffic,
+)
 
 
 @pytest.fixture
@@ -148,3 +155,104 @@ def test_a_promiscuous_service_tells_replies_from_copies(host: SimHost) -> None:
         assert svc.request(sa_msg(spi=spi)).get(ExtType.SA).spi == spi
     assert [m.get(ExtType.SA).spi for m in svc.dump()] == [0xA02, 0xA01, 0xA00]
     assert len(svc.spddump()) == 0
+
+
+def test_discard_pending_drops_what_waits_and_counts_it(host: SimHost) -> None:
+    other = KeyService(SimTransport(host), pid=111)
+    svc = KeyService(SimTransport(host), pid=222)
+    for spi in (0x800, 0x801, 0x802):
+        other.request(sa_msg(spi=spi))  # each ADD is broadcast to every socket, svc's too
+    assert svc.discard_pending() == 3
+    assert svc.discard_pending() == 0
+    assert svc.request(sa_msg(spi=0x803)).get(ExtType.SA).spi == 0x803
+
+
+def test_discard_pending_goes_past_a_loss_report() -> None:
+    class Lossy(ScriptedTransport):
+        def recv(self, timeout: float | None = None) -> bytes | None:
+            item = self.queue.popleft() if self.queue else None
+            if item == b"lost":
+                raise MessagesLost("dropped")
+            return item
+
+    t = Lossy(lambda req: [])
+    t.queue.extend([b"a", b"lost", b"b"])
+    assert KeyService(t).discard_pending() == 2 and not t.queue
+
+
+def test_service_simulate_traffic_verdicts_and_carriers(host: SimHost) -> None:
+    svc = KeyService(SimTransport(host), pid=700)
+    svc.register(SAType.ESP)
+    svc.request(policy_msg())  # 10.1.0.0/24 -> 10.2.0.0/24 out, esp require
+    verdict = svc.simulate_traffic("10.1.0.7", "10.2.0.7", 17, dport=53)
+    assert verdict["verdict"] == "acquire" and verdict["acquires"] == 1
+    policy = svc.get_policy(verdict["policy_id"])
+    assert policy.type == MsgType.X_SPDGET
+    text = describe_traffic(verdict, policy=policy)
+    assert text.startswith(f"policy {verdict['policy_id']} (out ipsec): 10.1.0.0/24[any] -> 10.2.0.0/24[any] ")
+    assert text.endswith("no SA: the kernel raised ACQUIRE for a key manager; the packet is dropped")
+    again = svc.simulate_traffic("10.1.0.7", "10.2.0.7", 17, dport=53)
+    assert "already pending" in describe_traffic(again)
+    assert describe_traffic(svc.simulate_traffic("192.0.2.1", "192.0.2.2")) == "no policy matched: sent in the clear"
+
+
+def test_service_traffic_counts_bytes_of_the_carrying_sa(host: SimHost) -> None:
+    svc = KeyService(SimTransport(host), pid=701)
+    svc.request(policy_msg(MsgType.X_SPDADD, "10.0.0.1", "10.0.0.2", 32))
+    svc.request(sa_msg(spi=0x900))  # 10.0.0.1 -> 10.0.0.2 esp transport
+    for n in (1, 2):
+        verdict = svc.simulate_traffic("10.0.0.1", "10.0.0.2", size=300)
+        assert verdict["verdict"] == "protected" and verdict["sa_spis"] == [0x900]
+        (sa,) = svc.carriers(verdict["sa_spis"], svc.dump())
+        cur = sa.get(ExtType.LIFETIME_CURRENT)
+        assert (cur.bytes, cur.allocations) == (300 * n, n)
+    assert describe_traffic(verdict, sas=[sa]).endswith(
+        "carried by esp SA 0x00000900 10.0.0.1 -> 10.0.0.2, now 600 bytes (2 packets)")
+
+
+@pytest.mark.parametrize(
+    ("args", "kw", "field"),
+    [
+        (("10.0.0.1", "nowhere"), {}, "dst"),
+        (("", "10.0.0.1"), {}, "src"),
+        (("10.0.0.1", "::1"), {}, "dst"),
+        (("10.0.0.1", "10.0.0.2", 256), {}, "proto"),
+        (("10.0.0.1", "10.0.0.2"), {"dport": 65536}, "dport"),
+        (("10.0.0.1", "10.0.0.2"), {"size": 0}, "size"),
+    ],
+)
+def test_service_traffic_bad_packets(host: SimHost, args: tuple, kw: dict, field: str) -> None:
+    with pytest.raises(TrafficInputError) as exc:
+        KeyService(SimTransport(host)).simulate_traffic(*args, **kw)
+    assert exc.value.field == field and str(exc.value)
+
+
+def test_service_traffic_only_on_a_simulated_kernel() -> None:
+    svc = KeyService(ScriptedTransport(lambda req: []))
+    assert not svc.can_simulate_traffic
+    with pytest.raises(TrafficUnavailable) as exc:
+        svc.simulate_traffic("10.0.0.1", "10.0.0.2")
+    assert str(exc.value) == "traffic can only be simulated on the simulated kernel (this is: scripted)"
+    assert isinstance(exc.value, TransportError)
+
+
+def test_service_traffic_on_a_served_kernel(tmp_path) -> None:
+    import threading
+
+    from setkey_tui.kernel.sim.client import SimClient
+    from setkey_tui.kernel.sim.server import SimServer
+
+    path = str(tmp_path / "k.sock")
+    server = SimServer(path, SimHost(SimKernel(seed=4)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    assert server.ready.wait(5)
+    try:
+        svc = KeyService(SimClient(path), pid=702)
+        assert svc.can_simulate_traffic
+        svc.request(policy_msg())
+        assert svc.simulate_traffic("10.1.0.1", "10.2.0.1")["verdict"] == "acquire"
+        svc.close()
+    finally:
+        server.stop()
+        thread.join(5)

@@ -118,11 +118,13 @@ async def test_policy_mismatch_and_field_errors(env) -> None:
         assert not isinstance(app.screen, TrafficScreen)
 
 
-async def test_dialog_starts_from_the_cursor_sa(env) -> None:
+async def test_dialog_starts_from_the_cursor_sa_and_is_in_the_palette(env) -> None:
     apply_script(env.host, WITH_SA)
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Simulate traffic  [t]" in titles
         await pilot.press("t")
         screen = app.screen
         assert (screen.values()["src"], screen.values()["dst"]) == ("10.5.0.1", "10.6.0.1")
@@ -173,4 +175,5 @@ def test_form_defaults_and_summary() -> None:
     run.verdicts.update({"protected": 10, "acquire": 2})
     lines = run.summary().splitlines()
     assert lines[0] == "12 packets: 10 protected, 2 acquire"
-    assert lines[1] == "… 2 earlier packets not shown" and lines[-1] == "#12: line 11" and len(lines) == 12
+    assert lines[1] == "… 8 earlier packets not shown" and lines[2] == "#9: line 8" and lines[-1] == "#12: line 11"
+    assert len(lines) == 6

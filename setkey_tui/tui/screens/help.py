@@ -33,6 +33,12 @@ FORM_KEYS = (
     ("Esc", "close the form"),
 )
 
+TRAFFIC_KEYS = (
+    ("Tab / Shift+Tab", "next / previous field"),
+    ("ctrl+s, Enter", "send the packets (simulated kernel); the verdicts show in the dialog"),
+    ("Esc", "close the dialog"),
+)
+
 
 def _key_label(key: str) -> str:
     return {"slash": "/", "question_mark": "?", "enter": "enter", "f1": "F1"}.get(key, key)
@@ -46,7 +52,8 @@ def help_markdown() -> str:
     for _action, key, title, help_text in ACTIONS:
         lines.append(f"| `{_key_label(key)}` | **{title}**: {help_text} |")
     lines += ["| `?` | help |", "| `ctrl+p` | command palette (every action, themes) |", "| `q` | quit |", ""]
-    for heading, rows in (("Tables", TABLE_KEYS), ("Detail screen", DETAIL_KEYS), ("Forms", FORM_KEYS)):
+    for heading, rows in (("Tables", TABLE_KEYS), ("Detail screen", DETAIL_KEYS), ("Forms", FORM_KEYS),
+                          ("Traffic dialog", TRAFFIC_KEYS)):
         lines += [f"## {heading}", "", "| key | action |", "|---|---|"]
         lines += [f"| `{k}` | {v} |" for k, v in rows]
         lines.append("")

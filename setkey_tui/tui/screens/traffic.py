@@ -30,12 +30,6 @@ class TrafficScreen(ModalScreen[None]):
         Binding("escape", "close", "Close"),
         Binding("ctrl+s", "send", "Send"),
     ]
-    DEFAULT_CSS = """
-    TrafficScreen { align: center middle; }
-    TrafficScreen .dialog { width: 90; }
-    TrafficScreen .form-label { width: 18; }
-    TrafficScreen #traffic-result { background: $boost; padding: 0 1; height: auto; max-height: 14; }
-    """
 
     def __init__(self, src: str = "", dst: str = "") -> None:
         super().__init__()
@@ -57,17 +51,17 @@ class TrafficScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         protos = [(name, name) for name in UPPER_PROTOCOLS]
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog", id="traffic-dialog"):
             yield Label("Simulate outbound traffic (simulated kernel)", classes="dialog-title")
-            yield from self._row("Source", Input(self.src, placeholder="10.0.0.1", id="f-src"), "src")
-            yield from self._row("Destination", Input(self.dst, placeholder="10.0.0.2", id="f-dst"), "dst")
-            yield from self._row("Upper protocol", Select(protos, value="any", allow_blank=False, id="f-proto"),
+            yield from self._row("Source", Input(self.src, placeholder="10.0.0.1", id="f-src", compact=True), "src")
+            yield from self._row("Destination", Input(self.dst, placeholder="10.0.0.2", id="f-dst", compact=True), "dst")
+            yield from self._row("Upper protocol", Select(protos, value="any", allow_blank=False, id="f-proto", compact=True),
                                  "proto")
-            yield from self._row("Source port", Input(placeholder="any", id="f-sport"), "sport")
-            yield from self._row("Destination port", Input(placeholder="any", id="f-dport"), "dport")
-            yield from self._row("Packet size", Input(str(DEFAULT_PACKET_SIZE), placeholder="bytes", id="f-size"),
+            yield from self._row("Source port", Input(placeholder="any", id="f-sport", compact=True), "sport")
+            yield from self._row("Destination port", Input(placeholder="any", id="f-dport", compact=True), "dport")
+            yield from self._row("Packet size", Input(str(DEFAULT_PACKET_SIZE), placeholder="bytes", id="f-size", compact=True),
                                  "size")
-            yield from self._row("Count", Input("1", placeholder="packets", id="f-count"), "count")
+            yield from self._row("Count", Input("1", placeholder="packets", id="f-count", compact=True), "count")
             yield Static("Send a packet to see which policy and SA it meets.", id="traffic-result", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Send (ctrl+s)", variant="primary", id="send")
