@@ -116,9 +116,9 @@ class SARow:
     """One SA as the SAD table shows it. Built from its message with the least work (100k of them arrive
     in one dump); everything else is read from the message when asked for."""
 
-    __slots__ = ("key", "msg", "raw", "satype", "src_ext", "dst_ext", "spi", "state", "enc", "auth", "_search")
+    __slots__ = ("key", "msg", "satype", "src_ext", "dst_ext", "spi", "state", "enc", "auth", "_search")
 
-    def __init__(self, msg: Message, raw: bytes | None = None) -> None:
+    def __init__(self, msg: Message) -> None:
         sa = src = dst = None
         for e in msg.extensions:
             t = e.ext_type
@@ -133,7 +133,6 @@ class SARow:
         if not isinstance(sa, SAExt) or not isinstance(dst, AddressExt):
             raise ValueError(f"{msg.type_name} message without an SA or destination address")
         self.msg = msg
-        self.raw = raw
         self.satype = msg.satype
         self.spi = sa.spi
         self.state = sa.state
@@ -290,10 +289,10 @@ def priority_text(priority: int) -> str:
 class SPRow:
     """One security policy as the SPD table shows it."""
 
-    __slots__ = ("key", "msg", "raw", "src", "dst", "src_net", "dst_net", "sport", "dport", "upper", "dir",
+    __slots__ = ("key", "msg", "src", "dst", "src_net", "dst_net", "sport", "dport", "upper", "dir",
                  "action", "priority", "requests", "spid", "reqids", "addtime", "_search")
 
-    def __init__(self, msg: Message, raw: bytes | None = None) -> None:
+    def __init__(self, msg: Message) -> None:
         src = msg.get(ExtType.ADDRESS_SRC)
         dst = msg.get(ExtType.ADDRESS_DST)
         pol = msg.get(ExtType.X_POLICY)
@@ -301,7 +300,6 @@ class SPRow:
         if not isinstance(pol, PolicyExt) or not isinstance(src, AddressExt) or not isinstance(dst, AddressExt):
             raise ValueError(f"{msg.type_name} message without a policy or its addresses")
         self.msg = msg
-        self.raw = raw
         self.src_net = ipaddress.ip_network((src.sockaddr.ip, src.prefixlen), strict=False)
         self.dst_net = ipaddress.ip_network((dst.sockaddr.ip, dst.prefixlen), strict=False)
         self.sport = src.sockaddr.port
@@ -533,24 +531,22 @@ class Mirror:
         self.spid_index: dict[int, tuple[int, ...]] = {}
 
     # -- loading -------------------------------------------------------------------------------------
-    def load_sad(self, msgs: Iterable[Message], raws: Iterable[bytes | None] | None = None) -> None:
+    def load_sad(self, msgs: Iterable[Message]) -> None:
         """Replace the SAD with the SAs of a dump."""
         rows = []
-        raw_list = list(raws) if raws is not None else None
-        for i, m in enumerate(msgs):
+        for m in msgs:
             try:
-                rows.append(SARow(m, raw_list[i] if raw_list is not None else None))
+                rows.append(SARow(m))
             except ValueError:
                 continue
         self.sad.replace_all(rows)
 
-    def load_spd(self, msgs: Iterable[Message], raws: Iterable[bytes | None] | None = None) -> None:
+    def load_spd(self, msgs: Iterable[Message]) -> None:
         """Replace the SPD with the policies of a dump."""
         rows = []
-        raw_list = list(raws) if raws is not None else None
-        for i, m in enumerate(msgs):
+        for m in msgs:
             try:
-                rows.append(SPRow(m, raw_list[i] if raw_list is not None else None))
+                rows.append(SPRow(m))
             except ValueError:
                 continue
         self.spd.replace_all(rows)
@@ -578,17 +574,17 @@ class Mirror:
             return None
         return None
 
-    def apply(self, msg: Message, raw: bytes | None = None) -> bool:
+    def apply(self, msg: Message) -> bool:
         """Apply one kernel message; True when a table changed."""
         if not is_kernel_word(msg):
             return False
-        return self._apply(msg, raw)
+        return self._apply(msg)
 
-    def _apply(self, msg: Message, raw: bytes | None) -> bool:
+    def _apply(self, msg: Message) -> bool:
         t = msg.type
         try:
             if t in SA_CONTENT_TYPES:
-                self.sad.upsert(SARow(msg, raw))
+                self.sad.upsert(SARow(msg))
                 return True
             if t == MsgType.DELETE:
                 return self.sad.remove(sa_key(msg)) is not None
@@ -598,7 +594,7 @@ class Mirror:
                 st = msg.satype
                 return self.sad.remove_where(lambda r: st == 0 or r.satype == st) > 0
             if t in SP_CONTENT_TYPES:
-                row = SPRow(msg, raw)
+                row = SPRow(msg)
                 self.spd.upsert(row)
                 self.spid_index[row.spid] = row.key
                 return True
@@ -622,7 +618,7 @@ class Mirror:
         sa = old.msg.get(ExtType.SA)
         if not isinstance(sa, SAExt):
             return False
-        self.sad.upsert(SARow(old.msg.with_ext(sa._replace(state=SAState.DYING)), None))
+        self.sad.upsert(SARow(old.msg.with_ext(sa._replace(state=SAState.DYING))))
         return True
 
     def _spdelete(self, msg: Message) -> bool:
@@ -636,29 +632,28 @@ class Mirror:
             self.spid_index.pop(removed.spid, None)
         return removed is not None
 
-    def apply_batch(self, items: Iterable[tuple[Message, bytes | None]]) -> int:
+    def apply_batch(self, items: Iterable[Message]) -> int:
         """Apply many messages, coalescing per SA/SP key: only the last message about a key counts,
         table-wide messages (flushes) keep their place. Returns how many messages were applied."""
-        pending: dict[tuple[Any, ...], tuple[Message, bytes | None]] = {}
+        pending: dict[tuple[Any, ...], Message] = {}
         applied = 0
-        for msg, raw in items:
+        for msg in items:
             if not is_kernel_word(msg):
                 continue
             key = self._event_key(msg)
             if key is None:
-                for m, r in pending.values():
-                    applied += self._apply(m, r)
+                for m in pending.values():
+                    applied += self._apply(m)
                 pending.clear()
-                applied += self._apply(msg, raw)
+                applied += self._apply(msg)
                 continue
             if msg.type == MsgType.EXPIRE and ExtType.LIFETIME_HARD not in msg and key in pending:
                 # A soft expiry right after an add: apply both, in order.
-                m, r = pending.pop(key)
-                applied += self._apply(m, r)
+                applied += self._apply(pending.pop(key))
             pending.pop(key, None)
-            pending[key] = (msg, raw)
-        for m, r in pending.values():
-            applied += self._apply(m, r)
+            pending[key] = msg
+        for m in pending.values():
+            applied += self._apply(m)
         return applied
 
     # -- summaries -----------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ class KernelLink(_Base):
         self._resync_again = False  # messages were lost while it was
         self._followups = 0
         self._reload_ended = -1e9
-        self._held: list[tuple[Message, bytes | None]] = []  # kernel messages seen while a dump is in flight
+        self._held: list[Message] = []  # kernel messages seen while a dump is in flight
         self.last_batch_applied = 0
         self.drained_at = 0.0
 
@@ -237,7 +237,7 @@ class KernelLink(_Base):
     # -- the drain -----------------------------------------------------------------------------------
     def drain(self) -> None:
         """Take every waiting event, apply them in one batch, feed the monitor once."""
-        items: list[tuple[Message, bytes | None]] = []
+        items: list[Message] = []
         captured: list[Captured] = []
         resync = False
         taken = 0
@@ -253,7 +253,7 @@ class KernelLink(_Base):
                 keys = tuple(message_keys(m)) if m is not None else ()
                 captured.append(Captured(ev.data, ev.when, m.type if m else None, m.satype if m else None, keys))
                 if m is not None:
-                    items.append((m, ev.data))
+                    items.append(m)
             elif isinstance(ev, LostEvent):
                 resync = True
                 self.notify(f"Kernel messages were lost ({ev.reason}); reloading the SAD and SPD.",

@@ -64,9 +64,9 @@ def test_flush_per_protocol_and_spd() -> None:
 
 def test_batch_coalesces_per_key_and_keeps_flush_order() -> None:
     m = Mirror()
-    batch = [(sa_message(1, msg_type=MsgType.ADD, state=s), None) for s in (0, 1, 2)]
-    batch += [(header_only(MsgType.FLUSH, 0), None), (sa_message(2, msg_type=MsgType.ADD), None)]
-    batch += [(sa_message(3, msg_type=MsgType.ADD), None), (sa_message(3, msg_type=MsgType.DELETE), None)]
+    batch = [sa_message(1, msg_type=MsgType.ADD, state=s) for s in (0, 1, 2)]
+    batch += [header_only(MsgType.FLUSH, 0), sa_message(2, msg_type=MsgType.ADD)]
+    batch += [sa_message(3, msg_type=MsgType.ADD), sa_message(3, msg_type=MsgType.DELETE)]
     applied = m.apply_batch(batch)
     assert applied == 3  # SA 1 (its last state), the flush, SA 2; SA 3 came and went: only its delete ran
     assert [r.spi for r in m.sad.rows.values()] == [0x1002]
@@ -76,9 +76,9 @@ def test_rows_from_wire_bytes() -> None:
     msg = sa_message(7, msg_type=MsgType.ADD)
     raw = msg.encode()
     m = Mirror()
-    m.apply(decode(raw), raw)
+    m.apply(decode(raw))
     row = m.sad.row_at(0)
-    assert row.raw == raw and row.src == "10.0.0.7" and row.dst == "172.16.0.7"
+    assert row.msg.encode() == raw and row.src == "10.0.0.7" and row.dst == "172.16.0.7"
     assert (row.enc_name, row.auth_name, row.mode_name, row.reqid) == ("aes-cbc", "hmac-sha256", "transport", 7)
 
 

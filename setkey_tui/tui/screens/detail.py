@@ -151,9 +151,7 @@ class DetailScreen(Screen[None]):
         return list(mirror.sas_for_policy(self.row))
 
     def raw_bytes(self) -> bytes:
-        """The entry's message as the kernel sent it (re-encoded for rows that came from a dump)."""
-        if self.row.raw is not None:
-            return self.row.raw
+        """The entry's message as the kernel sent it (the codec re-encodes byte for byte)."""
         return self.row.msg.encode(self.setkey_app.platform)
 
     def refresh_texts(self) -> None:
