@@ -118,7 +118,12 @@ class ReplayTransport:
                 if seq == 0 or errno:
                     break
         else:
-            self._pending.append(self._records.popleft())
+            rec = self._records.popleft()
+            if mtype == MsgType.REGISTER and len(data) >= 16 and len(rec.data) >= 16 and rec.data[1] == mtype:
+                # The recorded REGISTER answer went to the recording process; a script waits for one addressed
+                # to itself (setkey's handshake), so the replayed answer takes the requester's pid.
+                rec = Recorded(rec.data[:12] + data[12:16] + rec.data[16:], rec.when, rec.line)
+            self._pending.append(rec)
 
     def recv(self, timeout: float | None = None) -> bytes | None:
         """The next reply (or, in promiscuous mode, the next recorded message); None when none is left."""
