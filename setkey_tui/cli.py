@@ -346,7 +346,7 @@ def run_script_mode(opts: Options, platform: Platform, now: Callable[[], float],
     try:
         return run_script(text, transport, stdin_mode=opts.stdin_mode, verbose=opts.verbose,
                           dry_run=opts.dry_run, kernel_mode=opts.kernel_mode, out=out, err=err, now=now,
-                          no_action=opts.notreally)
+                          no_action=opts.notreally, hexdump=opts.hexdump)
     finally:
         if transport is not None:
             transport.close()

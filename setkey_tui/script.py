@@ -51,11 +51,12 @@ class _Session:
 
     def __init__(self, transport: Transport | None, *, stdin_mode: bool, verbose: bool, dry_run: bool,
                  kernel_mode: bool, no_action: bool, out: TextIO, err: TextIO, now: Callable[[], float],
-                 pid: int | None) -> None:
+                 pid: int | None, hexdump: bool = False) -> None:
         self.transport = None if dry_run else transport
         self.platform: Platform = transport.platform if transport is not None else LINUX
         self.stdin_mode = stdin_mode
         self.verbose = verbose
+        self.hexdump = hexdump
         self.dry_run = dry_run
         self.kernel_mode = kernel_mode
         self.no_action = no_action
@@ -111,6 +112,15 @@ class _Session:
         self.out.write(text if text.endswith("\n") else text + "\n")
         self.out.write("\n")
 
+    def _show_request(self, data: bytes) -> None:
+        """What setkey prints of a request before sending it: -v's decoding, then -h/-H's hex dump."""
+        if self.verbose:
+            self._kdebug(data)
+        if self.hexdump:
+            from setkey_tui.render.hexdump import hexdump
+
+            self.out.write(hexdump(data))
+
     def sendkeymsg(self, data: bytes, line: int) -> None:
         """Send one request and consume its reply (or a whole dump), printing what setkey prints."""
         if self.no_action:
@@ -119,8 +129,7 @@ class _Session:
             if self.dry_run:
                 self.out.write(data.hex() + "\n")
             return
-        if self.verbose:
-            self._kdebug(data)
+        self._show_request(data)
         try:
             self.transport.send(data)
             while True:
@@ -193,8 +202,7 @@ class _Session:
             if self.dry_run:
                 self.out.write(data.hex() + "\n")
             return []
-        if self.verbose:
-            self._kdebug(data)
+        self._show_request(data)
         found: list[Message] = []
         try:
             self.transport.send(data)
@@ -345,18 +353,19 @@ class _Session:
 def run_script(text: str, transport: Transport | None, *, stdin_mode: bool = False, verbose: bool = False,
                dry_run: bool = False, kernel_mode: bool = False, out: TextIO | None = None,
                err: TextIO | None = None, now: Callable[[], float] = time.time, no_action: bool = False,
-               pid: int | None = None) -> int:
+               pid: int | None = None, hexdump: bool = False) -> int:
     """Run a setkey script like ``setkey -f`` (or ``-c`` with ``stdin_mode``); the exit status.
 
     ``dry_run`` (``-d``): no kernel; each message that would be sent is printed as one line of lowercase
     hex (pid 0). ``no_action`` (``-n``): parse and check only. ``kernel_mode`` (``-k``): no ``fwd`` copies.
-    ``verbose`` (``-v``): every message sent and received, decoded. ``pid``: the sadb_msg_pid to send
+    ``verbose`` (``-v``): every message sent and received, decoded. ``hexdump`` (``-h``/``-H``): every request
+    as a hex dump before it is sent. ``pid``: the sadb_msg_pid to send
     (default: this process's, 0 with ``dry_run``). Without a transport and without
     ``dry_run`` the script is only parsed and checked (against the built-in Linux algorithm table).
     """
     session = _Session(transport, stdin_mode=stdin_mode, verbose=verbose, dry_run=dry_run,
                        kernel_mode=kernel_mode, no_action=no_action, out=out or sys.stdout,
-                       err=err or sys.stderr, now=now, pid=pid)
+                       err=err or sys.stderr, now=now, pid=pid, hexdump=hexdump)
     try:
         session.register()
         if stdin_mode:

@@ -52,3 +52,14 @@ def test_script_runs_against_recorded_replies(run_cli, replay_file, tmp_path) ->
     assert any(line.startswith("\tE: aes-cbc  22222222 22222222") for line in lines)
     assert "\tsadb_seq=0 pid=4242 refcnt=0" in lines
     assert lines[-1] == "The result of line 4: No such process."
+
+
+def test_hex_flag_dumps_every_request_before_sending(run_cli, tmp_path) -> None:
+    script = tmp_path / "flush.conf"
+    script.write_text("flush esp;\n")
+    r = run_cli("--kernel", "sim", "-H", "-f", str(script))
+    assert r.rc == 0, r.err
+    first = r.out.splitlines()[0]
+    # sadb_msg: version 2, type FLUSH (9), errno 0, satype ESP (3), len 2; then reserved, seq, pid
+    assert first.startswith("00000000: 02 09 00 03 02 00 00 00 00 00 00 00 ") and first.endswith(" ")
+    assert len(r.out.splitlines()) == 1
