@@ -9,6 +9,7 @@ message files. Without an operation, on a terminal, the TUI starts.
 from __future__ import annotations
 
 import getopt
+import math
 import os
 import sys
 import time
@@ -18,6 +19,7 @@ from typing import TextIO
 
 from setkey_tui import __version__
 from setkey_tui.kernel.base import Transport, TransportError
+from setkey_tui.kernel.select import default_spec, open_transport
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import DecodeError, Message, decode, header_only, split
 from setkey_tui.pfkey.platform import Platform, by_name, current
@@ -120,7 +122,7 @@ def parse_args(argv: list[str]) -> Options:
         pairs, rest = getopt.getopt(argv, _SHORTOPTS, _LONGOPTS)
     except getopt.GetoptError as exc:
         raise UsageError(str(exc)) from None
-    o = Options(kernel=os.environ.get("SETKEY_TUI_KERNEL") or "auto")
+    o = Options(kernel=default_spec())
     for flag, value in pairs:
         if flag == "-a":
             o.all_ = True
@@ -172,24 +174,21 @@ def parse_args(argv: list[str]) -> Options:
 
 
 def display_clock() -> Callable[[], float]:
-    """time.time, or the fixed SETKEY_TUI_NOW; ValueError for a value that is not a number."""
+    """time.time, or the fixed SETKEY_TUI_NOW; ValueError for a value that is not a finite number."""
     fixed = os.environ.get("SETKEY_TUI_NOW")
     if fixed is None or fixed == "":
         return time.time
-    value = float(fixed)
+    try:
+        value = float(fixed)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"SETKEY_TUI_NOW={fixed!r} is not a time (seconds since the epoch)")
     return lambda: value
 
 
 def open_kernel(spec: str, platform: Platform) -> Transport:
     """The transport for ``spec`` (TransportError/OSError/ValueError when it cannot be opened)."""
-    try:
-        from setkey_tui.kernel.select import open_transport
-    except ImportError:
-        if spec.startswith("replay:"):
-            from setkey_tui.kernel.replay import ReplayTransport
-
-            return ReplayTransport(spec[len("replay:"):], platform)
-        raise TransportError(f"kernel '{spec}' is not available in this build (only replay:FILE is)") from None
     return open_transport(spec, platform=platform)
 
 
@@ -270,8 +269,14 @@ def run_monitor(conv: Conversation) -> int:
     """-x: promiscuous mode, then every message decoded until interrupted (or a replay ends)."""
     rec: TextIO | None = None
     if conv.opts.record is not None:
-        try:
-            rec = open(conv.opts.record, "w", encoding="ascii")  # noqa: SIM115 - closed below
+        try:  # the messages carry keys: owner-only, also when the file existed
+            fd = os.open(conv.opts.record, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.fchmod(fd, 0o600)
+            except OSError:
+                os.close(fd)
+                raise
+            rec = open(fd, "w", encoding="ascii")  # noqa: SIM115 - closed below
         except OSError as exc:
             conv.err.write(f"{PROG}: cannot write {conv.opts.record}: {exc.strerror}\n")
             return 1
@@ -346,7 +351,8 @@ def run_script_mode(opts: Options, platform: Platform, now: Callable[[], float],
     try:
         return run_script(text, transport, stdin_mode=opts.stdin_mode, verbose=opts.verbose,
                           dry_run=opts.dry_run, kernel_mode=opts.kernel_mode, out=out, err=err, now=now,
-                          no_action=opts.notreally, hexdump=opts.hexdump)
+                          no_action=opts.notreally, hexdump=opts.hexdump, show_all=opts.all_,
+                          withports=opts.withports)
     finally:
         if transport is not None:
             transport.close()
@@ -360,6 +366,9 @@ def _open_or_report(opts: Options, platform: Platform, err: TextIO) -> Transport
         return None
     if opts.kernel == "auto" and "simulat" in t.description.lower():
         err.write(f"{PROG}: using the {t.description}\n")
+    if t.platform is not platform:
+        err.write(f"{PROG}: the {t.description} speaks the {t.platform.name} PF_KEY dialect, "
+                  f"not {platform.name}: using {t.platform.name}\n")
     return t
 
 
@@ -381,11 +390,8 @@ def serve_sim(argv: list[str], err: TextIO) -> int:
         except OSError as exc:
             err.write(f"{PROG}: cannot open {value}: {exc.strerror}\n")
             return 1
-    try:
-        from setkey_tui.kernel.sim.server import serve
-    except ImportError as exc:
-        err.write(f"{PROG}: the simulated kernel is not available: {exc}\n")
-        return 1
+    from setkey_tui.kernel.sim.server import serve
+
     try:
         serve(rest[0], state_script=state)
     except KeyboardInterrupt:
@@ -456,7 +462,7 @@ def parse_traffic_args(args: list[str], at: int) -> TrafficOptions:
     if len(rest) != 2:
         raise UsageError("traffic needs a source and a destination address")
     o = TrafficOptions(rest[0], rest[1], UPPER_PROTOCOLS["any"], size=DEFAULT_PACKET_SIZE,
-                       kernel=os.environ.get("SETKEY_TUI_KERNEL") or "auto")
+                       kernel=default_spec())
     for flag, value in [*pre, *post]:
         if flag == "--kernel":
             o.kernel = value
@@ -600,7 +606,7 @@ def _main(args: list[str], out: TextIO, err: TextIO) -> int:
     transport = _open_or_report(opts, platform, err)
     if transport is None:
         return 1
-    conv = Conversation(transport, opts, platform, now, out, err)
+    conv = Conversation(transport, opts, transport.platform, now, out, err)
     try:
         if opts.mode == "dump":
             return run_dump(conv)

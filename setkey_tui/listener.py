@@ -78,7 +78,6 @@ class Listener:
         self._clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._transport: Transport | None = None
         self.ready = threading.Event()
 
     @property
@@ -112,7 +111,10 @@ class Listener:
             self.events.put(FailedEvent(f"cannot open the kernel socket: {exc.strerror or exc}"))
             self.ready.set()
             return
-        self._transport = transport
+        except Exception as exc:  # noqa: BLE001 - the thread's edge: the app must hear of it, not die
+            self.events.put(FailedEvent(f"cannot open the kernel socket: {type(exc).__name__}: {exc}"))
+            self.ready.set()
+            return
         try:
             transport.set_promisc(True)
             self.ready.set()
@@ -121,13 +123,14 @@ class Listener:
             self.events.put(FailedEvent(str(exc)))
         except OSError as exc:
             self.events.put(FailedEvent(f"kernel socket failed: {exc.strerror or exc}"))
+        except Exception as exc:  # noqa: BLE001 - the thread's edge: the app must hear of it, not die
+            self.events.put(FailedEvent(f"the listener failed: {type(exc).__name__}: {exc}"))
         finally:
             self.ready.set()
             try:
                 transport.close()
             except (OSError, TransportError):
                 pass
-            self._transport = None
 
     def _loop(self, transport: Transport) -> None:
         platform = transport.platform

@@ -23,6 +23,7 @@ from setkey_tui.algorithms import AUTH_BY_NAME, COMP_NAMES, ENC_BY_NAME
 from setkey_tui.pfkey.constants import PRIORITY_DEFAULT, ExtType, MsgType, SAState, SAType
 from setkey_tui.pfkey.extensions import AddressExt, LifetimeExt, PolicyExt, SA2Ext, SAExt, Sockaddr
 from setkey_tui.pfkey.message import Message
+from setkey_tui.render.names import PROTOCOL_NAMES
 
 AUTH_NAMES: dict[int, str] = {}
 for _name, _num in sorted(AUTH_BY_NAME.items(), key=lambda kv: kv[0].startswith("hmac-sha2-")):
@@ -38,8 +39,8 @@ STATE_NAMES: dict[int, str] = {0: "larval", 1: "mature", 2: "dying", 3: "dead"}
 DIR_NAMES: dict[int, str] = {0: "any", 1: "in", 2: "out", 3: "fwd"}
 ACTION_NAMES: dict[int, str] = {0: "discard", 1: "none", 2: "ipsec", 3: "entrust", 4: "bypass"}
 LEVEL_NAMES: dict[int, str] = {0: "default", 1: "use", 2: "require", 3: "unique"}
-IPPROTO_NAMES: dict[int, str] = {1: "icmp", 6: "tcp", 17: "udp", 50: "esp", 51: "ah", 58: "icmp6",
-                                 108: "ipcomp", 132: "sctp", 255: "any"}
+# Upper-layer protocols as the setkey language spells them: /etc/protocols names, plus icmp6 and any.
+IPPROTO_NAMES: dict[int, str] = {**PROTOCOL_NAMES, 58: "icmp6", 255: "any"}
 REQ_PROTO_NAMES: dict[int, str] = {50: "esp", 51: "ah", 108: "ipcomp", 255: "any"}
 
 # Messages that change an entry. Answers to DUMP/GET (ours or another process's, copied to the promiscuous

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO, cast
+from typing import Literal, TextIO, cast
 
 from setkey_tui.kernel.base import Transport, TransportError
 from setkey_tui.lang.compile import Supported, compile_statement, deleteall_messages
@@ -51,12 +51,16 @@ class _Session:
 
     def __init__(self, transport: Transport | None, *, stdin_mode: bool, verbose: bool, dry_run: bool,
                  kernel_mode: bool, no_action: bool, out: TextIO, err: TextIO, now: Callable[[], float],
-                 pid: int | None, hexdump: bool = False) -> None:
+                 pid: int | None, hexdump: bool = False, show_all: bool = False,
+                 withports: bool = False) -> None:
         self.transport = None if dry_run else transport
         self.platform: Platform = transport.platform if transport is not None else LINUX
+        self.byteorder: Literal["little", "big"] = "little" if self.platform.byteorder == "<" else "big"
         self.stdin_mode = stdin_mode
         self.verbose = verbose
         self.hexdump = hexdump
+        self.show_all = show_all
+        self.withports = withports
         self.dry_run = dry_run
         self.kernel_mode = kernel_mode
         self.no_action = no_action
@@ -135,9 +139,9 @@ class _Session:
             while True:
                 reply = self.transport.recv(RECV_TIMEOUT)
                 if reply is None:
-                    self.err.write(f"{PROG}: recv: Resource temporarily unavailable\n")
+                    self.err.write("recv: Resource temporarily unavailable\n")  # perror("recv")
                     return
-                if len(reply) < 16 or int.from_bytes(reply[4:6], sys.byteorder) * 8 != len(reply):
+                if len(reply) < 16 or int.from_bytes(reply[4:6], self.byteorder) * 8 != len(reply):
                     self.err.write(f"{PROG}: invalid keymsg length\n")
                     return
                 if self.verbose:
@@ -169,17 +173,17 @@ class _Session:
         if msg.type == MsgType.GET:
             from setkey_tui.render.sadump import format_sa
 
-            self.out.write(format_sa(msg, now=now, platform=self.platform))
+            self.out.write(format_sa(msg, now=now, withports=self.withports, platform=self.platform))
         elif msg.type == MsgType.DUMP:
             sa = msg.get(ExtType.SA)
-            if not (isinstance(sa, SAExt) and sa.state == SAState.DEAD):
+            if self.show_all or not (isinstance(sa, SAExt) and sa.state == SAState.DEAD):
                 from setkey_tui.render.sadump import format_sa
 
-                self.out.write(format_sa(msg, now=now, platform=self.platform))
+                self.out.write(format_sa(msg, now=now, withports=self.withports, platform=self.platform))
         elif msg.type in (MsgType.X_SPDGET, MsgType.X_SPDDUMP):
             from setkey_tui.render.spdump import format_sp
 
-            self.out.write(format_sp(msg, now=now, platform=self.platform))
+            self.out.write(format_sp(msg, now=now, withports=self.withports, platform=self.platform))
         elif msg.type == MsgType.X_SPDADD:
             self._verify_priority(msg)
         return True
@@ -209,7 +213,7 @@ class _Session:
             while True:
                 reply = self.transport.recv(RECV_TIMEOUT)
                 if reply is None:
-                    self.err.write(f"{PROG}: recv: Resource temporarily unavailable\n")
+                    self.err.write("recv: Resource temporarily unavailable\n")  # perror("recv")
                     return []
                 if self.verbose:
                     self._kdebug(reply)
@@ -353,19 +357,22 @@ class _Session:
 def run_script(text: str, transport: Transport | None, *, stdin_mode: bool = False, verbose: bool = False,
                dry_run: bool = False, kernel_mode: bool = False, out: TextIO | None = None,
                err: TextIO | None = None, now: Callable[[], float] = time.time, no_action: bool = False,
-               pid: int | None = None, hexdump: bool = False) -> int:
+               pid: int | None = None, hexdump: bool = False, show_all: bool = False,
+               withports: bool = False) -> int:
     """Run a setkey script like ``setkey -f`` (or ``-c`` with ``stdin_mode``); the exit status.
 
     ``dry_run`` (``-d``): no kernel; each message that would be sent is printed as one line of lowercase
     hex (pid 0). ``no_action`` (``-n``): parse and check only. ``kernel_mode`` (``-k``): no ``fwd`` copies.
     ``verbose`` (``-v``): every message sent and received, decoded. ``hexdump`` (``-h``/``-H``): every request
-    as a hex dump before it is sent. ``pid``: the sadb_msg_pid to send
+    as a hex dump before it is sent. ``show_all`` (``-a``): ``dump`` answers include dead SAs; ``withports``
+    (``-p``): ``get``/``dump``/``spddump`` answers show ports, as ``-D -p``. ``pid``: the sadb_msg_pid to send
     (default: this process's, 0 with ``dry_run``). Without a transport and without
     ``dry_run`` the script is only parsed and checked (against the built-in Linux algorithm table).
     """
     session = _Session(transport, stdin_mode=stdin_mode, verbose=verbose, dry_run=dry_run,
                        kernel_mode=kernel_mode, no_action=no_action, out=out or sys.stdout,
-                       err=err or sys.stderr, now=now, pid=pid, hexdump=hexdump)
+                       err=err or sys.stderr, now=now, pid=pid, hexdump=hexdump, show_all=show_all,
+                       withports=withports)
     try:
         session.register()
         if stdin_mode:

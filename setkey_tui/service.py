@@ -23,6 +23,7 @@ from setkey_tui.pfkey.extensions import AddressExt, Alg, LifetimeExt, PolicyExt,
 from setkey_tui.pfkey.message import Message, decode, header_only
 from setkey_tui.pfkey.platform import Platform
 from setkey_tui.pfkey.wire import DecodeError
+from setkey_tui.render.errors import strerror_setkey
 
 _SEQ_START = 1
 IPPROTO_ANY = 255  # "any" upper-layer protocol (IPSEC_ULPROTO_ANY)
@@ -31,15 +32,6 @@ MAX_PACKET_SIZE = 65535
 # Upper-layer protocols a simulated packet can carry, by the names setkey uses.
 UPPER_PROTOCOLS: dict[str, int] = {"any": IPPROTO_ANY, "tcp": 6, "udp": 17, "icmp": 1, "icmp6": 58, "gre": 47,
                                    "sctp": 132}
-
-
-def _errno_text(err: int, msg_type: int) -> str:
-    """setkey's wording for a kernel error (falls back to strerror)."""
-    try:
-        from setkey_tui.render.errors import strerror_setkey
-    except ImportError:  # render helper's module not there: plain strerror
-        return os.strerror(err)
-    return strerror_setkey(err, msg_type)
 
 
 class KernelReplyError(Exception):
@@ -51,7 +43,7 @@ class KernelReplyError(Exception):
         super().__init__(errno, msg_type)
 
     def __str__(self) -> str:
-        return _errno_text(self.errno, self.msg_type)
+        return strerror_setkey(self.errno, self.msg_type)
 
 
 class ReplyTimeout(TransportError):

@@ -6,6 +6,7 @@ otherwise the embedded simulated kernel, whose ``description`` then says why.
 
 from __future__ import annotations
 
+import errno
 import os
 
 from setkey_tui.kernel.base import Transport, TransportError
@@ -33,15 +34,18 @@ def open_transport(spec: str | None = "auto", *, platform: Platform | None = Non
     process, so every transport opened with ``sim`` (or an ``auto`` fallback) sees the same SAD and SPD.
     """
     if spec is None or spec == "auto":
-        env = os.environ.get(ENV_VAR, "").strip()
-        spec = env if env and env != "auto" else "auto"
+        spec = default_spec()
     if spec == "auto":
         from setkey_tui.kernel.pfkey_socket import PFKeySocket, PFKeyUnavailable
 
         try:
             return PFKeySocket(platform=platform)
         except PFKeyUnavailable as exc:
-            return _embedded(f"simulated kernel (no PF_KEY here: {os.strerror(exc.errno).lower()})")
+            if exc.errno in (errno.EPERM, errno.EACCES):  # PF_KEY is there, but not for this user
+                why = f"PF_KEY needs root or CAP_NET_ADMIN: {os.strerror(exc.errno).lower()}"
+            else:
+                why = f"no PF_KEY here: {os.strerror(exc.errno).lower()}"
+            return _embedded(f"simulated kernel ({why})")
     if spec == "pfkey":
         from setkey_tui.kernel.pfkey_socket import PFKeySocket
 
@@ -59,12 +63,7 @@ def open_transport(spec: str | None = "auto", *, platform: Platform | None = Non
         path = spec[len("replay:") :]
         if not path:
             raise TransportError("replay:FILE needs the file of recorded messages")
-        try:
-            from setkey_tui.kernel.replay import ReplayTransport
-        except ImportError as exc:
-            raise TransportError(f"replay is not available: {exc}") from None
-        try:
-            return ReplayTransport(path, platform or current())
-        except OSError as exc:
-            raise TransportError(f"cannot read the replay file {path}: {exc.strerror}") from None
+        from setkey_tui.kernel.replay import ReplayTransport
+
+        return ReplayTransport(path, platform or current())
     raise TransportError(f"unknown kernel {spec!r} (choose from {CHOICES})")

@@ -20,7 +20,7 @@ from setkey_tui.algorithms import (
 )
 from setkey_tui.lang import addresses as addr
 from setkey_tui.lang.errors import SetkeyParseError
-from setkey_tui.lang.grammar import _service, error_at, spd_ports, upper_number
+from setkey_tui.lang.grammar import _service, address_flags, error_at, spd_ports, upper_number
 from setkey_tui.lang.policy import compile_policy
 from setkey_tui.lang.statements import (
     DeleteAllStatement,
@@ -35,7 +35,23 @@ from setkey_tui.lang.statements import (
     Statement,
     TokenRef,
 )
-from setkey_tui.pfkey.constants import ExtType, Level, MsgType, SAType
+from setkey_tui.pfkey.constants import (
+    IPSEC_ULPROTO_ANY,
+    NAT_T_DEFAULT_PORT,
+    SADB_X_EXT_CYCSEQ,
+    SADB_X_EXT_DERIV,
+    SADB_X_EXT_IV4B,
+    SADB_X_EXT_OLD,
+    SADB_X_EXT_PRAND,
+    SADB_X_EXT_PSEQ,
+    SADB_X_EXT_PZERO,
+    SADB_X_EXT_RAWCPI,
+    UDP_ENCAP_ESPINUDP,
+    ExtType,
+    Level,
+    MsgType,
+    SAType,
+)
 from setkey_tui.pfkey.extensions import (
     AddressExt,
     Alg,
@@ -60,16 +76,7 @@ SATYPES: dict[str | None, int] = {
     "ah-old": SAType.AH, "ipcomp": SAType.IPCOMP, "tcp": SAType.UNSPEC,
 }
 MODES = {None: 0, "any": 0, "transport": 1, "tunnel": 2}
-EXT_OLD, EXT_IV4B, EXT_DERIV, EXT_CYCSEQ, EXT_RAWCPI = 0x01, 0x10, 0x20, 0x40, 0x80
-PAD_FLAGS = {"zero-pad": 0x0200, "random-pad": 0x0100, "seq-pad": 0x0000}
-UDP_ENCAP_ESPINUDP = 2
-NATT_DEFAULT_PORT = 4500
-IPSEC_ULPROTO_ANY = 255
-
-
-def _ref(stmt: Statement) -> TokenRef:
-    assert stmt.source is not None
-    return stmt.source.end
+PAD_FLAGS = {"zero-pad": SADB_X_EXT_PZERO, "random-pad": SADB_X_EXT_PRAND, "seq-pad": SADB_X_EXT_PSEQ}
 
 
 def _fail(message: str, ref: TokenRef | None, *, stderr_lines: tuple[str, ...] = ()) -> SetkeyParseError:
@@ -90,20 +97,20 @@ def check_keylen(algs: tuple[Alg, ...], alg_id: int, key: bytes, ref: TokenRef |
 
 def sa_flags(stmt: SAStatement) -> int:
     """sadb_sa_flags as setkey computes them (CYCSEQ, -old, -f pads, des-deriv/32iv, -R)."""
-    flags = EXT_CYCSEQ
+    flags = SADB_X_EXT_CYCSEQ
     if stmt.protocol in ("esp-old", "ah-old"):
-        flags |= EXT_OLD
+        flags |= SADB_X_EXT_OLD
     for f in stmt.options.flags:
         if f == "nocyclic-seq":
-            flags &= ~EXT_CYCSEQ
+            flags &= ~SADB_X_EXT_CYCSEQ
         else:
             flags |= PAD_FLAGS[f]
     if stmt.enc == "des-deriv":
-        flags |= EXT_DERIV
+        flags |= SADB_X_EXT_DERIV
     elif stmt.enc == "des-32iv":
-        flags |= EXT_IV4B
+        flags |= SADB_X_EXT_IV4B
     if stmt.rawcpi:
-        flags |= EXT_RAWCPI
+        flags |= SADB_X_EXT_RAWCPI
     return flags
 
 
@@ -112,19 +119,6 @@ def _addresses(host: str, port: str | None, family: int, numeric: bool, ref: Tok
         return addr.resolve(host, _service(port), family=family, numeric=numeric)
     except addr.ResolveError as exc:
         raise _fail(str(exc), ref) from None
-
-
-def _aiflags(flags: tuple[str, ...]) -> tuple[int, bool]:
-    family, numeric = 0, False
-    for f in flags:
-        for ch in f[1:]:
-            if ch == "4":
-                family = 4
-            elif ch == "6":
-                family = 6
-            else:
-                numeric = True
-    return family, numeric
 
 
 def _pairs(srcs: Iterable[addr.AddrInfo], dsts: Iterable[addr.AddrInfo]) -> list[tuple[addr.AddrInfo, addr.AddrInfo]]:
@@ -169,7 +163,7 @@ def _compile_add(stmt: SAStatement, platform: Platform, supported: Supported | N
     if o.ctx is not None and o.ctx.doi:
         head.append(SecCtxExt(o.ctx.doi & 0xFF, o.ctx.alg & 0xFF, o.ctx.label + b"\0"))
     head.extend(_sa_head(stmt, stmt.spi, auth_id, enc_id))
-    family, numeric = _aiflags(stmt.ai_flags)
+    family, numeric = address_flags(stmt.ai_flags)
     end = src.end if src else None
     natt = stmt.protocol == "esp-udp"
     if natt:
@@ -191,8 +185,8 @@ def _compile_add(stmt: SAStatement, platform: Platform, supported: Supported | N
         exts = [*head, _address_ext(ExtType.ADDRESS_SRC, s, IPSEC_ULPROTO_ANY, plen, platform),
                 _address_ext(ExtType.ADDRESS_DST, d, IPSEC_ULPROTO_ANY, plen, platform)]
         if natt:
-            exts.append(NatTPortExt(ExtType.X_NAT_T_SPORT, s[2] or NATT_DEFAULT_PORT))
-            exts.append(NatTPortExt(ExtType.X_NAT_T_DPORT, d[2] or NATT_DEFAULT_PORT))
+            exts.append(NatTPortExt(ExtType.X_NAT_T_SPORT, s[2] or NAT_T_DEFAULT_PORT))
+            exts.append(NatTPortExt(ExtType.X_NAT_T_DPORT, d[2] or NAT_T_DEFAULT_PORT))
         out.append(Message(MsgType.ADD, satype, extensions=tuple(exts)))
     return out
 
@@ -200,14 +194,16 @@ def _compile_add(stmt: SAStatement, platform: Platform, supported: Supported | N
 def sa_by_address(msg_type: int, stmt: SAStatement | DeleteAllStatement, spi: int,
                   platform: Platform = LINUX) -> list[Message]:
     """setkeymsg_addr: GET/DELETE messages (SA, SA2, then SRC/DST for every address pair)."""
-    family, numeric = _aiflags(stmt.ai_flags)
+    family, numeric = address_flags(stmt.ai_flags)
     end = stmt.source.end if stmt.source else None
     if isinstance(stmt, SAStatement):
         sa, sa2 = _sa_head(stmt, spi, 0, 0)
         srcs = _addresses(stmt.src.host, stmt.src.port, family, numeric, end)
         dsts = _addresses(stmt.dst.host, stmt.dst.port, family, numeric, end)
     else:
-        sa, sa2 = SAExt(spi, 0, 0, 0, 0, EXT_CYCSEQ), SA2Ext(0, 0)
+        # deleteall has no SA options: parse_init's flags, plus -old's (the protocol rule sets it).
+        flags = SADB_X_EXT_CYCSEQ | (SADB_X_EXT_OLD if stmt.protocol in ("esp-old", "ah-old") else 0)
+        sa, sa2 = SAExt(spi, 0, 0, 0, 0, flags), SA2Ext(0, 0)
         srcs = _addresses(stmt.src, None, family, numeric, end)
         dsts = _addresses(stmt.dst, None, family, numeric, end)
     satype = SATYPES[stmt.protocol]
@@ -224,7 +220,7 @@ def _compile_spd(stmt: SPDStatement, platform: Platform, kernel_mode: bool) -> l
     msg_type = {"spdadd": MsgType.X_SPDADD, "spdupdate": MsgType.X_SPDUPDATE,
                 "spddelete": MsgType.X_SPDDELETE}[stmt.command]
     policy = compile_policy(stmt.policy, platform)
-    family, numeric = _aiflags(stmt.ai_flags)
+    family, numeric = address_flags(stmt.ai_flags)
     end = stmt.source.end if stmt.source else None
     try:
         sport, dport = spd_ports(stmt)
@@ -289,13 +285,9 @@ def _compile(stmt: Statement, platform: Platform, supported: Supported | None, k
     if isinstance(stmt, SPDStatement):
         return _compile_spd(stmt, platform, kernel_mode)
     if isinstance(stmt, SPDTaggedStatement):
+        # setkeymsg_spdaddr_tag: the policy alone, and no fwd twin (only setkeymsg_spdaddr sends one).
         msg_type = MsgType.X_SPDADD if stmt.command == "spdadd" else MsgType.X_SPDUPDATE
-        policy = compile_policy(stmt.policy, platform)
-        out = [Message(msg_type, 0, extensions=(policy,))]
-        fwd = fwd_copy(policy, platform, kernel_mode)
-        if fwd is not None:
-            out.append(Message(msg_type, 0, extensions=(fwd,)))
-        return out
+        return [Message(msg_type, 0, extensions=(compile_policy(stmt.policy, platform),))]
     if isinstance(stmt, DeleteAllStatement):
         if platform is LINUX:
             return [Message(MsgType.DUMP, SATYPES[stmt.protocol])]
@@ -317,7 +309,7 @@ def _compile(stmt: Statement, platform: Platform, supported: Supported | None, k
 def deleteall_messages(stmt: DeleteAllStatement, dump: Iterable[Message], *, platform: Platform = LINUX,
                        pid: int = 0) -> list[Message]:
     """Linux ``deleteall``: one DELETE per SA of the DUMP answer whose src and dst match the statement's."""
-    family, numeric = _aiflags(stmt.ai_flags)
+    family, numeric = address_flags(stmt.ai_flags)
     end = stmt.source.end if stmt.source else None
     srcs = {addr.to_sockaddr(a, platform) for a in _addresses(stmt.src, None, family, numeric, end)}
     dsts = {addr.to_sockaddr(a, platform) for a in _addresses(stmt.dst, None, family, numeric, end)}

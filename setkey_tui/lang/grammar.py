@@ -160,8 +160,8 @@ def _strtoul(text: str, base: int = 10) -> int:
     return min(int(digits, base), _ULONG_MAX)
 
 
-def _aiflags(c: _Ctx, r: dict) -> tuple[tuple[str, ...], int, bool]:
-    flags = tuple(c.text(i) for i in r["aiflags"])
+def address_flags(flags: tuple[str, ...]) -> tuple[int, bool]:
+    """The getaddrinfo hints of ``-4``/``-6``/``-n`` flags (``-46n`` too): family (0, 4 or 6), numeric only."""
     family, numeric = 0, False
     for f in flags:
         for ch in f[1:]:
@@ -171,7 +171,12 @@ def _aiflags(c: _Ctx, r: dict) -> tuple[tuple[str, ...], int, bool]:
                 family = 6
             else:
                 numeric = True
-    return flags, family, numeric
+    return family, numeric
+
+
+def _aiflags(c: _Ctx, r: dict) -> tuple[tuple[str, ...], int, bool]:
+    flags = tuple(c.text(i) for i in r["aiflags"])
+    return (flags, *address_flags(flags))
 
 
 def _port_text(c: _Ctx, g: dict) -> str | None:

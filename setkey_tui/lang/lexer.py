@@ -123,7 +123,6 @@ _DASH: dict[str, str] = {
 _WORD = re.compile(r"[A-Za-z0-9:][A-Za-z0-9:%.\-]*")
 _COMMA = re.compile(r"[0-9,]+")
 _HEX = re.compile(r"0[xX][0-9A-Fa-f]+")
-_DASHWORD = re.compile(r"-(?:ctx|lh|ls|bh|bs|[n46]+|[PAECRmufr])")
 _PL = re.compile(r"[a-zA-Z0-9:.\-_/ \n\t][a-zA-Z0-9:.%\-+_/ \n\t\]\[]*")
 _PL_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:.-_/ \n\t")
 _SINGLE = {";": K.EOT, "/": K.SLASH, "[": K.BLCL, "]": K.ELCL}

@@ -373,7 +373,7 @@ def compile_policy(policy: Policy, platform: Platform = LINUX) -> PolicyExt:
     """The ``sadb_x_policy`` extension libipsec builds for ``policy`` (id 0)."""
     dir_num = DIRECTIONS[policy.direction]
     if policy.action is None:
-        return PolicyExt(0, dir_num, 0, 0 if platform.policy_priority else 0)
+        return PolicyExt(0, dir_num, 0, 0)
     reqs: list[IpsecRequest] = []
     for r in policy.requests:
         src: Sockaddr | None = None

@@ -87,8 +87,8 @@ class SecurityContext:
 
 
 def key_text(key: bytes) -> str:
-    """A key as setkey text: ``0x`` and lowercase hex (every key can be written so)."""
-    return "0x" + key.hex()
+    """A key as setkey text: ``0x`` and lowercase hex (every key can be written so), ``""`` when empty."""
+    return "0x" + key.hex() if key else '""'
 
 
 def _flags(ai_flags: tuple[str, ...]) -> str:

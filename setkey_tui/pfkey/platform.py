@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cached_property
 
 from setkey_tui.pfkey.constants import AuthAlg, EncAlg, ExtType, MsgType
 
@@ -32,15 +32,15 @@ class Platform:
     auth_names: dict[int, str] = field(default_factory=dict, repr=False)
     enc_names: dict[int, str] = field(default_factory=dict, repr=False)
 
-    @property
+    @cached_property
     def ext_from_wire(self) -> dict[int, int]:
-        """Wire extension number → canonical number."""
-        return _invert(self)
+        """Wire extension number → canonical number (computed once per profile)."""
+        return {w: c for c, w in self.ext_to_wire.items()}
 
-    @property
+    @cached_property
     def msg_from_wire(self) -> dict[int, int]:
-        """Wire message type → canonical :class:`MsgType` number."""
-        return _invert_items(tuple(sorted(self.msg_to_wire.items())))
+        """Wire message type → canonical :class:`MsgType` number (computed once per profile)."""
+        return {w: c for c, w in self.msg_to_wire.items()}
 
     @property
     def af_inet(self) -> int:
@@ -58,15 +58,6 @@ class Platform:
     def family_of_version(self, version: int) -> int:
         """The address family number for IP version 4 or 6."""
         return AF_INET if version == 4 else self.af_inet6
-
-
-@cache
-def _invert_items(items: tuple[tuple[int, int], ...]) -> dict[int, int]:
-    return {w: c for c, w in items}
-
-
-def _invert(p: Platform) -> dict[int, int]:
-    return _invert_items(tuple(sorted(p.ext_to_wire.items())))
 
 
 _BASE = {int(e): int(e) for e in ExtType if 1 <= e <= 19}

@@ -19,6 +19,7 @@ from setkey_tui.pfkey.constants import (
     NAT_T_PORT_EXTS,
     SUPPORTED_EXTS,
     ExtType,
+    enum_name,
 )
 from setkey_tui.pfkey.extensions import (
     AddressExt,
@@ -61,11 +62,6 @@ class DecodeError(ValueError):
 
 class EncodeError(ValueError):
     """A message or extension that cannot be put on the wire (a value out of its field's range)."""
-
-
-def pad8(n: int) -> int:
-    """``n`` rounded up to a multiple of 8."""
-    return (n + 7) & ~7
 
 
 # Minimum body sizes (bytes, including the 4-byte sadb_ext header) per canonical extension type.
@@ -242,10 +238,6 @@ class WireCodec:
             return b""
         return tail
 
-    def _need(self, start: int, end: int, size: int, what: str) -> None:
-        if end - start < size:
-            raise DecodeError(start, f"{what} extension is {end - start} bytes, needs at least {size}")
-
     # ----------------------------------------------------------------------------------------------- decoders
     def _decoder_for(self, ctype: int) -> Callable[[bytes, int, int, int], Extension] | None:
         if ctype == ExtType.SA:
@@ -370,8 +362,6 @@ class WireCodec:
             else:
                 rlen, proto, mode, level, reqid = self.s_req8.unpack_from(b, off)
                 r1 = r2 = 0
-            if rlen == 0 and b.count(0, off, e) == e - off and e - off < 8:
-                break
             if rlen < rsize:
                 raise DecodeError(off, f"ipsec request length {rlen} is shorter than its header ({rsize})")
             if off + rlen > e:
@@ -453,7 +443,7 @@ class WireCodec:
     def _wire(self, ctype: int) -> int:
         wire = self.ext_to_wire.get(ctype)
         if wire is None:
-            raise EncodeError(f"extension {ExtType(ctype).name} does not exist on {self.platform.name}")
+            raise EncodeError(f"extension {enum_name(ExtType, ctype)} does not exist on {self.platform.name}")
         return wire
 
     def _frame(self, wire_type: int, body: bytes, trailer: bytes) -> bytes:

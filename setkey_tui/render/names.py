@@ -54,16 +54,6 @@ def msgstr(table: tuple[str, ...], value: int) -> str:
     return f"{value} "
 
 
-def auth_name(platform: Platform, alg: int) -> str | None:
-    """The display name of an authentication algorithm on ``platform`` (None when unnamed)."""
-    return platform.auth_names.get(alg)
-
-
-def enc_name(platform: Platform, alg: int) -> str | None:
-    """The display name of an encryption algorithm on ``platform`` (None when unnamed)."""
-    return platform.enc_names.get(alg)
-
-
 def protocol_name(proto: int, platform: Platform = LINUX) -> str:
     """The upper-layer protocol as -DP prints it (FreeBSD/Darwin spell 255 ``any``, 4 ``ip4``, 58 ``icmp6``)."""
     if platform is not LINUX:

@@ -37,8 +37,8 @@ def _prefport(ext: AddressExt, ulp: int, platform: Platform) -> str:
     return f"{addr_text(sa)}{plen}{port}"
 
 
-def _selector(src: AddressExt, dst: AddressExt, platform: Platform) -> str | None:
-    """The selector line's text, or None (after the mismatch message) when the protocols differ."""
+def _selector(src: AddressExt, dst: AddressExt, platform: Platform) -> str:
+    """The selector line's text: both ranges, the upper-layer protocol and its ICMP type/code or GRE key."""
     ulp = src.proto
     text = f"{_prefport(src, ulp, platform)} {_prefport(dst, ulp, platform)} {protocol_name(ulp, platform)}"
     sport, dport = src.sockaddr.port, dst.sockaddr.port
@@ -62,7 +62,7 @@ def format_sp(msg: Message, *, now: int, withports: bool = False, platform: Plat
     if isinstance(src, AddressExt) and isinstance(dst, AddressExt):
         if src.proto != dst.proto:
             return "upper layer protocol mismatched.\n"
-        out.append(_selector(src, dst, platform) or "")
+        out.append(_selector(src, dst, platform))
         if platform is LINUX and isinstance(pol, PolicyExt) and pol.id % 8 >= 3:
             out.append("(per-socket policy) ")
     else:

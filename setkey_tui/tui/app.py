@@ -55,7 +55,7 @@ ACTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("filter", "slash", "Filter", "Filter the table: free text and field:value (spi:0x1000, dst:10.0.0.0/8 …)"),
     ("copy", "y", "Copy statement", "Copy the entry under the cursor as a setkey statement"),
     ("export", "e", "Export", "Write the SAD/SPD as a setkey script (mode 0600; keys only if asked)"),
-    ("refresh", "r", "Refresh", "Dump the SAD and SPD again"),
+    ("refresh", "r", "Refresh", "Dump the SAD and SPD again (after a kernel failure: connect again first)"),
     ("simulate_traffic", "t", "Simulate traffic", "Send packets through the simulated kernel's SPD: see the policy "
      "and SA they meet (byte counts), or the ACQUIRE a missing SA raises"),
     ("load_example", "l", "Load example", "Apply the example scenario (SAs, policies, short lifetimes)"),
@@ -249,6 +249,7 @@ class SetkeyApp(KernelLink, App[int]):
             if result is None:
                 return
             path, which, keys = result
+            path = os.path.expanduser(path)
             sas = [sad.row_at(i) for i in range(len(sad))] if which in ("sad", "both") else []
             sps = [spd.row_at(i) for i in range(len(spd))] if which in ("spd", "both") else []
             try:
@@ -310,8 +311,8 @@ class SetkeyApp(KernelLink, App[int]):
             transport.close()
         problems = (out.getvalue() + err.getvalue()).strip()
         if rc or problems:
-            self.call_from_thread(self.notify, problems or f"exit status {rc}", title="Example scenario", markup=False,
-                                  severity="warning", timeout=10)
+            self.call_from_thread(self.notify, example_problems(problems) or f"exit status {rc}",
+                                  title="Example scenario", markup=False, severity="warning", timeout=10)
         else:
             self.call_from_thread(self.notify, "Example scenario applied: watch the lifetimes count down; the "
                                   "SAs go dying, then away.", title="Example scenario")
@@ -346,6 +347,7 @@ class SetkeyApp(KernelLink, App[int]):
         def answer(path: str | None) -> None:
             if not path:
                 return
+            path = os.path.expanduser(path)
             try:
                 n = pane.save_recording(path)
             except OSError as exc:
@@ -384,6 +386,16 @@ class SetkeyApp(KernelLink, App[int]):
             await self.run_action(action)
 
         return run_action
+
+
+def example_problems(output: str, shown: int = 5) -> str:
+    """What went wrong applying the example, short: "already loaded" when every entry existed, else the
+    first ``shown`` lines of setkey's words and how many more."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    if lines and all(line.endswith(": File exists.") for line in lines):
+        return "The example is already loaded: every entry exists (f and F flush the SAD and SPD to start over)."
+    more = len(lines) - shown
+    return "\n".join(lines[:shown] + ([f"… and {more} more"] if more > 0 else []))
 
 
 def clock_from_env() -> Callable[[], float]:

@@ -17,6 +17,7 @@ from setkey_tui.pfkey.extensions import Alg
 
 SPI_MIN = 0x100  # the kernel keeps 1-255 for itself
 REQID_MAX = 0x3FFF  # setkey's manual reqid range (IPSEC_MANUAL_REQID_MAX)
+U64_MAX = 2**64 - 1  # a lifetime field of sadb_lifetime
 
 
 @dataclass
@@ -162,8 +163,8 @@ def build_sa(f: SAForm, supported: tuple[tuple[Alg, ...], tuple[Alg, ...]]) -> B
         value = getattr(f, fid).strip()
         if value:
             n = _number(value)
-            if n is None or n < 0:
-                b.errors[fid] = f"the {label} lifetime is a number of seconds"
+            if n is None or not 0 <= n <= U64_MAX:
+                b.errors[fid] = f"the {label} lifetime is a number of seconds (0 to {U64_MAX})"
             b.add(f"{flag} {value}", fid)
     if bool(f.soft.strip()) != bool(f.hard.strip()):
         missing = "hard" if f.soft.strip() else "soft"

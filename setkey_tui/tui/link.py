@@ -99,6 +99,7 @@ class KernelLink(_Base):
         self._held: list[Message] = []  # kernel messages seen while a dump is in flight
         self.last_batch_applied = 0
         self.drained_at = 0.0
+        self.link_broken = False  # the kernel socket or the listener failed: ``r`` connects again
 
     # -- start and stop ------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -123,6 +124,7 @@ class KernelLink(_Base):
         if self.replay:
             self._connect_replay()
             return
+        self._drop_connection()
         try:
             transport = self.opener()
             service = KeyService(transport, pid=self.pid)
@@ -146,6 +148,27 @@ class KernelLink(_Base):
             self.listener.ready.wait(5.0)
         self.call_from_thread(self._begin_resync)
         self._resync_in_thread(first=True)
+
+    def _drop_connection(self) -> None:
+        """Stop the listener and close the service of a failed connection (in the connect worker)."""
+        listener, service = self.listener, self.service
+        self.listener = self.service = None
+        if listener is not None:
+            listener.stop()
+        if service is not None:
+            with self._service_lock:
+                try:
+                    service.close()
+                except (OSError, TransportError):
+                    pass
+
+    def reconnect(self) -> None:
+        """Open the kernel again after a failure: new socket, REGISTER, listener and dump."""
+        self.link_broken = False
+        self.status = "connecting again…"
+        self.status_style = ""
+        self.update_badge()
+        self._connect()
 
     def _connect_replay(self) -> None:
         """A recording: no kernel to ask; the listener plays the messages and the tables follow them."""
@@ -179,6 +202,18 @@ class KernelLink(_Base):
         """Reload both tables with a fresh dump, one at a time. A loss reported during a reload or soon after
         it (the dump's own copies can overflow the listener) asks for one more, twice at most in a row; then
         the badge says so and ``r`` reloads: a large SAD cannot make the app reload forever."""
+        if self.replay:
+            if by_user:
+                self.notify("This is a replay of a recording: there is no kernel to dump.", markup=False)
+            return
+        if self.link_broken:
+            if by_user:
+                self.reconnect()
+            return
+        if self.service is None:
+            if by_user:
+                self.notify("Still connecting to the kernel.", markup=False)
+            return
         if self._resyncing:
             self._resync_again = self._resync_again or not by_user
             return
@@ -227,9 +262,10 @@ class KernelLink(_Base):
                         title="Welcome", timeout=15)
 
     def _failed(self, reason: str) -> None:
+        self.link_broken = True
         self._resyncing = False
         self._held = []
-        self.status = reason
+        self.status = f"{reason} (r connects again)"
         self.status_style = "bold red"
         self.update_badge()
         self.notify(reason, severity="error", timeout=10, markup=False)
@@ -259,8 +295,9 @@ class KernelLink(_Base):
                 self.notify(f"Kernel messages were lost ({ev.reason}); reloading the SAD and SPD.",
                             severity="warning", markup=False)
             elif isinstance(ev, FailedEvent):
-                self.status = f"listener stopped: {ev.reason} (r reloads)"
+                self.status = f"listener stopped: {ev.reason}" + ("" if self.replay else " (r connects again)")
                 self.status_style = "bold red"
+                self.link_broken = not self.replay
                 self.notify(f"The kernel listener stopped: {ev.reason}", severity="error", timeout=10, markup=False)
         if not taken:
             return

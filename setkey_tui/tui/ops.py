@@ -9,7 +9,7 @@ from setkey_tui.mirror import SARow, SPRow
 from setkey_tui.pfkey.constants import ExtType, MsgType
 from setkey_tui.pfkey.extensions import AddressExt, PolicyExt, SAExt
 from setkey_tui.pfkey.message import Message, header_only
-from setkey_tui.render.script import sa_to_statement, sp_to_statement
+from setkey_tui.render.script import ExportError, sa_to_statement, sp_to_statement
 
 
 def delete_sa_message(row: SARow) -> Message:
@@ -46,10 +46,14 @@ def flush_spd_message() -> Message:
 
 
 def statement_of(row: SARow | SPRow, *, with_keys: bool) -> str:
-    """The setkey statement that recreates ``row``."""
-    if isinstance(row, SARow):
-        return sa_to_statement(row.msg, with_keys=with_keys)
-    return sp_to_statement(row.msg)
+    """The setkey statement that recreates ``row``; a ``#`` comment saying why when the language cannot
+    express it (an algorithm without a setkey name, a policy direction other than in/out/fwd …)."""
+    try:
+        if isinstance(row, SARow):
+            return sa_to_statement(row.msg, with_keys=with_keys)
+        return sp_to_statement(row.msg)
+    except ExportError as exc:
+        return f"# no setkey statement can recreate this entry: {exc}\n"
 
 
 def export_text(sas: Iterable[SARow], sps: Iterable[SPRow], *, with_keys: bool) -> str:

@@ -43,6 +43,19 @@ def test_auto_falls_back_to_the_embedded_kernel_and_says_why(monkeypatch: pytest
         t.close()
 
 
+def test_auto_fallback_says_when_pf_key_is_only_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    def denied(*args: object, **kw: object) -> socket.socket:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(pfkey_socket.socket, "socket", denied)
+    t = open_transport("auto")
+    try:
+        assert t.description == ("simulated kernel (PF_KEY needs root or CAP_NET_ADMIN: "
+                                 "operation not permitted)")
+    finally:
+        t.close()
+
+
 @pytest.mark.skipif(_has_pf_key(), reason="this kernel has PF_KEY")
 def test_pfkey_spec_without_pf_key_is_one_clear_line() -> None:
     with pytest.raises(TransportError) as exc:

@@ -129,3 +129,30 @@ def test_bsd_promiscuous_copies_are_unwrapped() -> None:
     assert unwrap_promisc(wrapped, LINUX) == wrapped  # Linux does not wrap
     assert unwrap_promisc(inner, FREEBSD) == inner
     assert unwrap_promisc(wrapped[:-8], FREEBSD) == wrapped[:-8]  # inner length does not fit: left alone
+
+
+class BrokenTransport(FlakyTransport):
+    """A transport with a bug: its recv raises something that is not a TransportError."""
+
+    def recv(self, timeout: float | None = None) -> bytes | None:
+        raise RuntimeError("bug in the transport")
+
+
+def test_unexpected_errors_in_the_thread_become_failed_events() -> None:
+    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    t = BrokenTransport()
+    lst = Listener(lambda: t, events)
+    lst.start()
+    (ev,) = drain(events, 1)
+    lst.stop()
+    assert ev == FailedEvent("the listener failed: RuntimeError: bug in the transport")
+    assert t.closed and lst.ready.is_set() and not lst.running
+
+    def bad_open() -> SimTransport:
+        raise ValueError("bad spec")
+
+    lst = Listener(bad_open, events)
+    lst.start()
+    (ev,) = drain(events, 1)
+    lst.stop()
+    assert ev == FailedEvent("cannot open the kernel socket: ValueError: bad spec") and lst.ready.is_set()

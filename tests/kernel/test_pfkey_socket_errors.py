@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 
 import pytest
@@ -70,13 +71,18 @@ def test_whole_messages_and_promisc(paired) -> None:  # type: ignore[no-untyped-
     kernel.send(one)
     kernel.send(two)
     assert s.recv(1.0) == one and s.recv(None) == two
+    big = header_only(MsgType.DUMP, 3).encode(LINUX)[:4] + (12800).to_bytes(2, "little") + bytes(12800 * 8 - 6)
+    kernel.send(big)
+    kernel.send(one)
+    first, second = s.recv(1.0), s.recv(1.0)
+    assert (first, second) == (big, one)  # whole, and each its own bytes (the receive buffer is reused)
 
 
 class _NoBufs:
     def __init__(self, err: int) -> None:
         self.err = err
 
-    def recv(self, n: int) -> bytes:
+    def recv_into(self, buf: bytearray) -> int:
         raise OSError(self.err, "x")
 
     def send(self, data: bytes) -> int:
@@ -103,3 +109,27 @@ def test_enobufs_is_messages_lost_and_other_errors_one_line(paired) -> None:  # 
     s.close()
     with pytest.raises(TransportError, match="closed"):
         s.recv(0)
+
+
+def test_recv_with_a_timeout_works_past_fd_setsize(monkeypatch: pytest.MonkeyPatch) -> None:
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 1500:
+        pytest.skip("the descriptor limit is too low for a descriptor past 1024")
+    if soft != resource.RLIM_INFINITY and soft <= 1500:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1501, hard))
+    a, kernel = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    high = socket.socket(fileno=os.dup2(a.fileno(), 1500))
+    a.close()
+    monkeypatch.setattr(pfkey_socket.socket, "socket", lambda *args, **kw: high)
+    s = PFKeySocket(platform=LINUX, rcvbuf=1 << 16)
+    try:
+        assert s.fileno() == 1500 and s.recv(0.01) is None
+        one = header_only(MsgType.FLUSH, 3).encode(LINUX)
+        kernel.send(one)
+        assert s.recv(1.0) == one
+    finally:
+        s.close()
+        kernel.close()
+        if soft != resource.RLIM_INFINITY and soft <= 1500:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -461,3 +461,15 @@ def test_acquire_proposals_per_protocol(k: SimKernel) -> None:
     ah = acq[1].get(ExtType.PROPOSAL)
     assert [c.auth for c in ah.combs][0] == AuthAlg.X_NULL and len(ah.combs) == 8
     assert {c.encrypt for c in ah.combs} == {0}
+
+
+def test_a_larval_sa_with_a_soft_lifetime_does_not_spin_the_clock(k: SimKernel) -> None:
+    from setkey_tui.kernel.sim.records import Limits
+
+    a = k.open_socket()
+    send(k, a, getspi_msg(lo=0x5000, hi=0x5000))
+    (said, rec) = next(iter(k.sas.items()))
+    assert rec.larval
+    rec.soft = Limits(addtime=1)  # larval SAs never go dying: no timer may be due for that
+    k._schedule_sa(said, rec)
+    assert k.tick(T0 + 5) == [] and all(when > T0 + 5 for when, *_ in k._timers)

@@ -19,6 +19,7 @@ from setkey_tui.kernel.sim.transport import SimHost, SimTransport
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import header_only
 from setkey_tui.pfkey.platform import LINUX
+from setkey_tui.script import run_script
 
 SCENARIOS = scenarios()
 WITH_HEX_MONITOR = sorted(sid for sid, r in SCENARIOS.items() if (r.get("monitor") or {}).get("xxH"))
@@ -55,10 +56,6 @@ def _apply(script: str, args: list[str]) -> tuple[SimHost, list[float]]:
     now = [T0]
     host = SimHost(SimKernel(clock=lambda: now[0], seed=0))
     transport = SimTransport(host)
-    try:
-        from setkey_tui.script import run_script
-    except ImportError:  # the language helper's script mode is not in this tree
-        pytest.skip("setkey_tui.script is not available")
     run_script(
         script, transport, kernel_mode="-k" in args, out=io.StringIO(), err=io.StringIO(), now=lambda: now[0]
     )

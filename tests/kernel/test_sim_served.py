@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -220,3 +221,45 @@ def test_a_dump_bigger_than_the_socket_buffer_arrives_whole(served) -> None:  # 
         assert [m.seq for m in got[:3]] == [1, 2, 3]
     finally:
         svc.close()
+
+
+def test_a_second_server_does_not_steal_a_live_socket(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path, _server = served
+    second = SimServer(path)
+    with pytest.raises(TransportError, match="already served"):
+        second.bind()
+    second.close()
+    c = SimClient(path)  # the first server still answers
+    try:
+        c.send(header(MsgType.X_SPDDUMP).encode(LINUX))
+        assert recv_all(c, 1)[0].type == MsgType.X_SPDDUMP
+    finally:
+        c.close()
+    stale = tmp_path / "stale.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+        s.bind(str(stale))  # a socket file nobody listens on: replaced
+    server = SimServer(str(stale))
+    server.bind()
+    server.close()
+    assert not stale.exists()
+
+
+@pytest.mark.parametrize("request_json", [
+    b'{"op":"traffic","src":"10.0.0.1","dst":"10.0.0.2","proto":1e400}',
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"op":"traffic","src":"10.0.0.1","dst":"10.0.0.2","size":1e300}',
+    b'{"op":"traffic","src":"10.0.0.1","dst":"10.0.0.2","sport":-1}',
+])
+def test_a_bad_control_request_gets_an_error_and_the_server_lives_on(served, request_json: bytes) -> None:  # type: ignore[no-untyped-def]
+    path, _server = served
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as raw:
+        raw.connect(path)
+        raw.settimeout(5)
+        raw.send(bytes([0xFF]) + request_json)
+        reply = raw.recv(4096)
+    assert reply[:1] == b"\xff" and b'"error"' in reply
+    c = SimClient(path)
+    try:
+        assert c.simulate_traffic("10.0.0.1", "10.0.0.2")["verdict"] == "no-policy"
+    finally:
+        c.close()

@@ -165,6 +165,16 @@ def test_inbound_policy_gets_a_fwd_copy_unless_kernel_mode() -> None:
     assert len(compile_text("spddelete 10.0.0.0/24 10.0.1.0/24 any -P in;")) == 2
 
 
+def test_tagged_inbound_policy_gets_no_fwd_copy() -> None:
+    for command in ("spdadd", "spdupdate"):
+        msgs = compile_text(f'{command} tagged "web" -P in ipsec esp/transport//unique:7;')
+        assert len(msgs) == 1
+        pol = msgs[0].get(ExtType.X_POLICY)
+        assert isinstance(pol, PolicyExt) and pol.dir == 1
+        assert [(r.level, r.reqid) for r in pol.requests] == [(Level.UNIQUE, 7)]
+        assert [e.ext_type for e in msgs[0].extensions] == [ExtType.X_POLICY]
+
+
 def test_tunnel_policy_endpoints() -> None:
     (msg,) = compile_text("spdadd 10.0.0.0/24 10.0.1.0/24 any -P out ipsec "
                           "esp/tunnel/192.168.0.1[4500]-192.168.0.2[4500]/require;")
@@ -192,6 +202,23 @@ def test_deleteall_deletes_each_matching_sa() -> None:
     assert all(m.type == MsgType.DELETE for m in dels)
 
 
+def test_deleteall_of_an_old_protocol_keeps_the_old_flag() -> None:
+    dump = [compile_text("add 10.0.0.1 10.0.0.2 esp-old 9 -E des-cbc 0x0011223344556677;")[0]]
+    for proto, flags in (("esp", 0x40), ("esp-old", 0x41)):
+        (delete,) = deleteall_messages(parse_one(f"deleteall 10.0.0.1 10.0.0.2 {proto};"), dump)
+        sa = delete.get(ExtType.SA)
+        assert isinstance(sa, SAExt) and (sa.spi, sa.flags) == (9, flags)
+        assert delete == compile_text(f"delete 10.0.0.1 10.0.0.2 {proto} 9;")[0]
+
+
 def test_compiled_messages_encode_and_decode() -> None:
     for m in compile_text("add 10.0.0.1 10.0.0.2 esp-udp 10.9.9.9 0x100 -E aes-ctr 0x" + "ab" * 20 + ";"):
         assert decode(m.encode()) == m
+
+
+def test_fwd_copy_of_a_policy_without_requests_keeps_the_selector() -> None:
+    # ipsec-tools rewrites a /3 source prefix here (it reads the address as the first request); we do not.
+    pin, pfwd = compile_text("spdadd 10.0.0.0/3 10.1.0.0/16 any -P in none;")
+    assert pfwd.extensions[1:] == pin.extensions[1:]
+    src = pfwd.get(ExtType.ADDRESS_SRC)
+    assert isinstance(src, AddressExt) and (src.prefixlen, src.sockaddr.family) == (3, 2)

@@ -190,3 +190,11 @@ def test_policy_priority_is_checked_before_a_later_syntax_error() -> None:
 def test_parse_one_wants_exactly_one() -> None:
     with pytest.raises(SetkeyParseError):
         parse_one("flush; flush;")
+
+
+def test_empty_keys_are_written_back_as_empty_quoted_strings() -> None:
+    s = parse_one('add 10.0.0.1 10.0.0.2 esp 0x100 -E aes-cbc "" -A hmac-sha1 "";')
+    assert isinstance(s, SAStatement)
+    assert (s.enc_key, s.auth_key) == (b"", b"")
+    assert s.to_text() == 'add 10.0.0.1 10.0.0.2 esp 0x100 -E aes-cbc "" -A hmac-sha1 "";'
+    assert parse_one(s.to_text()) == s

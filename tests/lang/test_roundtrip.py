@@ -36,7 +36,7 @@ v6 = st.ip_addresses(v=6).map(str)
 host = v4 | v6
 u32 = st.integers(0, 2**32 - 1)
 port = st.none() | st.just("any") | st.integers(0, 65535).map(str)
-key = st.binary(min_size=1, max_size=40)
+key = st.binary(min_size=0, max_size=40)
 PROTOCOLS = ["esp", "esp-old", "ah", "ah-old", "ipcomp", "esp-udp", "tcp"]
 PADS = ["zero-pad", "random-pad", "seq-pad", "nocyclic-seq"]
 label = st.text(string.ascii_letters + "_:", min_size=0, max_size=12).map(str.encode)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import io
 from collections import deque
 
 from setkey_tui.lang import compile_statement, parse_one
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import Message, decode
 from setkey_tui.pfkey.platform import LINUX
+from setkey_tui.script import run_script
 from tests.lang.conftest import PID, run
 from tests.lang.standin import StandInKernel
 
@@ -212,3 +215,51 @@ def test_huge_numbers_anywhere_give_diagnostics_or_saturate() -> None:
         r = run(text + "\n", kernel=False, dry_run=True)
         assert r.status in (0, 1)
         assert r.status == 0 or r.out.startswith("line 1: ")
+
+
+def test_reply_lengths_are_read_in_the_platform_byte_order() -> None:
+    big = dataclasses.replace(LINUX, byteorder=">" if LINUX.byteorder == "<" else "<")
+    kernel = StandInKernel(big)
+    out, err = io.StringIO(), io.StringIO()
+    status = run_script("flush;\nspdflush;\n", kernel, out=out, err=err, pid=PID)
+    assert status == 0
+    assert (out.getvalue(), err.getvalue()) == ("", "")
+    assert [decode(m, big).type for m in kernel.sent] == [MsgType.REGISTER, MsgType.FLUSH, MsgType.X_SPDFLUSH]
+
+
+class _SilentKernel(StandInKernel):
+    """Answers REGISTER, then never replies (setkey's 1-second receive timeout expires)."""
+
+    def send(self, data: bytes) -> None:
+        if decode(data, self.platform).type == MsgType.REGISTER:
+            super().send(data)
+        else:
+            self.sent.append(bytes(data))
+
+
+def test_no_reply_is_reported_like_perror_and_the_script_goes_on() -> None:
+    kernel = _SilentKernel()
+    out, err = io.StringIO(), io.StringIO()
+    status = run_script("flush;\ndeleteall 10.0.0.1 10.0.0.2 esp;\nspdflush;\n", kernel, out=out, err=err, pid=PID)
+    assert status == 0
+    assert out.getvalue() == ""
+    assert err.getvalue() == "recv: Resource temporarily unavailable\n" * 3
+    assert [decode(m).type for m in kernel.sent[1:]] == [MsgType.FLUSH, MsgType.DUMP, MsgType.X_SPDFLUSH]
+
+
+def test_dash_a_shows_dead_sas_and_dash_p_ports_in_script_answers() -> None:
+    from setkey_tui.render.sadump import format_sa
+
+    sa = compile_statement(parse_one("add 10.0.0.1[500] 10.0.0.2[4500] esp 0x1000 -E null;"))[0]
+    live = sa._replace(type=MsgType.DUMP, pid=PID)
+    dead_ext = live.extensions[1]._replace(state=3)  # type: ignore[union-attr]
+    dead = live._replace(seq=1, extensions=(live.extensions[0], dead_ext, *live.extensions[2:]))
+    now = 1700000000
+    for show_all, withports in ((False, False), (True, False), (True, True)):
+        out = io.StringIO()
+        status = run_script("dump esp;\n", AnsweringKernel(sa), out=out, err=io.StringIO(), pid=PID,
+                            now=lambda: float(now), show_all=show_all, withports=withports)
+        assert status == 0
+        shown = [dead, live] if show_all else [live]
+        assert out.getvalue() == "".join(format_sa(m, now=now, withports=withports) for m in shown)
+    assert "10.0.0.1[500] 10.0.0.2[4500]" in format_sa(live, now=now, withports=True)

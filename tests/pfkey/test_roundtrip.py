@@ -183,6 +183,8 @@ def test_one_bad_value_is_an_encode_error() -> None:
         ).encode(LINUX)
     with pytest.raises(EncodeError):
         Message(MsgType.ADD, extensions=("not an extension",)).encode(LINUX)  # type: ignore[arg-type]
+    with pytest.raises(EncodeError, match="extension 999 does not exist on linux"):
+        Message(MsgType.ADD, extensions=(AddressExt(999, Sockaddr(2, 0, bytes(4))),)).encode(LINUX)
 
 
 @pytest.mark.parametrize("platform", PLATFORMS, ids=lambda p: p.name)
@@ -312,3 +314,12 @@ def test_repeated_extensions_share_one_decoded_object() -> None:
         msg = decode(data, LINUX)
         assert msg.get(ExtType.ADDRESS_SRC).sockaddr.addr == (0x0A000000 + i).to_bytes(4, "big")
         assert msg.encode(LINUX) == data
+
+
+@pytest.mark.parametrize("platform", PLATFORMS, ids=lambda p: p.name)
+def test_wire_numbers_map_back_to_canonical_ones(platform: Platform) -> None:
+    assert {platform.ext_to_wire[c]: c for c in platform.ext_to_wire} == platform.ext_from_wire
+    assert {platform.msg_to_wire[c]: c for c in platform.msg_to_wire} == platform.msg_from_wire
+    assert len(platform.ext_from_wire) == len(platform.ext_to_wire)
+    assert len(platform.msg_from_wire) == len(platform.msg_to_wire)
+    assert platform.ext_from_wire is platform.ext_from_wire  # computed once per profile

@@ -127,6 +127,10 @@ def test_monitor_record_and_replay_times(run_cli, replay_file, tmp_path) -> None
     assert first.rc == 0 and first.out.count("1700000000.000000 \n") == 2
     lines = rec.read_text().splitlines()
     assert len(lines) == 2 and all(line.startswith("1700000000.000000 ") for line in lines)
+    assert rec.stat().st_mode & 0o777 == 0o600  # recordings carry keys
+    rec.chmod(0o644)
+    assert run_cli("--kernel", f"replay:{path}", "-xx", "--record", str(rec)).rc == 0
+    assert rec.stat().st_mode & 0o777 == 0o600 and len(rec.read_text().splitlines()) == 2
     timed = replay_file([esp_sa().encode(LINUX)], times=[1700003600.5])
     again = run_cli("--kernel", f"replay:{timed}", "-x")
     assert again.out.startswith("23:13:20.500000 \nsadb_msg{ version=2 type=10 ")
@@ -183,3 +187,29 @@ def test_no_operation_on_a_terminal_starts_the_tui(run_cli, monkeypatch) -> None
 def test_serve_sim_usage(run_cli) -> None:
     r = run_cli("serve-sim")
     assert r.rc == 1 and "usage: setkey-tui serve-sim PATH" in r.err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_clock_is_refused_in_one_line(run_cli, replay_file, monkeypatch, value: str) -> None:
+    monkeypatch.setenv("SETKEY_TUI_NOW", value)
+    r = run_cli("--kernel", f"replay:{replay_file([esp_sa().encode(LINUX)])}", "-D")
+    assert r.rc == 1 and r.out == ""
+    assert r.err == f"setkey-tui: SETKEY_TUI_NOW='{value}' is not a time (seconds since the epoch)\n"
+
+
+def test_dump_speaks_the_kernels_dialect_whatever_platform_is_asked(run_cli, tmp_path) -> None:
+    from setkey_tui.kernel.sim.transport import reset_shared_host
+
+    reset_shared_host()
+    script = tmp_path / "sa.conf"
+    script.write_text("add 10.0.0.1 10.0.0.2 esp 0x1000 -E aes-cbc 0x00112233445566778899aabbccddeeff ;\n")
+    try:
+        assert run_cli("--kernel", "sim", "-f", str(script)).rc == 0
+        linux = run_cli("--kernel", "sim", "-D")
+        r = run_cli("--platform", "freebsd", "--kernel", "sim", "-D")
+    finally:
+        reset_shared_host()
+    assert linux.rc == 0 and linux.out.startswith("10.0.0.1 10.0.0.2 \n\tesp mode=transport spi=4096")
+    assert (r.rc, r.out) == (0, linux.out)
+    assert r.err == ("setkey-tui: the simulated kernel (embedded) speaks the linux PF_KEY dialect, "
+                     "not freebsd: using linux\n")

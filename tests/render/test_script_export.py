@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from setkey_tui.lang.compile import compile_statement
+from setkey_tui.lang.grammar import parse
 from setkey_tui.pfkey.constants import ExtType, MsgType, SAType
 from setkey_tui.pfkey.extensions import (
     AddressExt,
@@ -72,15 +74,10 @@ def test_sp_statements() -> None:
 
 
 def _parse_and_compile():
-    grammar = pytest.importorskip("setkey_tui.lang.grammar")
-    compile_mod = pytest.importorskip("setkey_tui.lang.compile")
-    if not hasattr(grammar, "parse") or not hasattr(compile_mod, "compile_statement"):
-        pytest.skip("the language's parse/compile_statement are not there yet")
-
     def run(text: str):
         out = []
-        for stmt in grammar.parse(text, platform=LINUX):
-            out.extend(compile_mod.compile_statement(stmt, platform=LINUX, kernel_mode=True))
+        for stmt in parse(text, platform=LINUX):
+            out.extend(compile_statement(stmt, platform=LINUX, kernel_mode=True))
         return out
 
     return run

@@ -8,20 +8,20 @@ the recording run).
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
 
 import pytest
 
+from setkey_tui.kernel.sim.kernel import SimKernel
+from setkey_tui.kernel.sim.transport import SimHost, reset_shared_host
+
 from .conftest import load_cases
 
-pytest.importorskip("setkey_tui.kernel.sim.transport")
-pytest.importorskip("setkey_tui.script")
-
 # Scenarios that cannot agree here, and why (owned outside the renderers):
-#  - expire-*: the soft lifetime must run out in wall-clock time (2 s) between the script and the dump;
 #  - deleteall: Linux setkey's positional reply reading makes the real run keep SA 0x7001, which the
 #    script runner / simulated kernel do not reproduce yet.
-SKIP = {"deleteall": "positional-reply quirk of deleteall (script runner / sim)",
-        "expire-soft-dying": "needs the soft lifetime to expire in wall-clock time"}
+SKIP = {"deleteall": "positional-reply quirk of deleteall (script runner / sim)"}
 CASES = [c for c in load_cases("realkernel.jsonl") if c["id"] not in SKIP]
 _TIME = re.compile(r"(created|current|last|lastused): [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}")
 
@@ -38,8 +38,17 @@ def test_skips_are_real_scenarios() -> None:
     assert set(SKIP) <= ids and len(CASES) == len(ids) - len(SKIP)
 
 
+@pytest.fixture
+def clock() -> Iterator[list[float]]:
+    """The embedded kernel's clock, ours to move: the seconds the recorded run took pass at once."""
+    now = [time.time()]
+    reset_shared_host(SimHost(SimKernel(clock=lambda: now[0])))
+    yield now
+    reset_shared_host()
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
-def test_scenario(case: dict, run_cli, tmp_path, monkeypatch) -> None:
+def test_scenario(case: dict, run_cli, tmp_path, monkeypatch, clock: list[float]) -> None:
     monkeypatch.delenv("SETKEY_TUI_NOW")
     assert run_cli("--kernel", "sim", "--platform", "linux", "-F").rc == 0
     assert run_cli("--kernel", "sim", "--platform", "linux", "-FP").rc == 0
@@ -48,6 +57,7 @@ def test_scenario(case: dict, run_cli, tmp_path, monkeypatch) -> None:
     applied = run_cli("--kernel", "sim", "--platform", "linux", *case["args"], "-f", str(script))
     assert applied.rc == case["apply"]["rc"]
     assert normalise(applied.out) == normalise(case["apply"]["stdout"])
+    clock[0] += int(case["elapsed_s"])
     for key, flags in (("D", ["-D"]), ("DP", ["-DP"]), ("Da", ["-D", "-a"]), ("Dp", ["-D", "-p"])):
         shown = run_cli("--kernel", "sim", "--platform", "linux", *flags)
         assert shown.rc == case[key]["rc"]

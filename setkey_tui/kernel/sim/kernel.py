@@ -394,7 +394,7 @@ class SimKernel:
             cands.append(rec.current.addtime + rec.hard.addtime)
         if rec.hard.usetime and rec.current.usetime:
             cands.append(rec.current.usetime + rec.hard.usetime)
-        if not rec.dying:
+        if not rec.dying and not rec.larval:  # as _check_sa_time: a timer it would not fire loops tick()
             if rec.soft.addtime:
                 cands.append(rec.current.addtime + rec.soft.addtime)
             if rec.soft.usetime and rec.current.usetime:
@@ -1047,6 +1047,10 @@ class SimKernel:
         """
         import ipaddress
 
+        for name, value, low, high in (("protocol", proto, 0, 255), ("source port", sport, 0, 65535),
+                                       ("destination port", dport, 0, 65535), ("packet size", size, 1, 65535)):
+            if not low <= value <= high:  # a served kernel gets these from any client: counters must stay sane
+                raise ValueError(f"simulate_traffic: {name} {value} is out of range ({low}-{high})")
         t = self._now(now)
         out = self.tick(t)
         try:

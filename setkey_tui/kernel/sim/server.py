@@ -31,12 +31,8 @@ class StateScriptError(TransportError):
 
 def preload(host: SimHost, script: str) -> str:
     """Apply a setkey script to the kernel (as `setkey -f` would); return what it printed."""
-    try:
-        from setkey_tui.script import run_script
-    except ImportError as exc:
-        raise StateScriptError(
-            f"cannot preload the simulated kernel: script mode unavailable ({exc})"
-        ) from None
+    from setkey_tui.script import run_script
+
     out, err = io.StringIO(), io.StringIO()
     transport = SimTransport(host, description="simulated kernel (preloading)")
     try:
@@ -60,6 +56,16 @@ def preload(host: SimHost, script: str) -> str:
     return out.getvalue() + err.getvalue()
 
 
+def _answers(path: str) -> bool:
+    """Whether a server is listening on the Unix socket ``path``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
+
+
 class SimServer:
     """The accept/forward loop (single thread; ``stop()`` may be called from another thread)."""
 
@@ -73,11 +79,14 @@ class SimServer:
         self._wake_r, self._wake_w = socket.socketpair()
         self.ready = threading.Event()
         self._listen: socket.socket | None = None
+        self._buf = bytearray(MAX_PACKET)  # one receive buffer for every connection (single thread)
 
     def bind(self) -> None:
-        """Create the listening socket (a stale socket file is replaced)."""
+        """Create the listening socket (a stale socket file is replaced; a live server's is not)."""
         with contextlib.suppress(FileNotFoundError):
             if Path(self.path).is_socket():
+                if _answers(self.path):
+                    raise TransportError(f"a simulated kernel is already served at {self.path}")
                 os.unlink(self.path)
         s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
@@ -148,15 +157,16 @@ class SimServer:
         if sid is None:
             return
         try:
-            packet = conn.recv(MAX_PACKET)
+            n = conn.recv_into(self._buf)
         except BlockingIOError:
             return
         except OSError:
             self._drop(conn)
             return
-        if not packet:
+        if not n:
             self._drop(conn)
             return
+        packet = bytes(memoryview(self._buf)[:n])
         if is_control(packet):
             self._control(conn, packet)
             return
@@ -175,8 +185,8 @@ class SimServer:
                 str(req["src"]), str(req["dst"]), int(req.get("proto", 0)), **kw
             )
             reply = result.as_dict()
-        except (ValueError, KeyError, TypeError) as exc:
-            reply = {"error": str(exc)}
+        except (ValueError, KeyError, TypeError, ArithmeticError, RecursionError) as exc:
+            reply = {"error": str(exc) or type(exc).__name__}  # a bad request, not the end of the server
         self._flush_all()
         self._send_packet(conn, control({"reply": reply}))
 
@@ -232,6 +242,10 @@ class SimServer:
             "resynchronise with a dump"
         )
 
+    def close(self) -> None:
+        """Release the selector and the wake-up pair of a server that never ran (serve_forever does it)."""
+        self._shutdown()
+
     def _shutdown(self) -> None:
         for conn in list(self._clients):
             self._drop(conn)
@@ -261,7 +275,11 @@ def serve(
     if state_script:
         preload(host, state_script)
     server = SimServer(path, host)
-    server.bind()
+    try:
+        server.bind()
+    except TransportError:
+        server.close()
+        raise
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda _sig, _frame: server.stop())

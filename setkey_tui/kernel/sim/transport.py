@@ -13,7 +13,6 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 
 from setkey_tui.kernel.base import MessagesLost, TransportError
 from setkey_tui.kernel.sim.kernel import Delivery, Refused, SimKernel, TrafficResult
@@ -45,7 +44,6 @@ class SimHost:
         self.rcvbuf = rcvbuf
         self._lock = threading.Condition()
         self._queues: dict[int, _Queue] = {}
-        self.listeners: list[Callable[[int], None]] = []  # called (outside the lock) when a queue gets data
 
     # Sockets ----------------------------------------------------------------------------------------
     def open_socket(self, rcvbuf: int | None = None) -> int:
@@ -63,8 +61,9 @@ class SimHost:
             self._lock.notify_all()
 
     # Kernel access ------------------------------------------------------------------------------------
-    def _deliver(self, deliveries: list[Delivery]) -> set[int]:
-        touched: set[int] = set()
+    def _deliver(self, deliveries: list[Delivery]) -> None:
+        """Queue each copy on its socket (or count it lost when the queue is full); wake the waiters."""
+        touched = False
         for sid, data in deliveries:
             q = self._queues.get(sid)
             if q is None:
@@ -74,46 +73,31 @@ class SimHost:
             else:
                 q.items.append(data)
                 q.size += len(data)
-            touched.add(sid)
+            touched = True
         if touched:
             self._lock.notify_all()
-        return touched
-
-    def _notify(self, touched: set[int]) -> None:
-        for sid in touched:
-            for fn in list(self.listeners):
-                fn(sid)
 
     def send(self, sid: int, data: bytes) -> None:
         """Hand one message to the kernel; :class:`TransportError` when it refuses the bytes outright."""
         with self._lock:
             try:
-                touched = self._deliver(self.kernel.handle(sid, data))
+                self._deliver(self.kernel.handle(sid, data))
             except Refused as exc:
                 raise TransportError(
                     f"the simulated kernel refused the message: {os.strerror(exc.errno)} ({exc})"
                 ) from None
-        self._notify(touched)
 
     def tick(self, now: float | None = None) -> None:
         """Run the kernel's clock (lifetime expiries)."""
         with self._lock:
-            touched = self._deliver(self.kernel.tick(now))
-        self._notify(touched)
+            self._deliver(self.kernel.tick(now))
 
     def simulate_traffic(self, src: str, dst: str, proto: int = 0, **kw: int) -> TrafficResult:
         """One packet through the SPD (see :meth:`SimKernel.simulate_traffic`); deliveries are queued."""
         with self._lock:
             result = self.kernel.simulate_traffic(src, dst, proto, **kw)
-            touched = self._deliver(result.deliveries)
-        self._notify(touched)
+            self._deliver(result.deliveries)
         return result
-
-    def pending(self, sid: int) -> int:
-        """How many messages wait in a socket's queue."""
-        with self._lock:
-            q = self._queues.get(sid)
-            return len(q.items) if q else 0
 
     def pop(self, sid: int, *, report_lost: bool = True) -> bytes | None:
         """The socket's next message without waiting (None: empty); :class:`MessagesLost` after a drop

@@ -110,6 +110,7 @@ class DetailScreen(Screen[None]):
         super().__init__()
         self.row = row
         self.revealed = False
+        self.gone = False  # the kernel no longer has the entry (deleted, expired, flushed)
         self._linked: list[SARow | SPRow] = []
 
     @property
@@ -142,6 +143,23 @@ class DetailScreen(Screen[None]):
             options.add_options([Option(Text(_title(r)), id=str(i)) for i, r in enumerate(self._linked)])
         else:
             options.add_option(Option("none", disabled=True))
+        self.refresh_texts()
+        self.set_interval(1.0, self.follow)
+
+    def follow(self) -> None:
+        """Keep up with the kernel: show the entry's latest state (byte counts, dying …), or say it is gone."""
+        mirror = self.setkey_app.mirror
+        rows = mirror.sad.rows if isinstance(self.row, SARow) else mirror.spd.rows
+        current = rows.get(self.row.key)
+        if current is None:
+            if not self.gone:
+                self.gone = True
+                self.query_one(".detail-title", Label).update(_title(self.row) + "  [gone from the kernel]")
+            return
+        if self.gone or current is not self.row:
+            self.query_one(".detail-title", Label).update(_title(current))
+        self.gone = False
+        self.row = current
         self.refresh_texts()
 
     def _find_linked(self) -> list[SARow | SPRow]:

@@ -109,21 +109,23 @@ class _FormScreen(Screen[None]):
         self.messages = []
         errors = dict(b.errors)
         general = ""
-        if not errors:
-            try:
-                stmts = parse(b.text, platform=self.setkey_app.platform)
+        # The grammar runs even while other fields are wrong, so that a field it refuses says so at once; its
+        # first error is shown only at a field that has none yet (an empty field's "?" is already explained).
+        try:
+            stmts = parse(b.text, platform=self.setkey_app.platform)
+            if not errors:
                 msgs: list[Message] = []
                 for st in stmts:
                     msgs.extend(compile_statement(st, platform=self.setkey_app.platform, supported=self.supported(),
                                                   kernel_mode=False))
                 self.messages = msgs
-            except SetkeyParseError as exc:
-                fid = b.field_at(exc.column)
-                text = f"setkey: {exc.message} at [{exc.token}]"
-                if fid:
-                    errors[fid] = text
-                else:
-                    general = text
+        except SetkeyParseError as exc:
+            fid = b.field_at(exc.column)
+            text = f"setkey: {exc.message} at [{exc.token}]"
+            if fid and fid not in errors:
+                errors[fid] = text
+            elif not fid and not errors:
+                general = text
         for fid in self.FIELD_IDS:
             label = self.query_one(f"#err-{fid}", Label)
             label.update(errors.get(fid, ""))

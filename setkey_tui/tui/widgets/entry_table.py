@@ -263,7 +263,9 @@ class EntryTable(ScrollView, can_focus=True):
             if index >= n:
                 if n == 0 and y == 1:
                     st = self.get_component_rich_style("entry-table--empty")
-                    return Strip([Segment(" " + self.empty_text, st)]).extend_cell_length(width, base)
+                    text = (f"No entry matches the filter ({self.table.total} hidden; Esc clears it)."
+                            if self.table.total else self.empty_text)
+                    return Strip([Segment(" " + text, st)]).extend_cell_length(width, base)
                 return Strip.blank(width, base)
             row = self.table.row_at(index)
             now = self.now()

@@ -10,7 +10,7 @@ than one drain should format, only its newest are formatted and one line says ho
 
 from __future__ import annotations
 
-import os
+import itertools
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +25,7 @@ from setkey_tui.pfkey.constants import MsgType, SAType
 from setkey_tui.pfkey.platform import LINUX, Platform
 from setkey_tui.render.monitor import format_monitor_entry
 from setkey_tui.tui.masking import key_byte_ranges, mask_hex_text, mask_hexdump
+from setkey_tui.tui.ops import write_private
 
 MAX_LINES = 5000
 PAUSE_BUFFER = 20000
@@ -165,14 +166,14 @@ class MonitorPane(Vertical):
                 text = mask_hexdump(text, key_byte_ranges(c.data, self.platform))
         return text.rstrip("\n").split("\n")
 
-    def _write(self, items: list[Captured], *, count: bool = True) -> None:
+    def _write(self, items: list[Captured], *, count: bool = True, limit: int = FORMAT_PER_BATCH) -> None:
         if not items:
             return
-        if len(items) > FORMAT_PER_BATCH:
-            skip = len(items) - FORMAT_PER_BATCH
+        if len(items) > limit:
+            skip = len(items) - limit
             if count:
                 self.skipped += skip
-            items = items[-FORMAT_PER_BATCH:]
+            items = items[-limit:]
             lines = [f"… {skip} messages not shown here (too fast to read; all are kept for saving)"]
         else:
             lines = []
@@ -189,7 +190,7 @@ class MonitorPane(Vertical):
         if not self.paused:
             held = list(self.waiting)
             self.waiting.clear()
-            self._write(held)
+            self._write(held, limit=RERENDER)  # the user paused to read: show what waited, as the log holds
         self.update_status()
 
     def toggle_timestamps(self) -> None:
@@ -206,9 +207,9 @@ class MonitorPane(Vertical):
         """Show the latest messages (since the last clear) again in the current format."""
         if not self.paused:
             n = min(self.seen - self.cleared_at, len(self.recording), RERENDER)
-            recent = list(self.recording)[-n:] if n > 0 else []
+            recent = list(itertools.islice(reversed(self.recording), n))[::-1]
             self.log_widget.clear()
-            self._write([c for c in recent if self._passes(c)], count=False)
+            self._write([c for c in recent if self._passes(c)], count=False, limit=RERENDER)
         self.update_status()
 
     def clear(self) -> None:
@@ -223,9 +224,7 @@ class MonitorPane(Vertical):
     def save_recording(self, path: str) -> int:
         """Write the recorded messages (newest ``RECORDING``) as a replay file; returns how many."""
         items = list(self.recording)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(recording_text(items))
+        write_private(path, recording_text(items))
         return len(items)
 
     def on_select_changed(self, event: Select.Changed) -> None:

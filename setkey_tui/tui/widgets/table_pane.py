@@ -100,8 +100,11 @@ class TablePane(Vertical):
         self.apply_filter(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        """Enter keeps the filter and returns to the table."""
+        """Enter keeps the filter and returns to the table; a filter that does not parse keeps the input open."""
         event.stop()
+        if self.has_class("filter-bad"):  # each change was applied already; this text did not parse
+            self.app.bell()
+            return
         self.remove_class("filtering")
         self.entry_table.focus()
 
