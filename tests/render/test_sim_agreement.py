@@ -18,10 +18,10 @@ from setkey_tui.kernel.sim.transport import SimHost, reset_shared_host
 
 from .conftest import load_cases
 
-# Scenarios that cannot agree here, and why (owned outside the renderers):
-#  - deleteall: Linux setkey's positional reply reading makes the real run keep SA 0x7001, which the
-#    script runner / simulated kernel do not reproduce yet.
-SKIP = {"deleteall": "positional-reply quirk of deleteall (script runner / sim)"}
+# Scenarios where we deliberately differ from the recorded setkey (docs/compatibility.md):
+#  - deleteall: ipsec-tools' positional reply reading keeps SA 0x7001 and prints it; we delete every matching
+#    SA. tests/kernel/test_realkernel_scenarios.py checks our behaviour on both kernels.
+SKIP = {"deleteall": "deliberate difference, see docs/compatibility.md"}
 CASES = [c for c in load_cases("realkernel.jsonl") if c["id"] not in SKIP]
 _TIME = re.compile(r"(created|current|last|lastused): [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}")
 
