@@ -285,10 +285,10 @@ def run_monitor(conv: Conversation) -> int:
     try:
         conv.t.set_promisc(True)
         while True:
+            if _is_exhausted(conv.t):
+                return 0
             data = conv.t.recv(RECV_TIMEOUT)
             if data is None:
-                if _is_exhausted(conv.t):
-                    return 0
                 continue
             recorded = getattr(conv.t, "last_time", None)
             when = recorded if recorded is not None else conv.now()

@@ -7,14 +7,17 @@ error naming the line, so nothing downstream can spin on it.
 
 Each request sent gets the next recorded messages as its replies: one message, or for SADB_DUMP /
 SADB_X_SPDDUMP every message up to and including the one with ``sadb_msg_seq`` 0 (or an error reply). In
-promiscuous mode ``recv`` hands out the recording in order. ``recv`` never blocks: it returns None at once
-when nothing is left, and :attr:`exhausted` then says the recording is over.
+promiscuous mode ``recv`` hands out the recording in order. When nothing is left to hand out, ``recv(timeout)``
+waits its timeout like a quiet socket (so a listener thread does not spin) and returns None, while
+``recv(None)`` returns None at once instead of blocking for good; :attr:`exhausted` says the recording is over,
+and ``close`` wakes a waiting ``recv`` at once.
 """
 
 from __future__ import annotations
 
 import re
 import struct
+import threading
 from collections import deque
 from pathlib import Path
 
@@ -85,6 +88,7 @@ class ReplayTransport:
         self._pending: deque[Recorded] = deque()
         self._promisc = False
         self._closed = False
+        self._wake = threading.Event()
         self.total = len(self._records)
         self.sent: list[bytes] = []
         self.last_time: float | None = None
@@ -134,6 +138,8 @@ class ReplayTransport:
         elif self._promisc and self._records:
             rec = self._records.popleft()
         else:
+            if timeout is not None:  # a finished recording never blocks for good
+                self._wake.wait(timeout)
             return None
         self.last_time = rec.when
         return rec.data
@@ -147,3 +153,4 @@ class ReplayTransport:
         self._closed = True
         self._records.clear()
         self._pending.clear()
+        self._wake.set()

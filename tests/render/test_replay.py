@@ -88,3 +88,20 @@ def test_format_record_round_trips() -> None:
     assert line.startswith("1700000000.123456 ")
     (rec,) = parse_replay(line)
     assert rec.data == data and rec.when == pytest.approx(1700000000.123456)
+
+
+def test_an_exhausted_recording_waits_its_timeout_instead_of_spinning(replay_file) -> None:
+    import threading
+    import time
+
+    from setkey_tui.kernel.replay import ReplayTransport
+    from setkey_tui.pfkey.platform import LINUX
+
+    t = ReplayTransport(replay_file([]), LINUX)
+    start = time.monotonic()
+    assert t.recv(0.2) is None
+    assert time.monotonic() - start >= 0.19  # a listener thread polling it sleeps, it does not spin
+    threading.Timer(0.1, t.close).start()
+    start = time.monotonic()
+    assert t.recv(5.0) is None
+    assert time.monotonic() - start < 2.0  # close() wakes a waiting recv at once

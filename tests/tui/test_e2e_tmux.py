@@ -32,12 +32,13 @@ def _capture(tmux: list[str]) -> str:
                           check=False).stdout
 
 
-def _wait_screen(tmux: list[str], needle: str, timeout: float) -> str:
+def _wait_screen(tmux: list[str], needle: str, timeout: float, *more: str) -> str:
+    """The screen once every needle is on it (the table and the monitor pane repaint separately)."""
     deadline = time.monotonic() + timeout
     screen = ""
     while time.monotonic() < deadline:
         screen = _capture(tmux)
-        if needle in screen:
+        if all(n in screen for n in (needle, *more)):
             return screen
         time.sleep(0.2)
     return screen
@@ -64,7 +65,7 @@ def test_tui_in_tmux_shows_sa_added_by_another_process(tmp_path: Path) -> None:
         done = subprocess.run([sys.executable, "-m", "setkey_tui", "--kernel", f"sim@{sock}", "-f", str(script)],
                               env=env, cwd=ROOT, capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, done.stdout + done.stderr
-        screen = _wait_screen(tmux, "0x00007777", 10)
+        screen = _wait_screen(tmux, "0x00007777", 10, "sadb_x_sa2{ mode=1 reqid=0")
         assert "0x00007777" in screen and "10.7.0.1" in screen, screen
         assert "SAD 1 (mature 1)" in screen, screen
         assert "Monitor -x" in screen and "sadb_x_sa2{ mode=1 reqid=0" in screen, screen  # the monitor pane
