@@ -11,7 +11,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
-from importlib import resources
 from typing import Any, ClassVar
 
 from textual import work
@@ -20,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import TabbedContent
 
+from setkey_tui import scenarios
 from setkey_tui.kernel.base import TransportError
 from setkey_tui.mirror import SARow, SPRow
 from setkey_tui.pfkey.constants import Direction, ExtType, SAType
@@ -40,9 +40,6 @@ from setkey_tui.tui.screens.dialogs import ConfirmScreen, ExportScreen, FlushSAD
 from setkey_tui.tui.screens.main import MainScreen
 from setkey_tui.tui.widgets.monitor import MonitorPane
 from setkey_tui.tui.widgets.table_pane import TablePane
-
-EXAMPLE_SCENARIO = "example.conf"
-
 
 # (action, key shown, title, help) — the footer, the help screen and the command palette all read this.
 ACTIONS: tuple[tuple[str, str, str, str], ...] = (
@@ -322,7 +319,7 @@ class SetkeyApp(KernelLink, App[int]):
         if self.example_path:
             with open(self.example_path, encoding="utf-8") as f:
                 return f.read()
-        return resources.files("setkey_tui.scenarios").joinpath(EXAMPLE_SCENARIO).read_text(encoding="utf-8")
+        return scenarios.example_text()
 
     def action_monitor_pause(self) -> None:
         """Pause or resume the monitor."""

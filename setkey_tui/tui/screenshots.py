@@ -13,13 +13,13 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from setkey_tui.kernel.sim import SimHost, SimKernel, SimTransport
 from setkey_tui.lang.compile import compile_statement
 from setkey_tui.lang.grammar import parse
+from setkey_tui.scenarios import example_text
 from setkey_tui.service import KeyService
 from setkey_tui.tui.app import SetkeyApp
 
@@ -28,19 +28,18 @@ PID = 4242
 SIZE = (150, 44)
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.t = T0
+class Clock:
+    """A settable clock shared by the simulated kernel and the app."""
+
+    def __init__(self, t: float = T0) -> None:
+        self.t = t
 
     def __call__(self) -> float:
         return self.t
 
 
-def _example() -> str:
-    return resources.files("setkey_tui.scenarios").joinpath("example.conf").read_text(encoding="utf-8")
-
-
-def _apply(host: SimHost, text: str) -> None:
+def apply_script(host: SimHost, text: str) -> None:
+    """Apply setkey statements to the simulated kernel directly (pid fixed), as another process would."""
     svc = KeyService(SimTransport(host), pid=PID)
     try:
         for st in parse(text):
@@ -124,7 +123,7 @@ async def _expiring(pilot: Any, env: Any) -> None:
 
 async def _monitor(pilot: Any, env: Any) -> None:
     await pilot.press("m", "c", "h")
-    _apply(env[1], "delete 10.0.0.1 10.0.0.2 esp 0x1001 ;\n")
+    apply_script(env[1], "delete 10.0.0.1 10.0.0.2 esp 0x1001 ;\n")
     await _until(pilot, lambda: pilot.app.mirror.sad.total == 7)
     await _settle(pilot)
 
@@ -156,9 +155,9 @@ SCREENS: dict[str, Step] = {
 
 async def shoot(name: str, step: Step, out: Path) -> Path:
     """Start the app on a fresh simulated kernel with the example scenario, run ``step``, save the SVG."""
-    clock = _Clock()
+    clock = Clock()
     host = SimHost(SimKernel(clock=clock, seed=1))
-    _apply(host, _example())
+    apply_script(host, example_text())
     app = SetkeyApp(lambda: SimTransport(host, description="simulated kernel (no PF_KEY here)"), now=clock,
                     pid=PID)
     size = (150, 62) if name.startswith("add") else SIZE

@@ -5,18 +5,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from importlib import resources
 
 import pytest
 
 from setkey_tui.kernel.sim import SimHost, SimKernel, SimTransport
-from setkey_tui.lang.compile import compile_statement
-from setkey_tui.lang.grammar import parse
-from setkey_tui.service import KeyService
 from setkey_tui.tui.app import SetkeyApp
-
-T0 = 1_700_000_000.0
-PID = 4242
+from setkey_tui.tui.screenshots import PID, Clock
 
 
 @pytest.fixture(autouse=True)
@@ -31,32 +25,6 @@ def _utc() -> None:
     else:
         os.environ["TZ"] = old
     time.tzset()
-
-
-class Clock:
-    """A settable clock shared by the simulated kernel and the app."""
-
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def example_text() -> str:
-    """The example scenario shipped with the package."""
-    return resources.files("setkey_tui.scenarios").joinpath("example.conf").read_text(encoding="utf-8")
-
-
-def apply_script(host: SimHost, text: str) -> None:
-    """Apply setkey statements to the simulated kernel directly (pid fixed), before or during a test."""
-    svc = KeyService(SimTransport(host), pid=PID)
-    try:
-        for st in parse(text):
-            for msg in compile_statement(st):
-                svc.request(msg)
-    finally:
-        svc.close()
 
 
 class Env:
@@ -83,8 +51,8 @@ def env() -> Env:
     return Env()
 
 
-async def wait_for(pilot: object, cond: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Let the app run until ``cond()`` holds (or ``timeout`` seconds pass)."""
+async def wait_for(pilot: object, cond: Callable[[], bool], timeout: float = 15.0) -> bool:
+    """Let the app run until ``cond()`` holds (or ``timeout`` seconds pass: generous, for a loaded CI machine)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():

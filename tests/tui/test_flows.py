@@ -8,13 +8,15 @@ import stat
 from textual.widgets import Input, Label, Log, Select, Static
 
 from setkey_tui.listener import FailedEvent, LostEvent
+from setkey_tui.scenarios import example_text
 from setkey_tui.tui.screens.detail import DetailScreen
 from setkey_tui.tui.screens.dialogs import ConfirmScreen, ExportScreen, FlushSADScreen
 from setkey_tui.tui.screens.forms import AddPolicyScreen, AddSAScreen
 from setkey_tui.tui.screens.help import HelpScreen
+from setkey_tui.tui.screenshots import apply_script
 from setkey_tui.tui.widgets.badge import Badge
 from setkey_tui.tui.widgets.monitor import MonitorPane
-from tests.tui.conftest import apply_script, example_text, wait_for
+from tests.tui.conftest import wait_for
 
 SIZE = (150, 45)
 SA1 = ("add 10.0.0.1 10.0.0.2 esp 0x1001 -m transport -u 5 -E aes-cbc 0x00112233445566778899aabbccddeeff "

@@ -9,10 +9,12 @@ import stat
 from textual.widgets import Input, Label, Log
 
 from setkey_tui.mirror import IPPROTO_NAMES, SARow, SPRow
+from setkey_tui.scenarios import example_text
 from setkey_tui.tui.filters import parse_filter
 from setkey_tui.tui.formtext import SAForm, build_sa
+from setkey_tui.tui.screenshots import apply_script
 from setkey_tui.tui.widgets.monitor import FORMAT_PER_BATCH, MonitorPane
-from tests.tui.conftest import apply_script, example_text, wait_for
+from tests.tui.conftest import wait_for
 from tests.tui.test_flows import SA1, SIZE, started
 
 

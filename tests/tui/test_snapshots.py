@@ -4,8 +4,10 @@ SVGs."""
 
 from __future__ import annotations
 
+from setkey_tui.scenarios import example_text
 from setkey_tui.tui.app import SetkeyApp
-from tests.tui.conftest import Env, apply_script, example_text, wait_for
+from setkey_tui.tui.screenshots import apply_script
+from tests.tui.conftest import Env, wait_for
 
 SIZE = (140, 42)
 

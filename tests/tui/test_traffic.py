@@ -12,8 +12,9 @@ from setkey_tui.service import TrafficInputError
 from setkey_tui.tui.app import SetkeyApp
 from setkey_tui.tui.screens.help import help_markdown
 from setkey_tui.tui.screens.traffic import TrafficScreen
+from setkey_tui.tui.screenshots import PID, apply_script
 from setkey_tui.tui.traffic import TrafficRun, packet_from_form
-from tests.tui.conftest import PID, apply_script, wait_for
+from tests.tui.conftest import wait_for
 
 SIZE = (150, 45)
 REQUIRE_NO_SA = "spdadd 10.1.0.0/16 10.2.0.0/16 any -P out ipsec esp/transport//require ;\n"
