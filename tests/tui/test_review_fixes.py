@@ -76,7 +76,7 @@ async def test_resume_shows_what_waited_beyond_one_drain(env) -> None:
         await started(pilot, app)
         monitor = app.query_one(MonitorPane)
         await pilot.press("c", "z")
-        apply_script(env.host, "flush ;\nspdflush ;\n" + example_text())
+        apply_script(env.host, ("flush ;\nspdflush ;\n" + example_text()) * 3)  # more than one drain formats
         assert await wait_for(pilot, lambda: len(monitor.waiting) > FORMAT_PER_BATCH)
         waiting = len(monitor.waiting)
         await pilot.press("z")
