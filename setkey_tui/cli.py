@@ -116,6 +116,16 @@ class Options:
     files: list[str] = field(default_factory=list)
 
 
+# Flags that set one option to a constant, and options that take the flag's argument.
+_SETS: dict[str, tuple[str, object]] = {
+    "-a": ("all_", True), "-h": ("hexdump", True), "-H": ("hexdump", True), "-l": ("loop", True),
+    "-n": ("notreally", True), "-v": ("verbose", True), "-D": ("mode", "dump"), "-F": ("mode", "flush"),
+    "-P": ("policy", True), "-p": ("withports", True), "-V": ("version", True), "-r": ("kernel_mode", False),
+    "-k": ("kernel_mode", True), "--help": ("help", True),
+}
+_VALUES = {"--kernel": "kernel", "--platform": "platform", "--record": "record"}
+
+
 def parse_args(argv: list[str]) -> Options:
     """setkey's getopt loop; UsageError for unknown flags or missing arguments."""
     try:
@@ -124,8 +134,11 @@ def parse_args(argv: list[str]) -> Options:
         raise UsageError(str(exc)) from None
     o = Options(kernel=default_spec())
     for flag, value in pairs:
-        if flag == "-a":
-            o.all_ = True
+        if flag in _SETS:
+            attr, constant = _SETS[flag]
+            setattr(o, attr, constant)
+        elif flag in _VALUES:
+            setattr(o, _VALUES[flag], value)
         elif flag == "-c":
             o.mode, o.stdin_mode, o.script_file = "script", True, None
         elif flag == "-d":
@@ -134,39 +147,9 @@ def parse_args(argv: list[str]) -> Options:
                 o.mode, o.stdin_mode = "script", False
         elif flag == "-f":
             o.mode, o.stdin_mode, o.script_file = "script", False, value
-        elif flag in ("-h", "-H"):
-            o.hexdump = True
-        elif flag == "-l":
-            o.loop = True
-        elif flag == "-n":
-            o.notreally = True
-        elif flag == "-v":
-            o.verbose = True
         elif flag == "-x":
             o.mode = "monitor"
             o.tflag += 1
-        elif flag == "-D":
-            o.mode = "dump"
-        elif flag == "-F":
-            o.mode = "flush"
-        elif flag == "-P":
-            o.policy = True
-        elif flag == "-p":
-            o.withports = True
-        elif flag == "-V":
-            o.version = True
-        elif flag == "-r":
-            o.kernel_mode = False
-        elif flag == "-k":
-            o.kernel_mode = True
-        elif flag == "--kernel":
-            o.kernel = value
-        elif flag == "--platform":
-            o.platform = value
-        elif flag == "--record":
-            o.record = value
-        elif flag == "--help":
-            o.help = True
     o.files = rest
     if o.record is not None and o.mode != "monitor":
         raise UsageError("--record needs -x")
