@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from functools import lru_cache
 
 from setkey_tui.pfkey.extensions import Sockaddr
@@ -64,13 +65,31 @@ def protocol_name(proto: int, platform: Platform = LINUX) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _addr_text(addr: bytes, scope_id: int) -> str:
+def _addr_text(addr: bytes) -> str:
     if len(addr) == 4:
         return f"{addr[0]}.{addr[1]}.{addr[2]}.{addr[3]}"
-    text = str(ipaddress.IPv6Address(addr)) if len(addr) == 16 else addr.hex()
-    return f"{text}%{scope_id}" if scope_id and len(addr) == 16 else text
+    return str(ipaddress.IPv6Address(addr)) if len(addr) == 16 else addr.hex()
+
+
+def scope_text(addr: bytes, scope_id: int) -> str:
+    """An IPv6 scope as glibc's ``getnameinfo(NI_NUMERICHOST)`` writes it: the interface name for a
+    link-local address whose index names an interface on this host, the number otherwise.
+
+    Looked up on every call (not cached): interfaces come and go while a monitor runs.
+    """
+    link_local = (addr[0] == 0xFE and addr[1] & 0xC0 == 0x80) or (addr[0] == 0xFF and addr[1] & 0x0F == 0x02)
+    if link_local:
+        try:
+            return socket.if_indextoname(scope_id)
+        except (OSError, OverflowError):
+            pass
+    return str(scope_id)
 
 
 def addr_text(sa: Sockaddr) -> str:
-    """The numeric address of a sockaddr (``%scope`` for a scoped IPv6 address), cached."""
-    return _addr_text(sa.addr, sa.scope_id)
+    """The numeric address of a sockaddr, with ``%scope`` for a scoped IPv6 address (see
+    :func:`scope_text`)."""
+    text = _addr_text(sa.addr)
+    if sa.scope_id and len(sa.addr) == 16:
+        return f"{text}%{scope_text(sa.addr, sa.scope_id)}"
+    return text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from setkey_tui.pfkey.constants import ExtType
+from setkey_tui.pfkey.constants import ExtType, MsgType
 from setkey_tui.pfkey.extensions import AddressExt, LifetimeExt, PolicyExt, SecCtxExt
 from setkey_tui.pfkey.message import Message
 from setkey_tui.pfkey.platform import FREEBSD, LINUX, Platform
@@ -54,6 +54,8 @@ def format_sp(msg: Message, *, now: int, withports: bool = False, platform: Plat
     """One -DP entry for a policy message (SPDGET or SPDDUMP reply). ``now`` is unused by setkey's format
     but kept for symmetry with :func:`format_sa`."""
     del now
+    if msg.type == MsgType.X_SPDDUMP and not msg.extensions:
+        return ""  # a bare 16-byte SPDDUMP reply: setkey prints nothing for it
     exts = msg.ext_map()
     src = exts.get(ExtType.ADDRESS_SRC)
     dst = exts.get(ExtType.ADDRESS_DST)

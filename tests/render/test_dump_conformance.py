@@ -52,11 +52,12 @@ def test_dump_case(case: dict, run_cli, replay_file) -> None:
 
 @pytest.mark.parametrize("case", CRASHED, ids=[c["id"] for c in CRASHED])
 def test_recorded_crash_is_not_reproduced(case: dict, run_cli, replay_file) -> None:
-    """A header-only SPDDUMP reply after a policy: setkey crashed; we print the policy and a clear line."""
+    """A header-only SPDDUMP reply after a policy: setkey crashed here; we print the policy, then nothing for
+    the bare header (what setkey prints for one, recorded elsewhere: issue 10 item 14)."""
     path = replay_file(_replies(case))
     result = run_cli("--kernel", f"replay:{path}", "--platform", "linux", *_flags(case["options"]))
     assert result.rc == 0
     first, second = result.out.split("refcnt=0\n")
     assert first.startswith("10.0.0.0/24[any] 10.0.1.0/24[any] 255\n\tout prio def ipsec\n\tesp/tunnel/")
     assert first.endswith("\tah/transport//use\n\tspid=0 seq=1 pid=4242\n\t")
-    assert second == "(no selector, probably per-socket policy) no X_POLICY extension.\n"
+    assert second == ""

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import errno
+import socket
 
 from setkey_tui.pfkey.constants import ExtType, MsgType, SAType
-from setkey_tui.pfkey.extensions import IpsecRequest, NatTPortExt, NatTTypeExt, SAReplayExt
+from setkey_tui.pfkey.extensions import (
+    AddressExt,
+    IpsecRequest,
+    NatTPortExt,
+    NatTTypeExt,
+    SAReplayExt,
+    Sockaddr,
+)
+from setkey_tui.pfkey.message import Message
 from setkey_tui.pfkey.platform import DARWIN, FREEBSD, LINUX
 from setkey_tui.render.errors import strerror, strerror_setkey
 from setkey_tui.render.hexdump import hexdump, key_hex
+from setkey_tui.render.names import addr_text
 from setkey_tui.render.policy import PolicyTextError, dump_policy, priority_text
 from setkey_tui.render.postproc import DumpOptions, postproc
 from setkey_tui.render.sadump import format_sa
@@ -184,3 +194,31 @@ def test_postproc_dead_filter_and_errors() -> None:
 
 def test_linux_is_default_platform() -> None:
     assert format_sa(esp_sa(), now=NOW) == format_sa(esp_sa(), now=NOW, platform=LINUX)
+
+
+def test_format_sp_bare_spddump_header_prints_nothing() -> None:
+    bare = Message(MsgType.X_SPDDUMP, 0, 0, 4242, 0, ())
+    assert format_sp(bare, now=NOW) == ""
+    assert postproc(bare, now=NOW) == ("", False)
+    # An SPDGET answer without extensions is still reported as setkey does.
+    assert format_sp(bare._replace(type=MsgType.X_SPDGET), now=NOW).startswith("(no selector, ")
+
+
+def _scoped(addr: str, scope_id: int) -> Sockaddr:
+    return sockaddr(addr)._replace(scope_id=scope_id)
+
+
+def test_scoped_link_local_address_names_its_interface() -> None:
+    lo = socket.if_nametoindex("lo")  # 1 on Linux, in the UML guest as on the host
+    assert addr_text(_scoped("fe80::1", lo)) == "fe80::1%lo"
+    assert addr_text(_scoped("ff02::1", lo)) == "ff02::1%lo"
+    unused = max(index for index, _name in socket.if_nameindex()) + 1000
+    assert addr_text(_scoped("fe80::1", unused)) == f"fe80::1%{unused}"
+    # glibc names the interface only for link-local addresses; other scoped addresses keep the number.
+    assert addr_text(_scoped("2001:db8::1", lo)) == f"2001:db8::1%{lo}"
+    assert addr_text(_scoped("fe80::1", 0)) == "fe80::1"
+    text = format_sp(policy()._replace(extensions=(
+        policy().get(ExtType.X_POLICY),
+        AddressExt(ExtType.ADDRESS_SRC, _scoped("fe80::", lo), 255, 64),
+        AddressExt(ExtType.ADDRESS_DST, _scoped("fe80::1", lo), 255, 128))), now=NOW)
+    assert text.startswith("fe80::%lo/64[any] fe80::1%lo[any] 255\n")
