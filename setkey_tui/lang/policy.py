@@ -15,6 +15,7 @@ from typing import NamedTuple
 import pyparsing as pp
 
 from setkey_tui.lang.addresses import ResolveError, resolve, to_sockaddr
+from setkey_tui.lang.errors import clip
 from setkey_tui.pfkey.constants import Direction, Level, Mode, PolicyType
 from setkey_tui.pfkey.extensions import IpsecRequest, PolicyExt, Sockaddr
 from setkey_tui.pfkey.platform import LINUX, Platform
@@ -276,7 +277,7 @@ def _syntax_error(toks: list[_PTok], k: int) -> PolicyError:
     if k >= 2 and kinds[k - 2] == _P.PROTOCOL and kinds[k - 1] == _P.SLASH:
         return PolicyError(E_FEW)
     text = toks[k].text if k < len(toks) else ""
-    return PolicyError(E_INVAL, (f'libipsec: syntax error while parsing "{text}"',))
+    return PolicyError(E_INVAL, (f'libipsec: syntax error while parsing "{clip(text)}"',))
 
 
 def _int(text: str) -> int:
@@ -366,7 +367,7 @@ def _policy_sockaddr(host: str, port: int | None) -> tuple[int, bytes, int, int,
     try:
         return resolve(host, None if port is None else str(port), numeric=True)[0]
     except ResolveError as exc:
-        raise PolicyError(str(exc), (f'libipsec: invalid IP address while parsing "{host}"',)) from None
+        raise PolicyError(str(exc), (f'libipsec: invalid IP address while parsing "{clip(host)}"',)) from None
 
 
 def compile_policy(policy: Policy, platform: Platform = LINUX) -> PolicyExt:
