@@ -40,6 +40,25 @@ from setkey_tui.pfkey.platform import LINUX, Platform
 SPI_MAX = 0xFFFFFFFF
 _ULONG_MAX = 2**64 - 1
 
+# The widest value of every numeric field of the language (the PF_KEY field it lands in), and the message
+# for one beyond it. setkey stores these with C's silent truncation (port 70000 becomes 4464, ``-r 256`` 0);
+# setkey-tui refuses them, in the words of setkey's own ``SPI too big.`` (docs/compatibility.md).
+U8_MAX, U16_MAX, U32_MAX, U64_MAX = 0xFF, 0xFFFF, 0xFFFFFFFF, 2**64 - 1
+RANGES: dict[str, tuple[int, str]] = {
+    "port": (U16_MAX, "port too big."),
+    "-u": (U32_MAX, "reqid too big."),
+    "-r": (U8_MAX, "replay window too big."),
+    "-lh": (U64_MAX, "lifetime too big."),
+    "-ls": (U64_MAX, "lifetime too big."),
+    "-bh": (U64_MAX, "lifetime bytes too big."),
+    "-bs": (U64_MAX, "lifetime bytes too big."),
+    "doi": (U8_MAX, "security context DOI too big."),
+    "alg": (U8_MAX, "security context algorithm too big."),
+    "prefix": (U8_MAX, "prefix length too big."),
+    "upper": (U8_MAX, "upper layer protocol too big."),
+}
+UPPER_SPEC_TOO_BIG = "upper layer protocol spec too big."
+
 
 def _t(kind: str, name: str) -> pp.ParserElement:
     """One token of the given kind; its value in the results is the token's index."""
@@ -140,6 +159,14 @@ class _Ctx:
     def text(self, i: int) -> str:
         return self.toks[i].text
 
+    def number(self, i: int, field: str) -> int:
+        """The decimal token ``i`` as a value of ``field`` (a key of :data:`RANGES`); refused beyond it."""
+        value = _decimal(self.text(i))
+        limit, message = RANGES[field]
+        if value > limit:
+            raise self.error(message, i)
+        return value
+
     def error(self, message: str, i: int, text: str | None = None, *, fatal: bool = False,
               stderr_lines: tuple[str, ...] = ()) -> SetkeyParseError:
         return error_at(message, self.ref(i, text), fatal=fatal, stderr_lines=stderr_lines)
@@ -150,6 +177,14 @@ def error_at(message: str, ref: TokenRef, *, fatal: bool = False, silent: bool =
     """A :class:`SetkeyParseError` about the token ``ref``."""
     return SetkeyParseError(message, ref.line, ref.column, ref.text, source_line=ref.source_line, fatal=fatal,
                             silent=silent, stderr_lines=stderr_lines, pos=ref.pos, partial=partial)
+
+
+def _decimal(text: str) -> int:
+    """A token of decimal digits as a number (the exact value: range checks come after)."""
+    digits = text.lstrip("0") or "0"
+    if len(digits) > 40:
+        return 10**40  # beyond every field; spares converting a megabyte of digits
+    return int(digits)
 
 
 def _strtoul(text: str, base: int = 10) -> int:
@@ -180,8 +215,11 @@ def _aiflags(c: _Ctx, r: dict) -> tuple[tuple[str, ...], int, bool]:
 
 
 def _port_text(c: _Ctx, g: dict) -> str | None:
+    """The ``[port]`` as written (None when absent); a decimal port beyond 65535 is refused."""
     if "port" not in g:
         return None
+    if c.toks[g["port"]].kind == K.DECSTRING:
+        c.number(g["port"], "port")
     return c.text(g["port"])
 
 
@@ -219,13 +257,17 @@ def _key(c: _Ctx, i: int) -> bytes:
     return bytes.fromhex(digits)
 
 
+def _sec_ctx(c: _Ctx, r: dict) -> SecurityContext:
+    return SecurityContext(c.number(r["doi"], "doi"), c.number(r["alg"], "alg"),
+                           c.text(r["label"]).encode("utf-8", "surrogateescape"))
+
+
 def _sa_options(c: _Ctx, exts: dict, old: bool) -> SAOptions:
     values: dict = {}
     flags: list[str] = []
     for g in exts:
         if "ctx" in g:
-            values["ctx"] = SecurityContext(_strtoul(c.text(g["doi"])), _strtoul(c.text(g["alg"])),
-                                            c.text(g["label"]).encode("utf-8", "surrogateescape"))
+            values["ctx"] = _sec_ctx(c, g)
             continue
         flag = c.text(g["flag"])
         value = c.text(g["value"])
@@ -236,11 +278,11 @@ def _sa_options(c: _Ctx, exts: dict, old: bool) -> SAOptions:
         elif flag == "-r":
             if old:
                 raise c.error("replay prevention cannot be used with ah/esp-old", g["value"])
-            values["replay"] = _strtoul(value)
+            values["replay"] = c.number(g["value"], "-r")
         else:
             name = {"-u": "reqid", "-lh": "hard_time", "-ls": "soft_time", "-bh": "hard_bytes",
                     "-bs": "soft_bytes"}[flag]
-            values[name] = _strtoul(value)
+            values[name] = c.number(g["value"], flag)
     return SAOptions(flags=tuple(flags), **values)
 
 
@@ -320,16 +362,17 @@ def _build_spd(c: _Ctx, r: dict) -> SPDStatement | SPDTaggedStatement:
     ranges = []
     for name in ("src", "dst"):
         g = r[name]
-        prefix = _strtoul(c.text(g["prefix"])) if "prefix" in g else None
+        prefix = c.number(g["prefix"], "prefix") if "prefix" in g else None
         ranges.append(AddressRange(c.text(g["host"]), prefix, _port_text(c, g)))
     upper = c.text(r["upper"])
     if c.toks[r["upper"]].kind == K.STRING and addr.protocol_number(upper) is None:
         raise c.error("invalid upper layer protocol", r["upper"])
+    if c.toks[r["upper"]].kind == K.DECSTRING:
+        c.number(r["upper"], "upper")
     misc = c.text(r["misc"]) if "misc" in r else None
     ctx = None
     if "ctx" in r:
-        ctx = SecurityContext(_strtoul(c.text(r["doi"])), _strtoul(c.text(r["alg"])),
-                              c.text(r["label"]).encode("utf-8", "surrogateescape"))
+        ctx = _sec_ctx(c, r)
     policy = _policy(c, r)
     # Checks done once the ';' is read: yytext is then the policy text and the ';' (flex yymore()).
     end = c.ref(r["eot"], c.text(r["pl"]) + ";")
@@ -363,7 +406,8 @@ def upper_number(upper: str) -> int:
 
 
 def _scan_ints(text: str, count: int, sep: str) -> list[int]:
-    """Like sscanf with ``count`` ``%d`` separated by ``sep``: the numbers read before the first mismatch."""
+    """Like sscanf with ``count`` ``%d`` separated by ``sep``: the numbers read before the first mismatch
+    (their exact values: :func:`spd_ports` refuses those its fields cannot hold)."""
     out: list[int] = []
     rest = text
     for n in range(count):
@@ -377,9 +421,7 @@ def _scan_ints(text: str, count: int, sep: str) -> list[int]:
         if k == j:
             break
         sign = -1 if stripped[:j] == "-" else 1
-        digits = stripped[j:k].lstrip("0") or "0"
-        value = 2**31 if len(digits) > 10 else int(digits)
-        out.append(max(-(2**31), min(sign * value, 2**31 - 1)))
+        out.append(sign * _decimal(stripped[j:k]))
         rest = stripped[k:]
         if n < count - 1:
             if not rest.startswith(sep):
@@ -395,16 +437,26 @@ def spd_ports(stmt: SPDStatement) -> tuple[str, str]:
         return sport or "0", dport or "0"
     proto = upper_number(stmt.upper)
     if proto in (1, 58, 135):
+        # ICMP / ICMPv6 type and code, MH type: one byte each.
         nums = _scan_ints(stmt.misc, 2, ",")
         if not nums:
             raise ValueError("invalid an upper layer protocol spec")
+        if max(nums) > U8_MAX:
+            raise ValueError(UPPER_SPEC_TOO_BIG)
         sport = str(nums[0])
         dport = str(nums[1]) if len(nums) > 1 else "0"
     elif proto == 47:
+        # A GRE key: four bytes (``1.2.3.4``) or one number, which setkey reads as a C int.
         nums = _scan_ints(stmt.misc, 4, ".")
         if len(nums) == 4:
+            if min(nums) < 0:
+                raise ValueError("invalid an upper layer protocol spec")
+            if max(nums) > U8_MAX:
+                raise ValueError(UPPER_SPEC_TOO_BIG)
             sport, dport = str((nums[0] << 8) + nums[1]), str((nums[2] << 8) + nums[3])
         elif nums and nums[0] >= 0:
+            if nums[0] > 0x7FFFFFFF:
+                raise ValueError(UPPER_SPEC_TOO_BIG)
             sport, dport = str(nums[0] >> 16), str(nums[0] & 0xFFFF)
         else:
             raise ValueError("invalid an upper layer protocol spec")

@@ -41,6 +41,9 @@ E_ADDRESS = "Invalid address specification"
 E_FAMILY = "Family mismatch"
 E_DIR = "Invalid direction"
 E_MODE = "Invalid ipsec mode"
+# Numbers libipsec stores with C's silent truncation; setkey-tui refuses them (docs/compatibility.md).
+E_PORT_TOO_BIG = "port too big."
+E_REQID_TOO_BIG = "reqid too big."
 E_PRIO = "Priority offset not in valid range [-2147483647, 2147483648]"
 E_PRIO_BASE = ("Priority offset from base not in valid range [0, 1073741823] for negative offsets "
                "and [0, 1073741824] for positive offsets")
@@ -337,6 +340,8 @@ def _request(toks: list[_PTok], g: dict, direction: str, action: str) -> PolicyR
             if "sport" in ends:
                 sport = _int(toks[ends["sport"]].text[1:-1])
                 dport = _int(toks[ends["dport"]].text[1:-1])
+                if max(sport, dport) > 0xFFFF:
+                    raise PolicyError(E_PORT_TOO_BIG)
         elif "me" in ends:
             if direction != "out":
                 raise PolicyError(E_DIR)
@@ -351,6 +356,8 @@ def _request(toks: list[_PTok], g: dict, direction: str, action: str) -> PolicyR
     elif "unique" in g:
         level = "unique"
         reqid = _int(toks[g["unique"]].text[7:])
+        if reqid > 0xFFFFFFFF:
+            raise PolicyError(E_REQID_TOO_BIG)
     req = PolicyRequest(proto, mode, endpoints, src, dst, sport, dport, level, reqid, slashes)
     if endpoints == "addr":
         s = _policy_sockaddr(req.src or "", req.src_port)

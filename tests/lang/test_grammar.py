@@ -101,10 +101,10 @@ def test_keys_hex_odd_digits_and_quoted() -> None:
 
 
 def test_extensions_any_order_last_wins() -> None:
-    s = parse_one("add 10.0.0.1 10.0.0.2 esp 0x100 -u 1 -m transport -u 2 -f zero-pad -f nocyclic-seq -r 300 "
+    s = parse_one("add 10.0.0.1 10.0.0.2 esp 0x100 -u 1 -m transport -u 2 -f zero-pad -f nocyclic-seq -r 200 "
                   '-lh 10 -ls 5 -bh 100 -bs 50 -ctx 1 2 "system_u" -E null;')
     assert isinstance(s, SAStatement)
-    assert s.options == SAOptions("transport", 2, 300, ("zero-pad", "nocyclic-seq"), 10, 5, 100, 50,
+    assert s.options == SAOptions("transport", 2, 200, ("zero-pad", "nocyclic-seq"), 10, 5, 100, 50,
                                   SecurityContext(1, 2, b"system_u"))
 
 

@@ -35,6 +35,7 @@ v4 = st.ip_addresses(v=4).map(str)
 v6 = st.ip_addresses(v=6).map(str)
 host = v4 | v6
 u32 = st.integers(0, 2**32 - 1)
+u8 = st.integers(0, 255)
 port = st.none() | st.just("any") | st.integers(0, 65535).map(str)
 key = st.binary(min_size=0, max_size=40)
 PROTOCOLS = ["esp", "esp-old", "ah", "ah-old", "ipcomp", "esp-udp", "tcp"]
@@ -53,7 +54,7 @@ def sa_statements(draw: st.DrawFn) -> SAStatement:
     options = SAOptions(
         mode=draw(st.sampled_from([None, "transport", "tunnel", "any"])),
         reqid=draw(st.none() | u32),
-        replay=None if old else draw(st.none() | u32),
+        replay=None if old else draw(st.none() | u8),
         flags=tuple(draw(st.lists(st.sampled_from(PADS), max_size=3))),
         hard_time=draw(st.none() | u32), soft_time=draw(st.none() | u32),
         hard_bytes=draw(st.none() | u32), soft_bytes=draw(st.none() | u32),
