@@ -80,7 +80,8 @@ def _raw_dump(host: SimHost, msg_type: int) -> list:
 
 # ipsec-tools' Linux deleteall stops reading its DUMP before the seq-0 message, so the last SA listed survives;
 # we delete it too, a deliberate difference (docs/compatibility.md) tested in test_realkernel_scenarios.py.
-DELIBERATE = {"deleteall"}
+# replay-variants asks for `-r 300`, which setkey truncates to 44 and we refuse (tests/lang/test_number_ranges.py).
+DELIBERATE = {"deleteall", "replay-variants"}
 
 
 @pytest.mark.parametrize("sid", [sid for sid in sorted(SCENARIOS) if sid not in DELIBERATE])
