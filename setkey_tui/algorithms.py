@@ -2,49 +2,32 @@
 
 from __future__ import annotations
 
-from setkey_tui.pfkey.constants import AuthAlg, CompAlg, EncAlg
+from setkey_tui.pfkey.constants import AUTH_ALGS, COMP_ALGS, ENC_ALGS, AuthAlg, CompAlg, EncAlg
 from setkey_tui.pfkey.extensions import Alg
 
-# -A names (ipsec-tools on Linux; aliases included).
-AUTH_BY_NAME: dict[str, int] = {
-    "hmac-md5": AuthAlg.MD5HMAC,
-    "hmac-sha1": AuthAlg.SHA1HMAC,
-    "keyed-md5": AuthAlg.X_MD5,
-    "keyed-sha1": AuthAlg.X_SHA,
-    "hmac-sha2-256": AuthAlg.SHA2_256HMAC,
-    "hmac-sha2-384": AuthAlg.SHA2_384HMAC,
-    "hmac-sha2-512": AuthAlg.SHA2_512HMAC,
-    "hmac-sha256": AuthAlg.SHA2_256HMAC,
-    "hmac-sha384": AuthAlg.SHA2_384HMAC,
-    "hmac-sha512": AuthAlg.SHA2_512HMAC,
-    "hmac-ripemd160": AuthAlg.RIPEMD160HMAC,
-    "aes-xcbc-mac": AuthAlg.AES_XCBC_MAC,
-    "tcp-md5": AuthAlg.X_TCP_MD5,
-    "null": AuthAlg.X_NULL,
-}
+# The algorithm words of the setkey language (ipsec-tools' token.l on Linux, aliases included); their numbers
+# come from pfkey/constants.py's tables, whose display names are these words.
+AUTH_WORDS: tuple[str, ...] = (
+    "hmac-md5", "hmac-sha1", "keyed-md5", "keyed-sha1", "hmac-sha2-256", "hmac-sha2-384", "hmac-sha2-512",
+    "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-ripemd160", "aes-xcbc-mac", "tcp-md5", "null",
+)
+# des-deriv / des-32iv are DES-CBC plus a flag; simple is the keyless, obsolete null.
+ENC_WORDS: tuple[str, ...] = (
+    "des-cbc", "3des-cbc", "null", "simple", "blowfish-cbc", "cast128-cbc", "des-deriv", "des-32iv",
+    "twofish-cbc", "aes-cbc", "rijndael-cbc", "aes-ctr", "camellia-cbc",
+)
+COMP_WORDS: tuple[str, ...] = ("oui", "deflate", "lzs")
+
+# -A names → numbers.
+AUTH_BY_NAME: dict[str, int] = {w: AUTH_ALGS.value(w) for w in AUTH_WORDS}
 # -A names that take no key.
-AUTH_NOKEY = frozenset({"null"})
-
-# -E names. des-deriv / des-32iv map to DES-CBC plus a flag; simple is the keyless, obsolete null.
-ENC_BY_NAME: dict[str, int] = {
-    "des-cbc": EncAlg.DESCBC,
-    "3des-cbc": EncAlg.TRIPLEDESCBC,
-    "null": EncAlg.NULL,
-    "simple": EncAlg.NULL,
-    "blowfish-cbc": EncAlg.BLOWFISHCBC,
-    "cast128-cbc": EncAlg.CASTCBC,
-    "des-deriv": EncAlg.DESCBC,
-    "des-32iv": EncAlg.DESCBC,
-    "twofish-cbc": EncAlg.TWOFISHCBC,
-    "aes-cbc": EncAlg.AESCBC,
-    "rijndael-cbc": EncAlg.AESCBC,
-    "aes-ctr": EncAlg.AESCTR,
-    "camellia-cbc": EncAlg.CAMELLIACBC,
-}
-ENC_NOKEY = frozenset({"null", "simple"})
-
-COMP_BY_NAME: dict[str, int] = {"oui": CompAlg.OUI, "deflate": CompAlg.DEFLATE, "lzs": CompAlg.LZS}
-COMP_NAMES: dict[int, str] = {0: "none", 1: "oui", 2: "deflate", 3: "lzs"}
+AUTH_NOKEY = frozenset({AUTH_ALGS.name(AuthAlg.X_NULL)})
+# -E names → numbers.
+ENC_BY_NAME: dict[str, int] = {w: ENC_ALGS.value(w) for w in ENC_WORDS}
+ENC_NOKEY = frozenset({ENC_ALGS.name(EncAlg.NULL), "simple"})
+# -C names → numbers, and back (0 is "none").
+COMP_BY_NAME: dict[str, int] = {w: COMP_ALGS.value(w) for w in COMP_WORDS}
+COMP_NAMES: dict[int, str] = {int(c): COMP_ALGS.name(c) for c in (CompAlg.NONE, *COMP_BY_NAME.values())}
 
 # What a Linux 6.1 kernel answers to SADB_REGISTER, in its order (bits).
 LINUX_SUPPORTED_AUTH: tuple[Alg, ...] = (

@@ -38,6 +38,7 @@ from setkey_tui.lang.statements import (
 from setkey_tui.pfkey.constants import (
     IPSEC_ULPROTO_ANY,
     NAT_T_DEFAULT_PORT,
+    SA_TYPES,
     SADB_X_EXT_CYCSEQ,
     SADB_X_EXT_DERIV,
     SADB_X_EXT_IV4B,
@@ -49,9 +50,11 @@ from setkey_tui.pfkey.constants import (
     UDP_ENCAP_ESPINUDP,
     ExtType,
     Level,
+    Mode,
     MsgType,
     SAType,
 )
+from setkey_tui.pfkey.constants import MODES as MODE_TABLE
 from setkey_tui.pfkey.extensions import (
     AddressExt,
     Alg,
@@ -71,11 +74,15 @@ from setkey_tui.pfkey.platform import LINUX, Platform
 
 Supported = tuple[tuple[Alg, ...], tuple[Alg, ...]]
 
+# The protocol words of a statement → sadb_msg_satype (pfkey/constants.py's table knows the -old and esp-udp
+# aliases). ``tcp`` is UNSPEC: ipsec-tools on Linux has no SADB_X_SATYPE_TCPSIGNATURE.
 SATYPES: dict[str | None, int] = {
-    None: SAType.UNSPEC, "esp": SAType.ESP, "esp-old": SAType.ESP, "esp-udp": SAType.ESP, "ah": SAType.AH,
-    "ah-old": SAType.AH, "ipcomp": SAType.IPCOMP, "tcp": SAType.UNSPEC,
+    None: SAType.UNSPEC,
+    **{w: SA_TYPES.value(w) for w in ("esp", "esp-old", "esp-udp", "ah", "ah-old", "ipcomp")},
+    "tcp": SAType.UNSPEC,
 }
-MODES = {None: 0, "any": 0, "transport": 1, "tunnel": 2}
+MODES: dict[str | None, int] = {None: Mode.ANY, **{MODE_TABLE.name(m): m for m in (Mode.ANY, Mode.TRANSPORT,
+                                                                                  Mode.TUNNEL)}}
 PAD_FLAGS = {"zero-pad": SADB_X_EXT_PZERO, "random-pad": SADB_X_EXT_PRAND, "seq-pad": SADB_X_EXT_PSEQ}
 
 

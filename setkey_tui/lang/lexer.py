@@ -10,6 +10,10 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from setkey_tui.algorithms import AUTH_NOKEY, COMP_WORDS
+from setkey_tui.algorithms import AUTH_WORDS as ALGORITHM_AUTH_WORDS
+from setkey_tui.algorithms import ENC_WORDS as ALGORITHM_ENC_WORDS
+
 
 class K:
     """Token kinds (one character each, so that a shape string index is a token index)."""
@@ -89,7 +93,7 @@ KEYWORDS: dict[str, str] = {
     "spdflush": K.SPDFLUSH, "tagged": K.TAGGED,
     "ah": K.PR_AH, "esp": K.PR_ESP, "ah-old": K.PR_AH, "esp-old": K.PR_ESP, "esp-udp": K.PR_ESPUDP,
     "ipcomp": K.PR_IPCOMP, "tcp": K.PR_TCP,
-    "oui": K.ALG_COMP, "deflate": K.ALG_COMP, "lzs": K.ALG_COMP,
+    **dict.fromkeys(COMP_WORDS, K.ALG_COMP),
     "transport": K.MODE, "tunnel": K.MODE,
     "random-pad": K.EXTENSION, "seq-pad": K.EXTENSION, "zero-pad": K.EXTENSION, "nocyclic-seq": K.NOCYCLICSEQ,
     "any": K.ANY,
@@ -98,21 +102,16 @@ KEYWORDS: dict[str, str] = {
 _BEFORE_PL = frozenset({"add", "delete", "deleteall", "get", "flush", "dump", "exit", "quit", "bye",
                         "spdadd", "spdupdate", "spddelete", "spddump", "spdflush", "tagged"})
 
-# -A words (start condition S_AUTHALG). tcp-md5 has no PF_KEY number on Linux: flex swallows the word.
-AUTH_WORDS: dict[str, str] = {
-    "hmac-md5": K.ALG_AUTH, "hmac-sha1": K.ALG_AUTH, "keyed-md5": K.ALG_AUTH, "keyed-sha1": K.ALG_AUTH,
-    "hmac-sha2-256": K.ALG_AUTH, "hmac-sha256": K.ALG_AUTH, "hmac-sha2-384": K.ALG_AUTH,
-    "hmac-sha384": K.ALG_AUTH, "hmac-sha2-512": K.ALG_AUTH, "hmac-sha512": K.ALG_AUTH,
-    "hmac-ripemd160": K.ALG_AUTH, "aes-xcbc-mac": K.ALG_AUTH, "null": K.ALG_AUTH_NOKEY,
-}
+# -A words (start condition S_AUTHALG), from the language's algorithm table. tcp-md5 has no PF_KEY number on
+# Linux: flex swallows the word.
 AUTH_SWALLOWED = frozenset({"tcp-md5"})
-# -E words (start condition S_ENCALG).
-ENC_WORDS: dict[str, str] = {
-    "des-cbc": K.ALG_ENC, "3des-cbc": K.ALG_ENC, "null": K.ALG_ENC_NOKEY, "simple": K.ALG_ENC_OLD,
-    "blowfish-cbc": K.ALG_ENC, "cast128-cbc": K.ALG_ENC, "des-deriv": K.ALG_ENC_DESDERIV,
-    "des-32iv": K.ALG_ENC_DES32IV, "twofish-cbc": K.ALG_ENC, "aes-cbc": K.ALG_ENC, "rijndael-cbc": K.ALG_ENC,
-    "aes-ctr": K.ALG_ENC, "camellia-cbc": K.ALG_ENC,
+AUTH_WORDS: dict[str, str] = {
+    w: K.ALG_AUTH_NOKEY if w in AUTH_NOKEY else K.ALG_AUTH for w in ALGORITHM_AUTH_WORDS if w not in AUTH_SWALLOWED
 }
+# -E words (start condition S_ENCALG); four of them have a token of their own in parse.y.
+_ENC_KINDS = {"null": K.ALG_ENC_NOKEY, "simple": K.ALG_ENC_OLD, "des-deriv": K.ALG_ENC_DESDERIV,
+              "des-32iv": K.ALG_ENC_DES32IV}
+ENC_WORDS: dict[str, str] = {w: _ENC_KINDS.get(w, K.ALG_ENC) for w in ALGORITHM_ENC_WORDS}
 
 _DASH: dict[str, str] = {
     "-P": K.F_POLICY, "-A": K.F_AUTH, "-E": K.F_ENC, "-C": K.F_COMP, "-R": K.F_RAWCPI, "-m": K.F_MODE,

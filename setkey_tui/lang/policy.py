@@ -16,24 +16,31 @@ import pyparsing as pp
 
 from setkey_tui.lang.addresses import ResolveError, resolve, to_sockaddr
 from setkey_tui.lang.errors import clip
-from setkey_tui.pfkey.constants import Direction, Level, Mode, PolicyType
+from setkey_tui.pfkey import constants as tables
+from setkey_tui.pfkey.constants import (
+    PRIORITY_DEFAULT,
+    PRIORITY_HIGH,
+    PRIORITY_LOW,
+    Direction,
+    IpsecProto,
+    Level,
+    Mode,
+    PolicyType,
+)
 from setkey_tui.pfkey.extensions import IpsecRequest, PolicyExt, Sockaddr
 from setkey_tui.pfkey.platform import LINUX, Platform
 
-PRIORITY_LOW = 0xC0000000
-PRIORITY_DEFAULT = 0x80000000
-PRIORITY_HIGH = 0x40000000
 PRIORITY_BASES = {"low": PRIORITY_LOW, "def": PRIORITY_DEFAULT, "high": PRIORITY_HIGH}
 _OFFSET_NEGATIVE_MAX = 0x40000000  # "base + N"
 _OFFSET_POSITIVE_MAX = 0x3FFFFFFF  # "base - N"
 _LONG_MAX = 2**63 - 1
 
-DIRECTIONS = {"in": Direction.INBOUND, "out": Direction.OUTBOUND, "fwd": Direction.FWD}
-ACTIONS = {"discard": PolicyType.DISCARD, "none": PolicyType.NONE, "ipsec": PolicyType.IPSEC,
-           "bypass": PolicyType.BYPASS, "entrust": PolicyType.ENTRUST}
-PROTOCOLS = {"esp": 50, "ah": 51, "ipcomp": 108}
-MODES = {"transport": Mode.TRANSPORT, "tunnel": Mode.TUNNEL}
-LEVELS = {"default": Level.DEFAULT, "use": Level.USE, "require": Level.REQUIRE, "unique": Level.UNIQUE}
+# The words of libipsec's policy language, named by pfkey/constants.py's tables.
+DIRECTIONS = {tables.DIRECTIONS.name(d): d for d in (Direction.INBOUND, Direction.OUTBOUND, Direction.FWD)}
+ACTIONS = {tables.POLICY_TYPES.name(p): p for p in PolicyType}
+PROTOCOLS = {tables.IPSEC_PROTOS.name(p): int(p) for p in IpsecProto}
+MODES = {tables.MODES.name(m): m for m in (Mode.TRANSPORT, Mode.TUNNEL)}
+LEVELS = {tables.LEVELS.name(lv): lv for lv in Level}
 
 E_INVAL = "Invalid argument"
 E_FEW = "Too few arguments"

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from setkey_tui.pfkey.constants import AuthAlg, EncAlg, ExtType, MsgType
+from setkey_tui.pfkey.constants import AUTH_ALGS, ENC_ALGS, AuthAlg, EncAlg, ExtType, MsgType
 
 AF_INET = 2
 
@@ -88,35 +88,22 @@ _DARWIN_MSGS = {
     MsgType.X_MIGRATE: 26,
 }
 
-# Display names of algorithms as setkey's pfkey_dump prints them (ipsec-tools on Linux).
+# Display names of algorithms as setkey's pfkey_dump prints them (ipsec-tools on Linux): the constants' names
+# of the algorithms it knows, except that libipsec spells the keyed (non-HMAC) MD5 and SHA-1 "md5" and "sha".
 _LINUX_AUTH = {
-    AuthAlg.NONE: "none",
-    AuthAlg.MD5HMAC: "hmac-md5",
-    AuthAlg.SHA1HMAC: "hmac-sha1",
+    **{a: AUTH_ALGS.name(a) for a in (
+        AuthAlg.NONE, AuthAlg.MD5HMAC, AuthAlg.SHA1HMAC, AuthAlg.X_NULL, AuthAlg.X_TCP_MD5, AuthAlg.SHA2_256HMAC,
+        AuthAlg.SHA2_384HMAC, AuthAlg.SHA2_512HMAC, AuthAlg.RIPEMD160HMAC, AuthAlg.AES_XCBC_MAC)},
     AuthAlg.X_MD5: "md5",
     AuthAlg.X_SHA: "sha",
-    AuthAlg.X_NULL: "null",
-    AuthAlg.X_TCP_MD5: "tcp-md5",
-    AuthAlg.SHA2_256HMAC: "hmac-sha256",
-    AuthAlg.SHA2_384HMAC: "hmac-sha384",
-    AuthAlg.SHA2_512HMAC: "hmac-sha512",
-    AuthAlg.RIPEMD160HMAC: "hmac-ripemd160",
-    AuthAlg.AES_XCBC_MAC: "aes-xcbc-mac",
 }
 _LINUX_ENC = {
-    EncAlg.NONE: "none",
-    EncAlg.DESCBC: "des-cbc",
-    EncAlg.TRIPLEDESCBC: "3des-cbc",
-    EncAlg.NULL: "null",
-    EncAlg.CASTCBC: "cast128-cbc",
-    EncAlg.BLOWFISHCBC: "blowfish-cbc",
-    EncAlg.AESCBC: "aes-cbc",
-    EncAlg.TWOFISHCBC: "twofish-cbc",
-    EncAlg.AESCTR: "aes-ctr",
-    EncAlg.CAMELLIACBC: "camellia-cbc",
-    EncAlg.SERPENTCBC: "serpent-cbc",
-    EncAlg.AES_GCM_ICV16: "aes-gcm-16",
+    e: ENC_ALGS.name(e) for e in (
+        EncAlg.NONE, EncAlg.DESCBC, EncAlg.TRIPLEDESCBC, EncAlg.NULL, EncAlg.CASTCBC, EncAlg.BLOWFISHCBC,
+        EncAlg.AESCBC, EncAlg.TWOFISHCBC, EncAlg.AESCTR, EncAlg.CAMELLIACBC, EncAlg.SERPENTCBC,
+        EncAlg.AES_GCM_ICV16)
 }
+# The BSD and Darwin setkeys' own spellings (and Darwin's own numbers).
 _FREEBSD_AUTH = {
     0: "none",
     2: "hmac-md5",

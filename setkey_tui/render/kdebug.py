@@ -12,23 +12,11 @@ import ipaddress
 import struct
 from collections.abc import Callable
 
-from setkey_tui.pfkey.constants import ExtType
+from setkey_tui.pfkey.constants import ADDRESS_EXTS, LIFETIME_EXTS, ExtType
 from setkey_tui.pfkey.platform import FREEBSD, LINUX, Platform
 from setkey_tui.render.hexdump import key_hex
+from setkey_tui.render.names import FB_EXT_NAMES, FB_MSG_NAMES
 
-_FB_MSG_NAMES = ("RESERVED", "GETSPI", "UPDATE", "ADD", "DELETE", "GET", "ACQUIRE", "REGISTER", "EXPIRE",
-                 "FLUSH", "DUMP", "X_PROMISC", "X_PCHANGE", "X_SPDUPDATE", "X_SPDADD", "X_SPDDELETE",
-                 "X_SPDGET", "X_SPDACQUIRE", "X_SPDDUMP", "X_SPDFLUSH", "X_SPDSETIDX", "X_SPDEXPIRE",
-                 "X_SPDDELETE2")
-_FB_EXT_NAMES = ("RESERVED", "SA", "LIFETIME_CURRENT", "LIFETIME_HARD", "LIFETIME_SOFT", "ADDRESS_SRC",
-                 "ADDRESS_DST", "ADDRESS_PROXY", "KEY_AUTH", "KEY_ENCRYPT", "IDENTITY_SRC", "IDENTITY_DST",
-                 "SENSITIVITY", "PROPOSAL", "SUPPORTED_AUTH", "SUPPORTED_ENCRYPT", "SPIRANGE", "KMPRIVATE",
-                 "POLICY", "SA2", "NAT_T_TYPE", "NAT_T_SPORT", "NAT_T_DPORT", "NAT_T_OAI", "NAT_T_OAR",
-                 "NAT_T_FRAG", "SA_REPLAY", "NEW_ADDRESS_SRC", "NEW_ADDRESS_DST")
-
-_ADDRESS = frozenset({ExtType.ADDRESS_SRC, ExtType.ADDRESS_DST, ExtType.ADDRESS_PROXY, ExtType.X_NAT_T_OA,
-                      ExtType.X_NAT_T_OAR, ExtType.X_NEW_ADDRESS_SRC, ExtType.X_NEW_ADDRESS_DST})
-_LIFETIME = frozenset({ExtType.LIFETIME_CURRENT, ExtType.LIFETIME_HARD, ExtType.LIFETIME_SOFT})
 _HEADER_ONLY = frozenset({ExtType.SENSITIVITY, ExtType.SPIRANGE, ExtType.X_KMPRIVATE})
 
 
@@ -266,9 +254,9 @@ _PRINTERS: dict[int, tuple[_Printer, int]] = {
     ExtType.X_KMADDRESS: (_kmaddress, 8),
     ExtType.X_FILTER: (_filter, 40),
 }
-for _t in _LIFETIME:
+for _t in LIFETIME_EXTS:
     _PRINTERS[_t] = (_lifetime, 32)
-for _t in _ADDRESS:
+for _t in ADDRESS_EXTS:
     _PRINTERS[_t] = (_address, 8)
 
 
@@ -285,7 +273,7 @@ def kdebug(data: bytes, platform: Platform = LINUX) -> str:
         return f"kdebug_sadb: message of {n} bytes is shorter than the 16-byte sadb_msg header.\n"
     version, mtype, err, satype, mlen, reserved, seq, pid = struct.unpack_from(ctx.bo + "BBBBHHII", data, 0)
     if ctx.fb:
-        out.append(f"sadb_msg{{ version={version} type={mtype}({_name(_FB_MSG_NAMES, mtype)}) errno={err} "
+        out.append(f"sadb_msg{{ version={version} type={mtype}({_name(FB_MSG_NAMES, mtype)}) errno={err} "
                    f"satype={satype}\n")
     else:
         out.append(f"sadb_msg{{ version={version} type={mtype} errno={err} satype={satype}\n")
@@ -302,7 +290,7 @@ def kdebug(data: bytes, platform: Platform = LINUX) -> str:
             break
         elen, etype = struct.unpack_from(ctx.bo + "HH", data, off)
         if ctx.fb:
-            out.append(f"sadb_ext{{ len={elen} type={etype}({_name(_FB_EXT_NAMES, etype)}) }}\n")
+            out.append(f"sadb_ext{{ len={elen} type={etype}({_name(FB_EXT_NAMES, etype)}) }}\n")
         else:
             out.append(f"sadb_ext{{ len={elen} type={etype} }}\n")
         if elen == 0:

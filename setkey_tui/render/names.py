@@ -1,4 +1,9 @@
-"""The name tables setkey's printers use (satypes, modes, states, algorithms, IP protocols, policy words)."""
+r"""setkey's printed names: derived from the tables of :mod:`setkey_tui.pfkey.constants`, and setkey's own
+spellings only where they differ from them (each difference says why).
+
+This is the one place of setkey's spellings; everything else (the mirror, the TUI, the simulated kernel) names
+numbers through ``pfkey/constants.py``'s :class:`~setkey_tui.pfkey.constants.NameTable`\ s.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,67 @@ import ipaddress
 import socket
 from functools import lru_cache
 
+from setkey_tui.pfkey.constants import (
+    COMP_ALGS,
+    DIRECTIONS,
+    IPSEC_PROTOS,
+    IPSEC_ULPROTO_ANY,
+    LEVELS,
+    MODES,
+    POLICY_TYPES,
+    SA_STATES,
+    SA_TYPES,
+    CompAlg,
+    Direction,
+    IpsecProto,
+    Level,
+    Mode,
+    MsgType,
+    PolicyType,
+    SAState,
+)
 from setkey_tui.pfkey.extensions import Sockaddr
 from setkey_tui.pfkey.platform import LINUX, Platform
 
-SATYPE_NAMES = ("unspec", "unknown", "ah", "esp", "unknown", "rsvp", "ospfv2", "ripv2", "mip", "ipcomp",
-                "policy", "tcp")
-MODE_NAMES = ("any", "transport", "tunnel")
-STATE_NAMES = ("larval", "mature", "dying", "dead")
-COMP_NAMES = ("none", "oui", "deflate", "lzs")
+# libipsec's str_satype[] (indexed by satype, 0..11): the RFC names, except that the numbers without an
+# SADB_SATYPE name print "unknown" and the KAME-only 10 prints "policy".
+SATYPE_NAMES: tuple[str, ...] = tuple(
+    {1: "unknown", 4: "unknown", 10: "policy"}.get(n, SA_TYPES.name(n)) for n in range(12)
+)
+# libipsec's str_mode[]: no BEET (Linux's mode 3 prints as its number).
+MODE_NAMES: tuple[str, ...] = tuple(MODES.name(m) for m in (Mode.ANY, Mode.TRANSPORT, Mode.TUNNEL))
+STATE_NAMES: tuple[str, ...] = tuple(SA_STATES.name(s) for s in SAState)
+# libipsec's str_alg_comp[]: stops at lzs.
+COMP_NAMES: tuple[str, ...] = tuple(COMP_ALGS.name(c) for c in (CompAlg.NONE, CompAlg.OUI, CompAlg.DEFLATE,
+                                                                CompAlg.LZS))
+_DIRS = (Direction.ANY, Direction.INBOUND, Direction.OUTBOUND)
+# Linux numbers a socket's own policies after the three directions: libipsec prints "in(socket)" and
+# "out(socket)" for them where the constants say "max"/"invalid" (ipsec.h's IPSEC_DIR_MAX/INVALID). BSD
+# libipsec knows only any/in/out.
+POLICY_DIR_NAMES: dict[int, str] = {
+    **{int(d): DIRECTIONS.name(d) for d in (*_DIRS, Direction.FWD)}, 4: "in(socket)", 5: "out(socket)",
+}
+POLICY_DIR_NAMES_BSD: dict[int, str] = {int(d): DIRECTIONS.name(d) for d in _DIRS}
+POLICY_TYPE_NAMES: tuple[str, ...] = tuple(POLICY_TYPES.name(p) for p in PolicyType)
+REQUEST_PROTO_NAMES: dict[int, str] = {int(p): IPSEC_PROTOS.name(p) for p in IpsecProto}
+# FreeBSD's libipsec also names TCP-MD5 requests.
+REQUEST_PROTO_NAMES_FREEBSD: dict[int, str] = {**REQUEST_PROTO_NAMES, 6: "tcp"}
+LEVEL_NAMES: tuple[str, ...] = tuple(LEVELS.name(lv) for lv in Level)
+
+# setkey.c's -l (short dump) columns: its own one-letter states and its two satypes ("#N" for the others).
+SHORT_SATYPE_NAMES: dict[int, str] = {n: SA_TYPES.name(n) for n in (2, 3)}
+SHORT_STATE_NAMES: tuple[str, ...] = ("L", "M", "D", "d")
+
+# FreeBSD's kernel key_debug.c prints the name after the number: the message types are the constants' names;
+# the extension names are its own (wire numbering, FreeBSD's NAT-T and replay extensions after 22).
+FB_MSG_NAMES: tuple[str, ...] = tuple(MsgType(n).name for n in range(MsgType.X_SPDDELETE2 + 1))
+FB_EXT_NAMES: tuple[str, ...] = (
+    "RESERVED", "SA", "LIFETIME_CURRENT", "LIFETIME_HARD", "LIFETIME_SOFT", "ADDRESS_SRC", "ADDRESS_DST",
+    "ADDRESS_PROXY", "KEY_AUTH", "KEY_ENCRYPT", "IDENTITY_SRC", "IDENTITY_DST", "SENSITIVITY", "PROPOSAL",
+    "SUPPORTED_AUTH", "SUPPORTED_ENCRYPT", "SPIRANGE", "KMPRIVATE", "POLICY", "SA2", "NAT_T_TYPE",
+    "NAT_T_SPORT", "NAT_T_DPORT", "NAT_T_OAI", "NAT_T_OAR", "NAT_T_FRAG", "SA_REPLAY", "NEW_ADDRESS_SRC",
+    "NEW_ADDRESS_DST",
+)
 
 # The protocol names of Debian 12's /etc/protocols (netbase), which setkey reads through
 # getprotobynumber(); embedded so output does not depend on the host.
@@ -27,6 +85,9 @@ PROTOCOL_NAMES: dict[int, str] = {
     136: "udplite", 137: "mpls-in-ip", 138: "manet", 139: "hip", 140: "shim6", 141: "wesp", 142: "rohc",
     143: "ethernet",
 }
+# Upper-layer protocols as the setkey *language* spells them (what a user writes after the selector, and what
+# an exported statement says): the /etc/protocols names, plus setkey's keywords icmp6 and any.
+UPPER_PROTOCOL_WORDS: dict[int, str] = {**PROTOCOL_NAMES, 58: "icmp6", IPSEC_ULPROTO_ANY: "any"}
 
 # setkey.c's own short table for -l (``#n`` for the others).
 SHORT_PROTO_NAMES: dict[int, str] = {
@@ -34,13 +95,6 @@ SHORT_PROTO_NAMES: dict[int, str] = {
     41: "ip6", 43: "rt6", 44: "frag6", 46: "rsvp", 47: "gre", 50: "esp", 51: "ah", 58: "icmp6", 59: "none",
     60: "dst6",
 }
-
-POLICY_DIR_NAMES = {0: "any", 1: "in", 2: "out", 3: "fwd", 4: "in(socket)", 5: "out(socket)"}
-POLICY_DIR_NAMES_BSD = {0: "any", 1: "in", 2: "out"}
-POLICY_TYPE_NAMES = ("discard", "none", "ipsec", "entrust", "bypass")
-REQUEST_PROTO_NAMES = {50: "esp", 51: "ah", 108: "ipcomp"}
-REQUEST_PROTO_NAMES_FREEBSD = {50: "esp", 51: "ah", 108: "ipcomp", 6: "tcp"}
-LEVEL_NAMES = ("default", "use", "require", "unique")
 
 IPPROTO_ICMP = 1
 IPPROTO_GRE = 47

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from setkey_tui.pfkey.constants import (
     IPSEC_MANUAL_REQID_MAX,
+    IPSEC_ULPROTO_ANY,
     NAT_T_DEFAULT_PORT,
+    SA_TYPES,
     SADB_X_EXT_CYCSEQ,
     SADB_X_EXT_PRAND,
     SADB_X_EXT_PZERO,
@@ -38,15 +40,19 @@ from setkey_tui.render.names import (
     IPPROTO_ICMPV6,
     IPPROTO_MH,
     LEVEL_NAMES,
+    MODE_NAMES,
     POLICY_DIR_NAMES,
     POLICY_TYPE_NAMES,
     REQUEST_PROTO_NAMES,
+    UPPER_PROTOCOL_WORDS,
     addr_text,
 )
 from setkey_tui.render.policy import priority_text
 
-_PROTOS = {SAType.AH: "ah", SAType.ESP: "esp", SAType.IPCOMP: "ipcomp", SAType.TCPSIGNATURE: "tcp"}
-_UPPER_NAMES = {255: "any", 6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6"}
+_PROTOS = {int(t): SA_TYPES.name(t) for t in (SAType.AH, SAType.ESP, SAType.IPCOMP, SAType.TCPSIGNATURE)}
+# Upper-layer protocols exported by name: only those every setkey host knows (any, tcp and icmp6 are setkey
+# keywords, the others in every /etc/protocols); the rest as numbers, so that the text parses anywhere.
+_UPPER_NAMES = {p: UPPER_PROTOCOL_WORDS[p] for p in (IPSEC_ULPROTO_ANY, 6, 17, IPPROTO_ICMP, IPPROTO_ICMPV6)}
 _WITHHELD = "# keys not exported: the zero keys below only show their length\n"
 
 
@@ -101,7 +107,7 @@ def sa_to_statement(msg: Message, *, with_keys: bool, platform: Platform = LINUX
     words = ["add", _host(src.sockaddr, sport), _host(dst.sockaddr, dport), proto, f"0x{sa.spi:x}"]
     if isinstance(sa2, SA2Ext):
         if sa2.mode in (1, 2):
-            words += ["-m", "transport" if sa2.mode == 1 else "tunnel"]
+            words += ["-m", MODE_NAMES[sa2.mode]]
         if sa2.reqid:
             words += ["-u", str(sa2.reqid)]
     if sa.replay:
@@ -168,7 +174,7 @@ def _request(req: IpsecRequest) -> str:
     level = LEVEL_NAMES[req.level]
     if req.level == 3 and 0 < req.reqid <= IPSEC_MANUAL_REQID_MAX:
         level += f":{req.reqid}"
-    return f"{proto}/{'transport' if req.mode == 1 else 'tunnel'}/{addrs}/{level}"
+    return f"{proto}/{MODE_NAMES[req.mode]}/{addrs}/{level}"
 
 
 def sp_to_statement(msg: Message, *, platform: Platform = LINUX) -> str:

@@ -5,10 +5,7 @@ from __future__ import annotations
 from setkey_tui.pfkey.constants import ExtType
 from setkey_tui.pfkey.extensions import AddressExt, LifetimeExt, SAExt
 from setkey_tui.pfkey.message import Message
-from setkey_tui.render.names import SHORT_PROTO_NAMES, addr_text
-
-_SATYPES = {2: "ah", 3: "esp"}
-_STATES = ("L", "M", "D", "d")
+from setkey_tui.render.names import SHORT_PROTO_NAMES, SHORT_SATYPE_NAMES, SHORT_STATE_NAMES, addr_text
 
 
 def short_header() -> str:
@@ -30,10 +27,10 @@ def _endpoint(ext: object) -> str:
 def format_short(msg: Message, *, now: int) -> str:
     """One SA as ``MMSS p s spi ltime src -> dst`` (now's minute and second first)."""
     exts = msg.ext_map()
-    out = [f"{now % 3600 // 60:02d}{now % 60:02d}", f" {_SATYPES.get(msg.satype, f'#{msg.satype}'):<3}"]
+    out = [f"{now % 3600 // 60:02d}{now % 60:02d}", f" {SHORT_SATYPE_NAMES.get(msg.satype, f'#{msg.satype}'):<3}"]
     sa = exts.get(ExtType.SA)
     if isinstance(sa, SAExt):
-        state = _STATES[sa.state] if 0 <= sa.state < len(_STATES) else f"#{sa.state}"
+        state = SHORT_STATE_NAMES[sa.state] if 0 <= sa.state < len(SHORT_STATE_NAMES) else f"#{sa.state}"
         out.append(f" {state:<1} {sa.spi:08x}")
     else:
         out.append(f"{'?':<1} {'?':<8}")

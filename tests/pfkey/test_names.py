@@ -123,3 +123,33 @@ def test_what_setkey_prints_resolves_back(platform) -> None:
         assert AUTH_ALGS.value(name) == number, name
     for number, name in platform.enc_names.items():
         assert ENC_ALGS.value(name) == number, name
+
+
+def test_setkeys_printed_names_differ_from_the_constants_only_where_documented() -> None:
+    """render/names.py derives setkey's tables from constants.py; these are the only spellings of its own."""
+    from setkey_tui.render import names
+
+    own = {
+        "satype": {i: w for i, w in enumerate(names.SATYPE_NAMES) if w != SA_TYPES.name(i)},
+        "mode": {i: w for i, w in enumerate(names.MODE_NAMES) if w != MODES.name(i)},
+        "state": {i: w for i, w in enumerate(names.STATE_NAMES) if w != SA_STATES.name(i)},
+        "comp": {i: w for i, w in enumerate(names.COMP_NAMES) if w != COMP_ALGS.name(i)},
+        "dir": {i: w for i, w in names.POLICY_DIR_NAMES.items() if w != DIRECTIONS.name(i)},
+        "policy_type": {i: w for i, w in enumerate(names.POLICY_TYPE_NAMES) if w != POLICY_TYPES.name(i)},
+        "level": {i: w for i, w in enumerate(names.LEVEL_NAMES) if w != LEVELS.name(i)},
+    }
+    assert own == {"satype": {1: "unknown", 4: "unknown", 10: "policy"}, "mode": {}, "state": {}, "comp": {},
+                   "dir": {4: "in(socket)", 5: "out(socket)"}, "policy_type": {}, "level": {}}
+    assert len(names.MODE_NAMES) == 3  # no beet in libipsec's str_mode[]
+
+
+def test_the_language_tables_are_the_constants_numbers() -> None:
+    from setkey_tui.lang import compile as lang_compile
+    from setkey_tui.lang import lexer, policy
+
+    assert set(lexer.AUTH_WORDS) | lexer.AUTH_SWALLOWED == set(algorithms.AUTH_BY_NAME)
+    assert set(lexer.ENC_WORDS) == set(algorithms.ENC_BY_NAME)
+    assert {w for w, k in lexer.KEYWORDS.items() if k == lexer.K.ALG_COMP} == set(algorithms.COMP_BY_NAME)
+    assert policy.PROTOCOLS == {"esp": 50, "ah": 51, "ipcomp": 108}
+    assert lang_compile.SATYPES["esp-udp"] == SAType.ESP and lang_compile.SATYPES["ah-old"] == SAType.AH
+    assert lang_compile.MODES == {None: 0, "any": 0, "transport": 1, "tunnel": 2}
