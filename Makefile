@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint unit kernel-suite bench screenshots clean
+.PHONY: run test lint typecheck unit kernel-suite bench screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -22,8 +22,12 @@ run: $(STAMP)
 ## test: ruff, the whole test suite, then the real-kernel suite under user-mode-linux
 test: lint unit kernel-suite
 
-lint: $(STAMP)
+lint: $(STAMP) typecheck
 	$(BIN)/ruff check setkey_tui tests bench
+
+## typecheck: mypy on the packages listed in pyproject.toml ([tool.mypy] files)
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not kernel" -q

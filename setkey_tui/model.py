@@ -117,7 +117,7 @@ class Lifetime:
     def from_ext(cls, ext: Extension | None) -> Lifetime | None:
         """The lifetime of a decoded extension, None when absent."""
         if isinstance(ext, LifetimeExt):
-            return cls(ext.allocations, ext.bytes, ext.addtime, ext.usetime)
+            return cls(ext.allocations, ext.byte_count, ext.addtime, ext.usetime)
         return None
 
     def to_ext(self, ext_type: int) -> LifetimeExt:

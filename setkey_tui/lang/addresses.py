@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from setkey_tui.pfkey.extensions import Sockaddr
 from setkey_tui.pfkey.platform import AF_INET, LINUX, Platform
@@ -18,7 +19,7 @@ from setkey_tui.pfkey.platform import AF_INET, LINUX, Platform
 AddrInfo = tuple[int, bytes, int, int, int]  # (version 4/6, address bytes, port, flowinfo, scope_id)
 
 # Replaceable for tests (never hit DNS there): same signature as socket.getaddrinfo.
-getaddrinfo: Callable[..., list] = socket.getaddrinfo
+getaddrinfo: Callable[..., list[tuple[Any, ...]]] = socket.getaddrinfo
 
 _FAMILY = {0: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}
 

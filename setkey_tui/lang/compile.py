@@ -121,7 +121,8 @@ def sa_flags(stmt: SAStatement) -> int:
     return flags
 
 
-def _addresses(host: str, port: str | None, family: int, numeric: bool, ref: TokenRef | None) -> tuple:
+def _addresses(host: str, port: str | None, family: int, numeric: bool,
+               ref: TokenRef | None) -> tuple[addr.AddrInfo, ...]:
     try:
         return addr.resolve(host, _service(port), family=family, numeric=numeric)
     except addr.ResolveError as exc:

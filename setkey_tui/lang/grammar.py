@@ -9,14 +9,16 @@ doing the checks parse.y does in its actions (addresses, SPI, replay, upper-laye
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 import pyparsing as pp
 
 from setkey_tui.lang import addresses as addr
 from setkey_tui.lang.errors import SetkeyParseError
 from setkey_tui.lang.lexer import K, Scanner, Token
-from setkey_tui.lang.policy import Policy, PolicyError, parse_policy
+from setkey_tui.lang.policy import ParseTree, Policy, PolicyError, parse_policy
 from setkey_tui.lang.statements import (
     AddressRange,
     DeleteAllStatement,
@@ -134,7 +136,7 @@ GRAMMAR = _build_grammar()
 
 
 @lru_cache(maxsize=512)
-def parse_shape(shape: str) -> dict | int:
+def parse_shape(shape: str) -> ParseTree | int:
     """The grammar's parse of a statement shape as nested dicts (result name → token index, lists for
     repetitions), or the index of the token where the shape goes wrong."""
     try:
@@ -209,12 +211,12 @@ def address_flags(flags: tuple[str, ...]) -> tuple[int, bool]:
     return family, numeric
 
 
-def _aiflags(c: _Ctx, r: dict) -> tuple[tuple[str, ...], int, bool]:
+def _aiflags(c: _Ctx, r: ParseTree) -> tuple[tuple[str, ...], int, bool]:
     flags = tuple(c.text(i) for i in r["aiflags"])
     return (flags, *address_flags(flags))
 
 
-def _port_text(c: _Ctx, g: dict) -> str | None:
+def _port_text(c: _Ctx, g: ParseTree) -> str | None:
     """The ``[port]`` as written (None when absent); a decimal port beyond 65535 is refused."""
     if "port" not in g:
         return None
@@ -257,13 +259,13 @@ def _key(c: _Ctx, i: int) -> bytes:
     return bytes.fromhex(digits)
 
 
-def _sec_ctx(c: _Ctx, r: dict) -> SecurityContext:
+def _sec_ctx(c: _Ctx, r: ParseTree) -> SecurityContext:
     return SecurityContext(c.number(r["doi"], "doi"), c.number(r["alg"], "alg"),
                            c.text(r["label"]).encode("utf-8", "surrogateescape"))
 
 
-def _sa_options(c: _Ctx, exts: dict, old: bool) -> SAOptions:
-    values: dict = {}
+def _sa_options(c: _Ctx, exts: list[ParseTree], old: bool) -> SAOptions:
+    values: dict[str, Any] = {}
     flags: list[str] = []
     for g in exts:
         if "ctx" in g:
@@ -286,7 +288,7 @@ def _sa_options(c: _Ctx, exts: dict, old: bool) -> SAOptions:
     return SAOptions(flags=tuple(flags), **values)
 
 
-def _build_sa(c: _Ctx, r: dict) -> SAStatement:
+def _build_sa(c: _Ctx, r: ParseTree) -> SAStatement:
     cmd = c.text(r["cmd"])
     ai_flags, family, numeric = _aiflags(c, r)
     hosts: list[HostPort] = []
@@ -336,7 +338,7 @@ def _build_sa(c: _Ctx, r: dict) -> SAStatement:
     return stmt
 
 
-def _build_deleteall(c: _Ctx, r: dict) -> DeleteAllStatement:
+def _build_deleteall(c: _Ctx, r: ParseTree) -> DeleteAllStatement:
     ai_flags, family, numeric = _aiflags(c, r)
     for name in ("src", "dst"):
         _resolve(c, c.text(r[name]), None, family, numeric, r[name])
@@ -346,14 +348,14 @@ def _build_deleteall(c: _Ctx, r: dict) -> DeleteAllStatement:
     return DeleteAllStatement(c.text(r["src"]), c.text(r["dst"]), protocol, ai_flags, Source(c.ref(r["eot"])))
 
 
-def _policy(c: _Ctx, r: dict) -> Policy:
+def _policy(c: _Ctx, r: ParseTree) -> Policy:
     try:
         return parse_policy(c.text(r["pl"]))
     except PolicyError as exc:
         raise c.error(exc.message, r["pl"], stderr_lines=exc.stderr_lines) from None
 
 
-def _build_spd(c: _Ctx, r: dict) -> SPDStatement | SPDTaggedStatement:
+def _build_spd(c: _Ctx, r: ParseTree) -> SPDStatement | SPDTaggedStatement:
     cmd = c.text(r["cmd"])
     if "tagged" in r:
         policy = _policy(c, r)
@@ -463,7 +465,7 @@ def spd_ports(stmt: SPDStatement) -> tuple[str, str]:
     return sport or "0", dport or "0"
 
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[[_Ctx, ParseTree], Statement]] = {
     K.ADD: _build_sa, K.GET: _build_sa, K.DELETE: _build_sa, K.DELETEALL: _build_deleteall,
     K.SPDADD: _build_spd, K.SPDUPDATE: _build_spd, K.SPDDELETE: _build_spd,
 }

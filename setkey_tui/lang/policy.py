@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pyparsing as pp
 
@@ -29,6 +29,10 @@ from setkey_tui.pfkey.constants import (
 )
 from setkey_tui.pfkey.extensions import IpsecRequest, PolicyExt, Sockaddr
 from setkey_tui.pfkey.platform import LINUX, Platform
+
+# pyparsing's result of a token-kind string as dicts: result name → token index (nested groups are dicts,
+# repetitions lists).
+ParseTree = dict[str, Any]
 
 PRIORITY_BASES = {"low": PRIORITY_LOW, "def": PRIORITY_DEFAULT, "high": PRIORITY_HIGH}
 _OFFSET_NEGATIVE_MAX = 0x40000000  # "base + N"
@@ -272,7 +276,7 @@ _GRAMMAR = _build_grammar()
 
 
 @lru_cache(maxsize=1024)
-def _parse_shape(shape: str) -> dict | int:
+def _parse_shape(shape: str) -> ParseTree | int:
     """The parse of a token-kind string (nested dicts of token indices), or the index where it fails."""
     try:
         return _GRAMMAR.parse_string(shape, parse_all=True).as_dict()
@@ -320,7 +324,7 @@ def parse_policy(text: str) -> Policy:
     return Policy(direction, action, priority, tuple(requests))
 
 
-def _priority(toks: list[_PTok], r: dict) -> PolicyPriority | None:
+def _priority(toks: list[_PTok], r: ParseTree) -> PolicyPriority | None:
     """The priority of a parsed policy, range-checked (raises :class:`PolicyError`)."""
     if "off" not in r and "base" not in r:
         return None
@@ -332,7 +336,7 @@ def _priority(toks: list[_PTok], r: dict) -> PolicyPriority | None:
     return priority
 
 
-def _request(toks: list[_PTok], g: dict, direction: str, action: str) -> PolicyRequest:
+def _request(toks: list[_PTok], g: ParseTree, direction: str, action: str) -> PolicyRequest:
     proto = toks[g["proto"]].text
     mode = toks[g["mode"]].text
     slashes = 2 if "s2" in g else 1 if "s1" in g else 0

@@ -58,14 +58,19 @@ class SAExt(NamedTuple):
 
 
 class LifetimeExt(NamedTuple):
-    """``sadb_lifetime`` (current, hard or soft)."""
+    """``sadb_lifetime`` (current, hard or soft): ``byte_count`` is ``sadb_lifetime_bytes``."""
 
     ext_type: int
     allocations: int = 0
-    bytes: int = 0
+    byte_count: int = 0
     addtime: int = 0
     usetime: int = 0
     trailer: bytes = b""
+
+
+# Read-only alias of the field's old name (which shadowed the ``bytes`` type in the class body), kept until
+# the mirror, the service and the simulated kernel read ``byte_count``. Not in the constructor or _replace.
+setattr(LifetimeExt, "bytes", property(lambda self: self.byte_count, doc="Old name of ``byte_count``."))  # noqa: B010
 
 
 class AddressExt(NamedTuple):

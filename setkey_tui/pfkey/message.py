@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator
 from functools import cache
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from setkey_tui.pfkey.constants import PF_KEY_V2, ExtType, MsgType, enum_name
 from setkey_tui.pfkey.extensions import Extension
@@ -46,7 +46,7 @@ class Message(NamedTuple):
                 return e
         return None
 
-    def __contains__(self, ext_type: object) -> bool:  # type: ignore[override]
+    def __contains__(self, ext_type: object) -> bool:
         return any(e.ext_type == ext_type for e in self.extensions)
 
     def ext_map(self) -> dict[int, Extension]:
@@ -144,7 +144,7 @@ def encode(msg: Message, platform: Platform | None = None) -> bytes:
 
 def split(buf: bytes, platform: Platform | None = None) -> Iterator[bytes]:
     """Cut a buffer holding several whole messages into one bytes object per message."""
-    order = "little" if (platform or default_platform()).byteorder == "<" else "big"
+    order: Literal["little", "big"] = "little" if (platform or default_platform()).byteorder == "<" else "big"
     off = 0
     n = len(buf)
     while off < n:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 from setkey_tui.pfkey.constants import (
     ADDRESS_EXTS,
@@ -49,6 +50,9 @@ from setkey_tui.pfkey.extensions import (
     SupportedExt,
 )
 from setkey_tui.pfkey.platform import AF_INET, Platform
+
+# An extension encoder, in a table keyed by the extension class it takes.
+_Encoder = Callable[[Any], bytes]
 
 
 class DecodeError(ValueError):
@@ -254,7 +258,7 @@ class WireCodec:
             return self._d_supported
         if ctype in NAT_T_PORT_EXTS:
             return self._d_natt_port
-        return {
+        others: dict[int, Callable[[bytes, int, int, int], Extension]] = {
             ExtType.SENSITIVITY: self._d_sens,
             ExtType.PROPOSAL: self._d_prop,
             ExtType.SPIRANGE: self._d_spirange,
@@ -267,7 +271,8 @@ class WireCodec:
             ExtType.X_FILTER: self._d_filter,
             ExtType.X_SA_REPLAY: self._d_sa_replay,
             ExtType.X_NAT_T_FRAG: self._d_natt_frag,
-        }.get(ctype)
+        }
+        return others.get(ctype)
 
     def decode_ext(self, buf: bytes, start: int, end: int, wire_type: int) -> Extension:
         """Decode the extension occupying ``buf[start:end]`` (header included)."""
@@ -454,10 +459,12 @@ class WireCodec:
             raise EncodeError(f"extension of {len(data) + 4} bytes is too long for PF_KEY")
         return self.ext_hdr.pack(n, wire_type) + data
 
-    def _encoder_table(self) -> dict[type, Callable[[Extension], bytes]]:
-        def framed(body: Callable[[Extension], bytes], trailer: bool = True) -> Callable[[Extension], bytes]:
-            def enc(x: Extension) -> bytes:
-                tail = x.trailer if trailer else b""  # type: ignore[union-attr]
+    def _encoder_table(self) -> dict[type, _Encoder]:
+        """The encoder of every extension class (each entry takes an extension of the class it is keyed by)."""
+
+        def framed(body: _Encoder, trailer: bool = True) -> _Encoder:
+            def enc(x: Any) -> bytes:
+                tail = x.trailer if trailer else b""
                 return self._frame(self._wire(x.ext_type), body(x), tail)
 
             return enc
@@ -517,7 +524,7 @@ class WireCodec:
             ),
             SAReplayExt: framed(lambda x: self.s_u32.pack(0, 0, x.replay)[4:]),
             NatTFragExt: framed(lambda x: self.s_u16x2.pack(0, 0, x.fraglen, x.reserved)[4:]),
-            RawExt: lambda x: self._frame(x.wire_type, x.data, b""),  # type: ignore[union-attr]
+            RawExt: lambda x: self._frame(x.wire_type, x.data, b""),
         }
 
     # The extensions of every SA message: packed in one go, header included, when they carry no trailer.
@@ -531,9 +538,9 @@ class WireCodec:
     def _e_lifetime(self, x: LifetimeExt) -> bytes:
         wire = self._wire(x.ext_type)
         if x.trailer:
-            body = self.s_lifetime.pack(0, 0, x.allocations, x.bytes, x.addtime, x.usetime)[4:]
+            body = self.s_lifetime.pack(0, 0, x.allocations, x.byte_count, x.addtime, x.usetime)[4:]
             return self._frame(wire, body, x.trailer)
-        return self.s_lifetime.pack(4, wire, x.allocations, x.bytes, x.addtime, x.usetime)
+        return self.s_lifetime.pack(4, wire, x.allocations, x.byte_count, x.addtime, x.usetime)
 
     def _e_address(self, x: AddressExt) -> bytes:
         sa = x.sockaddr

@@ -33,11 +33,13 @@ class _Ctx:
 
 
 def _u16(ctx: _Ctx, data: bytes, off: int) -> int:
-    return struct.unpack_from(ctx.bo + "H", data, off)[0]
+    value: int = struct.unpack_from(ctx.bo + "H", data, off)[0]
+    return value
 
 
 def _u32(ctx: _Ctx, data: bytes, off: int) -> int:
-    return struct.unpack_from(ctx.bo + "I", data, off)[0]
+    value: int = struct.unpack_from(ctx.bo + "I", data, off)[0]
+    return value
 
 
 def _sockaddr(ctx: _Ctx, data: bytes, off: int, end: int) -> int:

@@ -38,4 +38,5 @@ def message_length(data: bytes, platform: Platform = LINUX) -> int:
     """The length in bytes that a message's header announces (0 if the header is incomplete)."""
     if len(data) < 16:
         return 0
-    return struct.unpack_from(platform.byteorder + "H", data, 4)[0] * 8
+    units: int = struct.unpack_from(platform.byteorder + "H", data, 4)[0]
+    return units * 8

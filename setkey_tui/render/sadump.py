@@ -128,8 +128,8 @@ def format_sa(msg: Message, *, now: int, withports: bool = False, platform: Plat
             f"\tcreated: {str_time(cur.addtime)}\tcurrent: {str_time(now)}\n"
             f"\tdiff: {diff}(s)\thard: {h.addtime}(s)\tsoft: {s.addtime}(s)\n"
             f"\tlast: {str_time(cur.usetime)}\thard: {h.usetime}(s)\tsoft: {s.usetime}(s)\n"
-            f"\tcurrent: {float(cur.bytes):.0f}(bytes)\thard: {float(h.bytes):.0f}(bytes)"
-            f"\tsoft: {float(s.bytes):.0f}(bytes)\n"
+            f"\tcurrent: {float(cur.byte_count):.0f}(bytes)\thard: {float(h.byte_count):.0f}(bytes)"
+            f"\tsoft: {float(s.byte_count):.0f}(bytes)\n"
             f"\tallocated: {cur.allocations}\thard: {h.allocations}\tsoft: {s.allocations}\n"
         )
     if not bsd:

@@ -124,8 +124,8 @@ def sa_to_statement(msg: Message, *, with_keys: bool, platform: Platform = LINUX
         if isinstance(life, LifetimeExt):
             if life.addtime:
                 words += [time_flag, str(life.addtime)]
-            if life.bytes:
-                words += [bytes_flag, str(life.bytes)]
+            if life.byte_count:
+                words += [bytes_flag, str(life.byte_count)]
     withheld = False
     enc, auth = exts.get(ExtType.KEY_ENCRYPT), exts.get(ExtType.KEY_AUTH)
     if msg.satype == SAType.IPCOMP:

@@ -80,5 +80,5 @@ def test_the_largest_values_reach_the_message_unchanged() -> None:
     hard, soft = msg.get(ExtType.LIFETIME_HARD), msg.get(ExtType.LIFETIME_SOFT)
     src = msg.get(ExtType.ADDRESS_SRC)
     assert sa.replay == 255 and sa2.reqid == 2**32 - 1  # type: ignore[union-attr]
-    assert hard.addtime == 2**64 - 1 and soft.bytes == 2**64 - 1  # type: ignore[union-attr]
+    assert hard.addtime == 2**64 - 1 and soft.byte_count == 2**64 - 1  # type: ignore[union-attr]
     assert src.sockaddr.port == 65535  # type: ignore[union-attr]
