@@ -196,7 +196,7 @@ def stream(kernel: StandInKernel, probe: PaintProbe | None, rate: int, seconds: 
                 key = (3, 4, int.from_bytes(bytes([172, 16, (i % 65536) >> 8, i % 256]), "big"), 0x1000 + i)
                 msg = sa_message(i, msg_type=MsgType.UPDATE)
                 cur = msg.get(ExtType.LIFETIME_CURRENT)
-                data = msg.with_ext(cur._replace(bytes=1_000_000 + n)).encode(LINUX)  # type: ignore[union-attr]
+                data = msg.with_ext(cur._replace(byte_count=1_000_000 + n)).encode(LINUX)  # type: ignore[union-attr]
                 with probe.lock:
                     probe.awaited[key] = (1_000_000 + n, time.perf_counter())
             else:

@@ -175,7 +175,7 @@ def test_get_delete_and_their_errors(k: SimKernel) -> None:
         (sa_msg(satype=SAType.IPCOMP, enc=CompAlg.LZJH, enc_key=None, auth_key=None), errno.ENOSYS),
         (sa_msg(satype=0), errno.EINVAL),
         (sa_msg(hard=LifetimeExt(ExtType.LIFETIME_HARD, addtime=100)), errno.EINVAL),  # hard without soft
-        (sa_msg(soft=LifetimeExt(ExtType.LIFETIME_SOFT, bytes=5)), errno.EINVAL),
+        (sa_msg(soft=LifetimeExt(ExtType.LIFETIME_SOFT, byte_count=5)), errno.EINVAL),
         (sa_msg(mode=7), errno.EINVAL),
         (sa_msg(auth=AuthAlg.AES_XCBC_MAC, auth_key=bytes(10)), errno.EINVAL),
     ],
@@ -256,7 +256,7 @@ def test_byte_and_packet_lifetimes_fire_on_traffic(k: SimKernel) -> None:
     reg = k.open_socket()
     send(k, reg, header(MsgType.REGISTER, SAType.ESP))
     hard = LifetimeExt(ExtType.LIFETIME_HARD, allocations=3)
-    soft = LifetimeExt(ExtType.LIFETIME_SOFT, bytes=100)
+    soft = LifetimeExt(ExtType.LIFETIME_SOFT, byte_count=100)
     send(k, reg, sa_msg(spi=0xB001, src="10.1.0.1", dst="10.2.0.1", hard=hard, soft=soft))
     send(k, reg, policy_msg())
     verdicts, expires = [], []
