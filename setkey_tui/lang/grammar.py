@@ -155,8 +155,8 @@ class _Ctx:
         self.script = script
 
     def ref(self, i: int, text: str | None = None) -> TokenRef:
-        t = self.toks[i]
-        return TokenRef(t.line, t.text if text is None else text, t.pos, self.script)
+        tok = self.toks[i]
+        return TokenRef(tok.line, tok.text if text is None else text, tok.pos, self.script)
 
     def text(self, i: int) -> str:
         return self.toks[i].text
@@ -484,7 +484,7 @@ def _partial(toks: list[Token], k: int, script: str) -> Statement | SetkeyParseE
     reductions that token triggers as lookahead). Rebuild that: complete the tokens before ``k`` with filler
     tokens and build; an error about a real token up to ``k`` is what setkey reports first."""
     bad = toks[k]
-    shape = "".join([t.kind for t in toks[:k]])
+    shape = "".join([tok.kind for tok in toks[:k]])
     for j in range(k, 0, -1):
         for suffix in _COMPLETIONS:
             if isinstance(parse_shape(shape[:j] + suffix), int):
@@ -511,7 +511,7 @@ def _partial(toks: list[Token], k: int, script: str) -> Statement | SetkeyParseE
 def build(toks: list[Token], script: str) -> Statement:
     """The statement of one statement's tokens (raises :class:`SetkeyParseError`)."""
     c = _Ctx(toks, script)
-    shape = "".join([t.kind for t in toks])
+    shape = "".join([tok.kind for tok in toks])
     r = parse_shape(shape)
     if isinstance(r, int):
         k = min(r, len(toks) - 1)

@@ -263,17 +263,17 @@ class Scanner:
                         self.line += m.group().count("\n")
                         self.pos = m.end()
                         continue
-            t = nxt()
-            toks.append(t)
-            kind = t.kind
+            tok = nxt()
+            toks.append(tok)
+            kind = tok.kind
             if kind == K.EOT or kind == K.EOF or kind == K.ERROR:
                 return toks
 
     def __iter__(self) -> Iterator[Token]:
         while True:
-            t = self.next()
-            yield t
-            if t.kind == K.EOF:
+            tok = self.next()
+            yield tok
+            if tok.kind == K.EOF:
                 return
 
 

@@ -285,7 +285,7 @@ def _parse_shape(shape: str) -> ParseTree | int:
 
 
 def _syntax_error(toks: list[_PTok], k: int) -> PolicyError:
-    kinds = [t.kind for t in toks]
+    kinds = [tok.kind for tok in toks]
     if k >= 1 and kinds[k - 1] == _P.PROTOCOL:
         return PolicyError(E_FEW)
     if k >= 2 and kinds[k - 2] == _P.PROTOCOL and kinds[k - 1] == _P.SLASH:
@@ -303,7 +303,7 @@ def _int(text: str) -> int:
 def parse_policy(text: str) -> Policy:
     """Parse the text after ``-P`` (raises :class:`PolicyError`)."""
     toks = _scan(text)
-    shape = "".join(t.kind for t in toks)
+    shape = "".join(tok.kind for tok in toks)
     r = _parse_shape(shape)
     if isinstance(r, int):
         # libipsec checks the priority as soon as the action is read, before any later syntax error.

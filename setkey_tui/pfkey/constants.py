@@ -306,11 +306,11 @@ class NameTable:
 
     def value(self, text: str) -> int:
         """The number for ``text`` (name, alias, enum name or decimal); ValueError when unknown."""
-        key = text.strip().lower()
-        if key in self._lookup:
-            return self._lookup[key]
-        if key.isdigit():
-            return int(key)
+        word = text.strip().lower()
+        if word in self._lookup:
+            return self._lookup[word]
+        if word.isdigit():
+            return int(word)
         raise ValueError(f"unknown {self.kind} {text!r} (known: {', '.join(self.names())})")
 
     def names(self) -> list[str]:

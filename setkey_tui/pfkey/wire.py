@@ -287,7 +287,9 @@ class WireCodec:
             )
         return dec(buf, start, end, ctype)
 
-    def _d_sa(self, b: bytes, s: int, e: int, t: int) -> SAExt:
+    # The decoders: ``b[s:e]`` is the extension (header included), ``ext_type`` its canonical type.
+
+    def _d_sa(self, b: bytes, s: int, e: int, ext_type: int) -> SAExt:
         _, _, spi, replay, state, auth, enc, flags = self.s_sa.unpack_from(b, s)
         return SAExt(
             int.from_bytes(spi, "big"),
@@ -296,60 +298,60 @@ class WireCodec:
             auth,
             enc,
             flags,
-            t,
+            ext_type,
             self._tail(b, s, s + 16, e) if e - s != 16 else b"",
         )
 
-    def _d_lifetime(self, b: bytes, s: int, e: int, t: int) -> LifetimeExt:
+    def _d_lifetime(self, b: bytes, s: int, e: int, ext_type: int) -> LifetimeExt:
         _, _, alloc, nbytes, add, use = self.s_lifetime.unpack_from(b, s)
-        return LifetimeExt(t, alloc, nbytes, add, use, self._tail(b, s, s + 32, e) if e - s != 32 else b"")
+        return LifetimeExt(ext_type, alloc, nbytes, add, use, self._tail(b, s, s + 32, e) if e - s != 32 else b"")
 
-    def _d_address(self, b: bytes, s: int, e: int, t: int) -> AddressExt:
+    def _d_address(self, b: bytes, s: int, e: int, ext_type: int) -> AddressExt:
         _, _, proto, plen, res = self.s_address.unpack_from(b, s)
         sa, size = self.decode_sockaddr(b, s + 8, e)
-        return AddressExt(t, sa, proto, plen, res, self._tail(b, s, s + 8 + size, e))
+        return AddressExt(ext_type, sa, proto, plen, res, self._tail(b, s, s + 8 + size, e))
 
-    def _d_key(self, b: bytes, s: int, e: int, t: int) -> KeyExt:
+    def _d_key(self, b: bytes, s: int, e: int, ext_type: int) -> KeyExt:
         _, _, bits, res = self.s_key.unpack_from(b, s)
         n = (bits + 7) >> 3
         if s + 8 + n > e:
             raise DecodeError(s, f"key of {bits} bits needs {n} bytes, the extension holds {e - s - 8}")
-        return KeyExt(t, bits, b[s + 8 : s + 8 + n], res, self._tail(b, s, s + 8 + n, e))
+        return KeyExt(ext_type, bits, b[s + 8 : s + 8 + n], res, self._tail(b, s, s + 8 + n, e))
 
-    def _d_ident(self, b: bytes, s: int, e: int, t: int) -> IdentityExt:
+    def _d_ident(self, b: bytes, s: int, e: int, ext_type: int) -> IdentityExt:
         _, _, itype, res, ident = self.s_ident.unpack_from(b, s)
-        return IdentityExt(t, itype, ident, b[s + 16 : e], res)
+        return IdentityExt(ext_type, itype, ident, b[s + 16 : e], res)
 
-    def _d_sens(self, b: bytes, s: int, e: int, t: int) -> SensitivityExt:
+    def _d_sens(self, b: bytes, s: int, e: int, ext_type: int) -> SensitivityExt:
         _, _, dpd, sl, slen, il, ilen, res = self.s_sens.unpack_from(b, s)
         return SensitivityExt(dpd, sl, slen, il, ilen, res, b[s + 16 : e])
 
-    def _d_prop(self, b: bytes, s: int, e: int, t: int) -> ProposalExt:
+    def _d_prop(self, b: bytes, s: int, e: int, ext_type: int) -> ProposalExt:
         _, _, replay, res = self.s_prop.unpack_from(b, s)
         combs = []
         off = s + 8
         while off + 72 <= e:
             combs.append(Comb._make(self.s_comb.unpack_from(b, off)))
             off += 72
-        return ProposalExt(replay, tuple(combs), res, t, b[off:e])
+        return ProposalExt(replay, tuple(combs), res, ext_type, b[off:e])
 
-    def _d_supported(self, b: bytes, s: int, e: int, t: int) -> SupportedExt:
+    def _d_supported(self, b: bytes, s: int, e: int, ext_type: int) -> SupportedExt:
         res = self.s_supported.unpack_from(b, s)[2]
         algs = []
         off = s + 8
         while off + 8 <= e:
             algs.append(Alg._make(self.s_alg.unpack_from(b, off)))
             off += 8
-        return SupportedExt(t, tuple(algs), res, b[off:e])
+        return SupportedExt(ext_type, tuple(algs), res, b[off:e])
 
-    def _d_spirange(self, b: bytes, s: int, e: int, t: int) -> SPIRangeExt:
+    def _d_spirange(self, b: bytes, s: int, e: int, ext_type: int) -> SPIRangeExt:
         _, _, lo, hi, res = self.s_spirange.unpack_from(b, s)
-        return SPIRangeExt(lo, hi, res, t, self._tail(b, s, s + 16, e))
+        return SPIRangeExt(lo, hi, res, ext_type, self._tail(b, s, s + 16, e))
 
-    def _d_kmprivate(self, b: bytes, s: int, e: int, t: int) -> KMPrivateExt:
+    def _d_kmprivate(self, b: bytes, s: int, e: int, ext_type: int) -> KMPrivateExt:
         return KMPrivateExt(self.s_u32.unpack_from(b, s)[2], b[s + 8 : e])
 
-    def _d_policy(self, b: bytes, s: int, e: int, t: int) -> PolicyExt:
+    def _d_policy(self, b: bytes, s: int, e: int, ext_type: int) -> PolicyExt:
         _, _, ptype, pdir, res, pid, prio = self.s_policy.unpack_from(b, s)
         linux = self.platform.ipsecrequest_size == 16
         rsize = self.platform.ipsecrequest_size
@@ -384,45 +386,45 @@ class WireCodec:
             reqs.append(IpsecRequest(proto, mode, level, reqid, src, dst, r1, r2))
             off += rlen
         return PolicyExt(
-            ptype, pdir, pid, prio, tuple(reqs), res, t, self._tail(b, s, off, e) if off != e else b""
+            ptype, pdir, pid, prio, tuple(reqs), res, ext_type, self._tail(b, s, off, e) if off != e else b""
         )
 
-    def _d_sa2(self, b: bytes, s: int, e: int, t: int) -> SA2Ext:
+    def _d_sa2(self, b: bytes, s: int, e: int, ext_type: int) -> SA2Ext:
         _, _, mode, r1, r2, seq, reqid = self.s_sa2.unpack_from(b, s)
-        return SA2Ext(mode, reqid, seq, r1, r2, t, self._tail(b, s, s + 16, e) if e - s != 16 else b"")
+        return SA2Ext(mode, reqid, seq, r1, r2, ext_type, self._tail(b, s, s + 16, e) if e - s != 16 else b"")
 
-    def _d_natt_type(self, b: bytes, s: int, e: int, t: int) -> NatTTypeExt:
+    def _d_natt_type(self, b: bytes, s: int, e: int, ext_type: int) -> NatTTypeExt:
         _, _, ntype, res = self.s_natt_type.unpack_from(b, s)
-        return NatTTypeExt(ntype, res, t, self._tail(b, s, s + 8, e))
+        return NatTTypeExt(ntype, res, ext_type, self._tail(b, s, s + 8, e))
 
-    def _d_natt_port(self, b: bytes, s: int, e: int, t: int) -> NatTPortExt:
+    def _d_natt_port(self, b: bytes, s: int, e: int, ext_type: int) -> NatTPortExt:
         _, _, port, res = self.s_natt_port.unpack_from(b, s)
-        return NatTPortExt(t, int.from_bytes(port, "big"), res, self._tail(b, s, s + 8, e))
+        return NatTPortExt(ext_type, int.from_bytes(port, "big"), res, self._tail(b, s, s + 8, e))
 
-    def _d_sec_ctx(self, b: bytes, s: int, e: int, t: int) -> SecCtxExt:
+    def _d_sec_ctx(self, b: bytes, s: int, e: int, ext_type: int) -> SecCtxExt:
         _, _, alg, doi, clen = self.s_sec_ctx.unpack_from(b, s)
         if s + 8 + clen > e:
             raise DecodeError(
                 s, f"security context of {clen} bytes runs past the extension ({e - s - 8} left)"
             )
-        return SecCtxExt(doi, alg, b[s + 8 : s + 8 + clen], t, self._tail(b, s, s + 8 + clen, e))
+        return SecCtxExt(doi, alg, b[s + 8 : s + 8 + clen], ext_type, self._tail(b, s, s + 8 + clen, e))
 
-    def _d_kmaddress(self, b: bytes, s: int, e: int, t: int) -> KMAddressExt:
+    def _d_kmaddress(self, b: bytes, s: int, e: int, ext_type: int) -> KMAddressExt:
         res = self.s_u32.unpack_from(b, s)[2]
         local, n1 = self.decode_sockaddr(b, s + 8, e)
         remote, n2 = self.decode_sockaddr(b, s + 8 + n1, e)
-        return KMAddressExt(local, remote, res, t, self._tail(b, s, s + 8 + n1 + n2, e))
+        return KMAddressExt(local, remote, res, ext_type, self._tail(b, s, s + 8 + n1 + n2, e))
 
-    def _d_filter(self, b: bytes, s: int, e: int, t: int) -> FilterExt:
+    def _d_filter(self, b: bytes, s: int, e: int, ext_type: int) -> FilterExt:
         _, _, sa, da, fam, spl, dpl = self.s_filter.unpack_from(b, s)
-        return FilterExt(sa, da, fam, spl, dpl, t, self._tail(b, s, s + 40, e))
+        return FilterExt(sa, da, fam, spl, dpl, ext_type, self._tail(b, s, s + 40, e))
 
-    def _d_sa_replay(self, b: bytes, s: int, e: int, t: int) -> SAReplayExt:
-        return SAReplayExt(self.s_u32.unpack_from(b, s)[2], t, self._tail(b, s, s + 8, e))
+    def _d_sa_replay(self, b: bytes, s: int, e: int, ext_type: int) -> SAReplayExt:
+        return SAReplayExt(self.s_u32.unpack_from(b, s)[2], ext_type, self._tail(b, s, s + 8, e))
 
-    def _d_natt_frag(self, b: bytes, s: int, e: int, t: int) -> NatTFragExt:
+    def _d_natt_frag(self, b: bytes, s: int, e: int, ext_type: int) -> NatTFragExt:
         _, _, frag, res = self.s_u16x2.unpack_from(b, s)
-        return NatTFragExt(frag, res, t, self._tail(b, s, s + 8, e))
+        return NatTFragExt(frag, res, ext_type, self._tail(b, s, s + 8, e))
 
     # ----------------------------------------------------------------------------------------------- encoders
     def encode_ext(self, ext: Extension) -> bytes:

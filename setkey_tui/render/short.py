@@ -34,7 +34,7 @@ def format_short(msg: Message, *, now: int) -> str:
         out.append(f" {state:<1} {sa.spi:08x}")
     else:
         out.append(f"{'?':<1} {'?':<8}")
-    soft, hard, cur = (exts.get(t) for t in (ExtType.LIFETIME_SOFT, ExtType.LIFETIME_HARD,
+    soft, hard, cur = (exts.get(ext_type) for ext_type in (ExtType.LIFETIME_SOFT, ExtType.LIFETIME_HARD,
                                              ExtType.LIFETIME_CURRENT))
     if isinstance(soft, LifetimeExt) and isinstance(hard, LifetimeExt) and isinstance(cur, LifetimeExt):
         age = (now - cur.addtime) & 0xFFFFFFFF if cur.addtime else 0

@@ -10,19 +10,19 @@ _BLANK = " " * 20
 
 
 @lru_cache(maxsize=4096)
-def str_time(t: int) -> str:
-    """Characters 4..23 of ``ctime(t)`` (``Nov 14 22:13:20 2023``); 20 blanks for 0.
+def str_time(when: int) -> str:
+    """Characters 4..23 of ``ctime(when)`` (``Nov 14 22:13:20 2023``); 20 blanks for 0.
 
     A time the C library cannot represent is shown as its number, right-aligned in the same 20 columns.
     """
-    if t == 0:
+    if when == 0:
         return _BLANK
     try:
-        tm = time.localtime(t)
+        tm = time.localtime(when)
     except (OverflowError, OSError, ValueError):
-        return f"{t:>20}"
+        return f"{when:>20}"
     if tm.tm_year > 9999:
-        return f"{t:>20}"
+        return f"{when:>20}"
     return f"{_MONTHS[tm.tm_mon - 1]} {tm.tm_mday:2d} {tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d} {tm.tm_year}"
 
 

@@ -17,7 +17,7 @@ from setkey_tui.pfkey.extensions import (
 )
 from setkey_tui.pfkey.message import decode
 from setkey_tui.pfkey.platform import LINUX
-from setkey_tui.render.script import ExportError, sa_to_statement, sp_to_statement
+from setkey_tui.render.export import ExportError, sa_to_statement, sp_to_statement
 
 from .conftest import load_cases
 from .helpers import address, esp_sa, policy, sockaddr
