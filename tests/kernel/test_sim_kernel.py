@@ -471,5 +471,5 @@ def test_a_larval_sa_with_a_soft_lifetime_does_not_spin_the_clock(k: SimKernel) 
     (said, rec) = next(iter(k.sas.items()))
     assert rec.larval
     rec.soft = Limits(addtime=1)  # larval SAs never go dying: no timer may be due for that
-    k._schedule_sa(said, rec)
-    assert k.tick(T0 + 5) == [] and all(when > T0 + 5 for when, *_ in k._timers)
+    k.sad.schedule(said, rec)
+    assert k.tick(T0 + 5) == [] and all(when > T0 + 5 for when, *_ in k.timers.heap)
