@@ -184,6 +184,10 @@ class SimKernel:
         most 1/3 full (pfkey_recvmsg)."""
         return self.dumps.resume(sid, rmem, rcvbuf)
 
+    def cancel_dump(self, sid: int) -> None:
+        """End socket ``sid``'s dump, if one is running (nobody will read the rest)."""
+        self.dumps.cancel(sid)
+
     def _error(self, sid: int, request: bytes, err: int) -> list[Delivery]:
         version, mtype, _e, satype, _l, _r, seq, pid = _header(request)
         reply = struct.pack("=BBBBHHII", version, mtype, err & 0xFF, satype, 2, 0, seq, pid)
