@@ -2,11 +2,12 @@
 
 A record holds what the kernel keeps (addresses as raw bytes for fast look-ups, mutable counters, larval and
 acquire state); :meth:`SARecord.view` and :meth:`PolicyRecord.view` give the program's one typed view of it
-(:class:`setkey_tui.model.SecurityAssociation` / :class:`~setkey_tui.model.SecurityPolicy`), and the
-messages are that view's ``to_message``: the layouts of Linux 6.1's af_key (``__pfkey_xfrm_state2msg`` and
-``pfkey_xfrm_policy2msg``): extension order, prefix lengths, proto 0 in SA addresses, the ADDRESS_PROXY of
-an SA whose selector differs from its source, keys only when asked for. What the model does not carry is
-added here: X_SEC_CTX (last, as Linux writes it) and a key's bit count when it is not a whole number of bytes.
+(:class:`setkey_tui.model.SecurityAssociation` / :class:`~setkey_tui.model.SecurityPolicy`). The messages are
+the layouts of Linux 6.1's af_key (``__pfkey_xfrm_state2msg`` and ``pfkey_xfrm_policy2msg``): extension
+order, prefix lengths, proto 0 in SA addresses, the ADDRESS_PROXY of an SA whose selector differs from its
+source, keys only when asked for. ``message()`` writes them directly: the view's ``to_message`` gives the same
+bytes (tests/kernel/test_sim_records.py holds them equal) but costs 1.6x per SA, which a 100k-SA dump feels,
+and the model has no X_SEC_CTX nor a key bit count that is not a whole number of bytes.
 """
 
 from __future__ import annotations
@@ -26,14 +27,21 @@ from setkey_tui.pfkey.constants import (
     SAState,
 )
 from setkey_tui.pfkey.extensions import (
+    AddressExt,
+    Extension,
     IpsecRequest,
     KeyExt,
     LifetimeExt,
+    NatTPortExt,
+    NatTTypeExt,
+    PolicyExt,
+    SA2Ext,
+    SAExt,
     SecCtxExt,
     Sockaddr,
 )
 from setkey_tui.pfkey.message import Message
-from setkey_tui.pfkey.platform import AF_INET, LINUX
+from setkey_tui.pfkey.platform import AF_INET
 
 AF_INET6 = 10
 
@@ -108,14 +116,6 @@ class Addr(NamedTuple):
 
 def _key(ext: KeyExt | None, wanted: bool) -> bytes | None:
     return ext.key if wanted and ext is not None and ext.bits else None
-
-
-def _odd_bits(msg: Message, *keys: KeyExt | None) -> Message:
-    """Put back the bit count of a key whose bits are not a whole number of bytes (the model says len * 8)."""
-    for key in keys:
-        if key is not None and key.bits and key.bits != len(key.key) * 8:
-            msg = msg.with_ext(KeyExt(key.ext_type, key.bits, key.key))
-    return msg
 
 
 @dataclass(slots=True)
@@ -196,13 +196,35 @@ class SARecord:
         )
 
     def message(self, msg_type: int, *, seq: int, pid: int, keys: bool = True, hsc: int = 3) -> Message:
-        """The SA as a message of ``msg_type`` (see :meth:`view`), laid out as Linux writes it."""
-        msg = self.view(seq=seq, pid=pid, keys=keys, hsc=hsc).to_message(msg_type, LINUX)
-        if keys:
-            msg = _odd_bits(msg, self.auth_key, self.enc_key)
+        """The SA as a message (``hsc``: 1 soft lifetime, 2 hard, 3 both), written directly: the bytes of
+        ``view(...).to_message(msg_type, LINUX)`` plus what the model lacks (see the module's docstring)."""
+        exts: list[Extension] = [
+            SAExt(self.spi, self.replay, self.state, self.auth, self.encrypt, self.flags),
+        ]
+        if hsc & 2:
+            exts.append(self.hard.ext(ExtType.LIFETIME_HARD))
+        if hsc & 1:
+            exts.append(self.soft.ext(ExtType.LIFETIME_SOFT))
+        exts.append(self.current.ext())
+        exts.append(AddressExt(ExtType.ADDRESS_SRC, self.src.sockaddr(), 0, self.src.full_prefix))
+        exts.append(AddressExt(ExtType.ADDRESS_DST, self.dst.sockaddr(), 0, self.dst.full_prefix))
+        sel = self.sel or Addr.zero(self.src.family)
+        if sel.addr != self.src.addr:
+            proto = self.sel_proto or IPSEC_PROTO_ANY
+            exts.append(AddressExt(ExtType.ADDRESS_PROXY, sel.sockaddr(), proto, self.sel_prefix))
+        if keys and self.auth_key is not None and self.auth_key.bits:
+            exts.append(KeyExt(ExtType.KEY_AUTH, self.auth_key.bits, self.auth_key.key))
+        if keys and self.enc_key is not None and self.enc_key.bits:
+            exts.append(KeyExt(ExtType.KEY_ENCRYPT, self.enc_key.bits, self.enc_key.key))
+        exts.append(SA2Ext(self.mode, self.reqid, 0))
+        if self.natt is not None:
+            ntype, sport, dport = self.natt
+            exts.append(NatTTypeExt(ntype))
+            exts.append(NatTPortExt(ExtType.X_NAT_T_SPORT, sport))
+            exts.append(NatTPortExt(ExtType.X_NAT_T_DPORT, dport))
         if self.sec_ctx is not None:
-            msg = msg._replace(extensions=(*msg.extensions, self.sec_ctx))
-        return msg
+            exts.append(self.sec_ctx)
+        return Message(msg_type, self.satype, seq, pid, 0, tuple(exts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +240,18 @@ class Template:
 
     def request(self) -> IpsecRequest:
         """As a Linux sadb_x_ipsecrequest (level derived as af_key does)."""
-        return self.view().to_ext(LINUX)
+        level = Level.USE if self.optional else Level.REQUIRE
+        if self.reqid:
+            level = Level.UNIQUE
+        tunnel = self.mode == Mode.TUNNEL and self.src is not None and self.dst is not None
+        return IpsecRequest(
+            self.proto,
+            self.mode,
+            level,
+            self.reqid,
+            self.src.sockaddr() if tunnel and self.src else None,
+            self.dst.sockaddr() if tunnel and self.dst else None,
+        )
 
     def view(self) -> ModelRequest:
         """As the model's request: the level derived as af_key does, the endpoints only in tunnel mode."""
@@ -301,7 +334,22 @@ class PolicyRecord:
 
     def message(self, msg_type: int, *, seq: int, pid: int, refcnt: int) -> Message:
         """The policy as a message (Linux order: SRC, DST, HARD, SOFT, CURRENT, X_POLICY, SEC_CTX)."""
-        msg = self.view(seq=seq, pid=pid, refcnt=refcnt).to_message(msg_type, LINUX)
+        s = self.selector
+        proto = s.proto or IPSEC_PROTO_ANY
+        exts: list[Extension] = [
+            AddressExt(ExtType.ADDRESS_SRC, s.src.sockaddr(s.sport), proto, s.src_prefix),
+            AddressExt(ExtType.ADDRESS_DST, s.dst.sockaddr(s.dport), proto, s.dst_prefix),
+            self.hard.ext(ExtType.LIFETIME_HARD),
+            self.soft.ext(ExtType.LIFETIME_SOFT),
+            self.current.ext(),
+            PolicyExt(
+                self.policy_type,
+                self.dir,
+                self.index,
+                self.priority,
+                tuple(t.request() for t in self.templates),
+            ),
+        ]
         if self.sec_ctx is not None:
-            msg = msg._replace(extensions=(*msg.extensions, self.sec_ctx))
-        return msg
+            exts.append(self.sec_ctx)
+        return Message(msg_type, 0, seq, pid, 0, tuple(exts), reserved=refcnt)
