@@ -7,7 +7,7 @@ import select
 import socket
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Literal
 
 from setkey_tui.kernel.base import MessagesLost, TransportError
 from setkey_tui.kernel.sim.protocol import MAX_PACKET, control, is_control, parse_control
@@ -15,7 +15,7 @@ from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import header_only
 from setkey_tui.pfkey.platform import LINUX, Platform
 
-CLOSE_IDLE = 5.0  # seconds close() waits for the server to say something before giving up on it
+CLOSE_IDLE = 2.0  # seconds close() waits for the server to say something before giving up on it
 CLOSE_LIMIT = 60.0  # seconds close() waits at most
 
 
@@ -111,7 +111,7 @@ class SimClient:
             if msg is None:
                 continue
             self._pending.append(msg)
-            order = "little" if self.platform.byteorder == "<" else "big"
+            order: Literal["little", "big"] = "little" if self.platform.byteorder == "<" else "big"
             if len(msg) >= 16 and msg[1] == MsgType.X_PROMISC and int.from_bytes(msg[12:16], order) == pid:
                 return
 

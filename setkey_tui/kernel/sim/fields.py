@@ -19,8 +19,8 @@ from setkey_tui.pfkey.extensions import AddressExt
 from setkey_tui.pfkey.message import Message
 from setkey_tui.pfkey.platform import AF_INET
 
-SATYPE_PROTO = {SAType.AH: IPPROTO_AH, SAType.ESP: IPPROTO_ESP, SAType.IPCOMP: IPPROTO_COMP}
-PROTO_SATYPE = {v: k for k, v in SATYPE_PROTO.items()}
+SATYPE_PROTO: dict[int, int] = {SAType.AH: IPPROTO_AH, SAType.ESP: IPPROTO_ESP, SAType.IPCOMP: IPPROTO_COMP}
+PROTO_SATYPE: dict[int, int] = {v: k for k, v in SATYPE_PROTO.items()}
 
 
 def addr_of(ext: object) -> Addr | None:

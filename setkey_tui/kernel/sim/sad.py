@@ -243,7 +243,8 @@ class SAD:
         proto = SATYPE_PROTO.get(msg.satype)
         if proto is None:
             raise Fail(E.EINVAL)
-        mode, reqid = Mode.TRANSPORT, 0
+        mode: int = Mode.TRANSPORT
+        reqid = 0
         sa2 = msg.get(ExtType.X_SA2)
         if isinstance(sa2, SA2Ext):
             mode = xfrm_mode(sa2.mode)
@@ -318,7 +319,8 @@ class SAD:
                     raise Fail(E.ENOSYS)
             elif not algs.enc_supported(sa.encrypt, self.supported_encrypt):
                 raise Fail(E.ENOSYS)
-        mode, reqid = Mode.TRANSPORT, 0
+        mode: int = Mode.TRANSPORT
+        reqid = 0
         sa2 = exts.get(ExtType.X_SA2)
         if isinstance(sa2, SA2Ext):
             mode = xfrm_mode(sa2.mode)
