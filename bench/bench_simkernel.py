@@ -1,14 +1,23 @@
 """Simulated kernel throughput: load 100k SAs and 10k policies, then dump them.
 
 Prints: ADDs/s through the sans-I/O core (encode + handle), SPDADDs/s, a SADB_DUMP of every SA through the
-core, the same dump through KeyService over the in-process transport (what the TUI does at start), and round
-trips and a 10k-SA dump through a served kernel.
+core, the same dump through KeyService over the in-process transport (what the TUI does at start), round
+trips and a 10k-SA dump through a served kernel, and a 100k-SA dump from a `serve-sim` process: time to the
+first reply and to the last, and the server's memory (RSS) before, during and after, for the streamed dump
+and for a reference server that builds the whole dump before its first reply (as before dumps streamed).
+
+``python bench/bench_simkernel.py served-dump`` runs only the last part.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 from setkey_tui.kernel.sim.kernel import SimKernel
 from setkey_tui.kernel.sim.transport import SimHost, SimTransport
@@ -91,6 +100,7 @@ def main() -> None:
     dt = time.perf_counter() - t
     print(f"SPDDUMP of {len(got_sp):,} policies (KeyService, decoded): {dt:.2f} s")
     served()
+    served_dump()
 
 
 def served(count: int = 10_000) -> None:
@@ -124,5 +134,102 @@ def served(count: int = 10_000) -> None:
         thread.join(5)
 
 
+def _rss_kib(pid: int) -> int:
+    """A process's resident set size in KiB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+_SERVER = """
+import sys
+from setkey_tui.kernel.sim.server import serve
+from setkey_tui.kernel.sim.transport import SimHost
+serve(sys.argv[1], host=SimHost(dump_rcvbuf=int(sys.argv[2])))
+"""
+
+
+def served_dump_figures(count: int, dump_rcvbuf: int) -> tuple[float, float, int, int, int]:
+    """Start a server process, load ``count`` SAs, dump them once through a connection; (seconds to the first
+    reply, seconds to the last, server RSS KiB before, highest seen during, after)."""
+    from setkey_tui.kernel.sim.client import SimClient
+
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as folder:
+        path = str(Path(folder) / "k.sock")
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVER, path, str(dump_rcvbuf)],
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(root)},
+        )
+        try:
+            assert proc.stderr is not None
+            started = proc.stderr.readline()
+            if b"serving" not in started:
+                raise RuntimeError(f"the server did not start: {started}")
+            loader = SimClient(path)
+            reqs = add_requests(count)
+            for at in range(0, count, 1000):
+                for data in reqs[at : at + 1000]:
+                    loader.send(data)
+                for _ in reqs[at : at + 1000]:
+                    if loader.recv(30.0) is None:
+                        raise RuntimeError("the server did not answer an ADD")
+            loader.close()
+            before = _rss_kib(proc.pid)
+            client = SimClient(path)
+            t = time.perf_counter()
+            client.send(header_only(MsgType.DUMP, pid=5).encode(LINUX))
+            got = 0
+            first = 0.0
+            peak = before
+            while True:
+                data = client.recv(30.0)
+                if data is None:
+                    raise RuntimeError(f"the dump stopped after {got} replies")
+                got += 1
+                if got == 1:
+                    first = time.perf_counter() - t
+                if got % 2000 == 0:
+                    peak = max(peak, _rss_kib(proc.pid))
+                if data[8:12] == bytes(4):  # seq 0: the last reply
+                    break
+            total = time.perf_counter() - t
+            after = _rss_kib(proc.pid)
+            client.close()
+            if got != count:
+                raise RuntimeError(f"the dump gave {got} replies for {count} SAs")
+            return first, total, before, max(peak, after), after
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            if proc.stderr:
+                proc.stderr.close()
+
+
+def served_dump(count: int = SAS) -> None:
+    """A dump of ``count`` SAs from a served kernel: streamed vs built whole first (the reference)."""
+    from setkey_tui.kernel.sim.transport import DUMP_RCVBUF
+
+    rows = [("streamed", DUMP_RCVBUF), ("built whole first (reference)", 1 << 40)]
+    figures = {name: served_dump_figures(count, rcvbuf) for name, rcvbuf in rows}
+    print(f"served DUMP of {count:,} SAs (serve-sim process, raw SimClient):")
+    for name, (first, total, before, peak, after) in figures.items():
+        print(
+            f"  {name:30} first reply {first * 1000:8.1f} ms   last {total:6.2f} s   "
+            f"server RSS before {before / 1024:6.1f} MiB, "
+            f"peak {peak / 1024:6.1f} MiB (+{(peak - before) / 1024:.1f}), after {after / 1024:6.1f} MiB"
+        )
+    s, r = figures["streamed"], figures["built whole first (reference)"]
+    print(
+        f"  streamed vs reference: first reply {r[0] / s[0]:.0f}x sooner, total {s[1] / r[1]:.2f}x the time, "
+        f"extra memory {(s[3] - s[2]) / 1024:.1f} MiB vs {(r[3] - r[2]) / 1024:.1f} MiB"
+    )
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["served-dump"]:
+        served_dump()
+    else:
+        main()

@@ -471,5 +471,32 @@ def test_a_larval_sa_with_a_soft_lifetime_does_not_spin_the_clock(k: SimKernel) 
     (said, rec) = next(iter(k.sas.items()))
     assert rec.larval
     rec.soft = Limits(addtime=1)  # larval SAs never go dying: no timer may be due for that
-    k._schedule_sa(said, rec)
-    assert k.tick(T0 + 5) == [] and all(when > T0 + 5 for when, *_ in k._timers)
+    k.sad.schedule(said, rec)
+    assert k.tick(T0 + 5) == [] and all(when > T0 + 5 for when, *_ in k.timers.heap)
+
+
+# ------------------------------------------------------------------------- what the model view cannot say
+def test_a_security_context_comes_back_last_on_sas_and_policies(k: SimKernel) -> None:
+    from setkey_tui.pfkey.extensions import SecCtxExt
+
+    a = k.open_socket()
+    ctx = SecCtxExt(1, 1, b"system_u:object_r:ipsec_spd_t:s0\0")
+    (added,) = for_socket(send(k, a, sa_msg(extra=(ctx,))), a)
+    assert added.extensions[-1] == ctx
+    pol = policy_msg()
+    (spd,) = for_socket(send(k, a, pol._replace(extensions=(*pol.extensions, ctx))), a)
+    assert spd.extensions[-1] == ctx and spd.extensions[-2].ext_type == ExtType.X_POLICY
+    dumped = for_socket(send(k, a, header(MsgType.DUMP)), a)
+    assert dumped[0].extensions[-1] == ctx
+
+
+def test_a_key_of_odd_bits_keeps_its_bit_count(k: SimKernel) -> None:
+    from setkey_tui.pfkey.extensions import KeyExt
+
+    a = k.open_socket()
+    msg = sa_msg(auth_key=bytes(13))
+    msg = msg.with_ext(KeyExt(ExtType.KEY_AUTH, 100, bytes(13)))  # 100 bits in 13 bytes (HMACs take any)
+    (added,) = for_socket(send(k, a, msg), a)
+    assert added.get(ExtType.KEY_AUTH).bits == 100 and added.get(ExtType.KEY_ENCRYPT).bits == 128
+    view = k.sas[next(iter(k.sas))].view()
+    assert view.auth_key == bytes(13) and view.spi == 0x1000 and str(view.dst.address) == "10.0.0.2"

@@ -263,3 +263,207 @@ def test_a_bad_control_request_gets_an_error_and_the_server_lives_on(served, req
         assert c.simulate_traffic("10.0.0.1", "10.0.0.2")["verdict"] == "no-policy"
     finally:
         c.close()
+
+
+# ------------------------------------------------------------------------------- concurrent clients
+CLIENTS, ADDS = 8, 2000
+
+
+def client_adds(c: int) -> list[bytes]:
+    """Client ``c``'s ADD requests: seq 1..ADDS, pid 1000 + c, SAs no other client has."""
+    return [
+        sa_msg(spi=0x10000 + c * 10000 + i, dst=f"10.{100 + c}.{i // 250}.{i % 250 + 1}", seq=i + 1)
+        ._replace(pid=1000 + c)
+        .encode(LINUX)
+        for i in range(ADDS)
+    ]
+
+
+def count_sas(path: str) -> tuple[int, int]:
+    """(replies, distinct SAs) of a dump through a fresh connection."""
+    svc = KeyService(SimClient(path), pid=99)
+    try:
+        got = svc.dump(timeout=30)
+    finally:
+        svc.close()
+    return len(got), len({(m.get(ExtType.ADDRESS_DST).sockaddr.addr, m.get(ExtType.SA).spi) for m in got})
+
+
+def test_concurrent_clients_each_get_their_own_replies_and_nothing_is_lost(served) -> None:  # type: ignore[no-untyped-def]
+    path, _server = served
+    results: dict[int, tuple[list[int], int, list[int]]] = {}
+
+    def run(c: int) -> None:
+        raw = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        raw.connect(path)
+        raw.settimeout(30)
+        for data in client_adds(c):
+            raw.send(data)
+        mine: list[int] = []
+        others = 0
+        errors: list[int] = []
+        while len(mine) < ADDS:
+            m = decode(raw.recv(1 << 16), LINUX)
+            if m.pid == 1000 + c:
+                assert m.type == MsgType.ADD
+                mine.append(m.seq)
+                errors.append(m.errno)
+            else:
+                others += 1
+        raw.close()
+        results[c] = (mine, others, errors)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(results) == list(range(CLIENTS))
+    for mine, _others, errors in results.values():
+        assert mine == list(range(1, ADDS + 1)) and set(errors) == {0}  # each reply, in order, to its sender
+    assert count_sas(path) == (CLIENTS * ADDS, CLIENTS * ADDS)
+
+
+def test_requests_of_clients_that_close_without_reading_are_all_applied(served) -> None:  # type: ignore[no-untyped-def]
+    """A real kernel applies each sendmsg before it returns: closing right after sending loses nothing."""
+    path, server = served
+
+    def run(c: int) -> None:
+        raw = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        raw.connect(path)
+        for data in client_adds(c):
+            raw.send(data)
+        raw.close()  # abruptly: replies unread, requests perhaps not read by the server yet
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    deadline = time.monotonic() + 60
+    while server.connections:  # every connection ends once the server read its end of file
+        assert time.monotonic() < deadline, f"{server.connections} connection(s) never ended"
+        time.sleep(0.05)
+    assert count_sas(path) == (CLIENTS * ADDS, CLIENTS * ADDS)
+
+
+def test_after_a_client_closes_its_requests_are_applied(served) -> None:  # type: ignore[no-untyped-def]
+    """SimClient.close returns once the server has run everything sent: the next look sees it all."""
+    path, _server = served
+    clients = [SimClient(path) for _ in range(CLIENTS)]
+    for c, client in enumerate(clients):
+        for data in client_adds(c)[:500]:
+            client.send(data)
+    for client in clients:
+        client.close()
+    assert count_sas(path) == (CLIENTS * 500, CLIENTS * 500)
+
+
+# ------------------------------------------------------------------------------------------- dumps
+def test_a_served_dump_streams_and_a_second_one_is_busy(served) -> None:  # type: ignore[no-untyped-def]
+    path, server = served
+    loader = SimTransport(server.host)
+    for spi in range(0x3000, 0x3000 + 20_000):
+        loader.send(sa_msg(spi=spi, dst="10.9.0.1").encode(LINUX))
+    loader.close()
+    c = SimClient(path)
+    try:
+        c.send(header(MsgType.DUMP).encode(LINUX))
+        first = decode(c.recv(10), LINUX)
+        assert (first.type, first.seq) == (MsgType.DUMP, 1)
+        assert server.host.kernel.dumps.running  # not built whole: it goes on as the client reads
+        c.send(header(MsgType.DUMP).encode(LINUX))
+        got, busy = [first], []
+        while True:
+            m = decode(c.recv(10), LINUX)
+            if m.errno:
+                busy.append(m.errno)
+                continue
+            got.append(m)
+            if m.seq == 0:
+                break
+        assert busy == [16] and len(got) == 20_000  # EBUSY; every SA once
+        assert [m.seq for m in got] == [*range(1, 20_000), 0]
+    finally:
+        c.close()
+
+
+def test_served_promiscuous_sockets_get_copies_of_dump_replies(served) -> None:  # type: ignore[no-untyped-def]
+    path, server = served
+    loader = SimTransport(server.host)
+    for spi in range(0x3000, 0x3000 + 50):
+        loader.send(sa_msg(spi=spi, dst="10.9.0.1").encode(LINUX))
+    loader.close()
+    mon, me = SimClient(path), SimClient(path)
+    try:
+        mon.set_promisc(True)
+        me.set_promisc(True)
+        assert [m.type for m in recv_all(mon, 5)] == [MsgType.X_PROMISC] * 5  # its echoes (2), me's (3)
+        assert [m.type for m in recv_all(me, 3)] == [MsgType.X_PROMISC] * 3  # mon's echo, its own two
+        me.send(header(MsgType.DUMP).encode(LINUX))
+        copies = recv_all(mon, 51)
+        mine = recv_all(me, 101)
+        assert [m.type for m in copies] == [MsgType.DUMP] * 51 and [m.seq for m in copies[1:]] == [*range(1, 50), 0]
+        assert [m.encode(LINUX) for m in mine[1:]] == [m.encode(LINUX) for m in copies[1:] for _ in range(2)]
+    finally:
+        mon.close()
+        me.close()
+
+
+# ------------------------------------------------------------------------------------------ serve-sim
+def test_a_binary_state_file_is_one_clear_line(tmp_path: Path) -> None:
+    state = tmp_path / "state.bin"
+    state.write_bytes(b"\x7fELF\x02\x01\x01\x00\xff\xfe" + bytes(range(256)) * 40)
+    bad = subprocess.run(
+        [sys.executable, "-m", "setkey_tui.kernel.sim.server", str(tmp_path / "b.sock"), "--sim-state", str(state)],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        timeout=60,
+    )
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    (line,) = bad.stderr.splitlines()
+    assert line.startswith(f"setkey-tui: serve-sim: the state script from {state} failed: line 1: ")
+    assert "\\x7f" in line and len(line) < 400
+
+
+def test_a_state_file_with_latin1_in_a_comment_loads_as_with_setkey_f(tmp_path: Path) -> None:
+    state = tmp_path / "latin.conf"
+    state.write_bytes(b"# caf\xe9\nadd 10.0.0.1 10.0.0.2 esp 0x300 -E null;\n")
+    from setkey_tui.kernel.sim.server import read_state
+
+    host = SimHost(SimKernel())
+    preload(host, read_state(state))
+    assert len(host.kernel.sas) == 1
+    with pytest.raises(StateScriptError, match="cannot read .*missing"):
+        read_state(tmp_path / "missing")
+
+
+def test_serve_sim_says_when_it_starts_and_stops(tmp_path: Path) -> None:
+    state = tmp_path / "state.conf"
+    state.write_text("add 10.0.0.1 10.0.0.2 esp 0x200 -E null;\nspdadd 10.1.0.0/24 10.2.0.0/24 any -P out none;\n")
+    path = str(tmp_path / "say.sock")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "setkey_tui.kernel.sim.server", path, "--sim-state", str(state)],
+        cwd=PROJECT,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+    )
+    assert proc.stderr is not None
+    try:
+        started = proc.stderr.readline()
+        assert started == (
+            f"setkey-tui: serving a simulated kernel at {path} (loaded 1 SA, 1 policy from {state}); "
+            "Ctrl-C stops it\n"
+        )
+        svc = KeyService(SimClient(path), pid=1)
+        svc.request(sa_msg(spi=0x201))
+        svc.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    stopped = proc.stderr.read()
+    proc.stderr.close()
+    assert stopped == f"setkey-tui: stopped serving {path} (2 SAs, 1 policy at the end)\n"

@@ -7,13 +7,16 @@ import select
 import socket
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Literal
 
 from setkey_tui.kernel.base import MessagesLost, TransportError
 from setkey_tui.kernel.sim.protocol import MAX_PACKET, control, is_control, parse_control
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import header_only
 from setkey_tui.pfkey.platform import LINUX, Platform
+
+CLOSE_IDLE = 2.0  # seconds close() waits for the server to say something before giving up on it
+CLOSE_LIMIT = 60.0  # seconds close() waits at most
 
 
 class SimClient:
@@ -108,7 +111,7 @@ class SimClient:
             if msg is None:
                 continue
             self._pending.append(msg)
-            order = "little" if self.platform.byteorder == "<" else "big"
+            order: Literal["little", "big"] = "little" if self.platform.byteorder == "<" else "big"
             if len(msg) >= 16 and msg[1] == MsgType.X_PROMISC and int.from_bytes(msg[12:16], order) == pid:
                 return
 
@@ -137,7 +140,23 @@ class SimClient:
                 self._pending.append(msg)
 
     def close(self) -> None:
-        """Close the connection (the server forgets this socket)."""
-        if not self._closed:
-            self._closed = True
+        """Close the connection once the server has run every request sent on it (then it forgets the
+        socket): as after a real ``close()``, another process looking at the kernel sees them applied."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+            self._drain()
+        except OSError:
+            pass
+        finally:
             self._sock.close()
+
+    def _drain(self) -> None:
+        """Read and drop what the server still sends until it closes its end (it has read our end of file,
+        so it has run everything before it), or until it stays silent CLOSE_IDLE seconds."""
+        deadline = time.monotonic() + CLOSE_LIMIT
+        while time.monotonic() < deadline and self._poll.poll(CLOSE_IDLE * 1000):
+            if not self._sock.recv_into(self._buf):
+                return

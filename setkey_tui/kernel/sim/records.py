@@ -1,15 +1,24 @@
 """What the simulated kernel stores (SAs and policies) and how it writes them back as PF_KEY messages.
 
-The message layouts are those of Linux 6.1's af_key (``__pfkey_xfrm_state2msg`` and
-``pfkey_xfrm_policy2msg``): extension order, prefix lengths, proto 0 in SA addresses, the ADDRESS_PROXY of
-an SA whose selector differs from its source, keys only when asked for.
+A record holds what the kernel keeps (addresses as raw bytes for fast look-ups, mutable counters, larval and
+acquire state); :meth:`SARecord.view` and :meth:`PolicyRecord.view` give the program's one typed view of it
+(:class:`setkey_tui.model.SecurityAssociation` / :class:`~setkey_tui.model.SecurityPolicy`). The messages are
+the layouts of Linux 6.1's af_key (``__pfkey_xfrm_state2msg`` and ``pfkey_xfrm_policy2msg``): extension
+order, prefix lengths, proto 0 in SA addresses, the ADDRESS_PROXY of an SA whose selector differs from its
+source, keys only when asked for. ``message()`` writes them directly: the view's ``to_message`` gives the same
+bytes (tests/kernel/test_sim_records.py holds them equal) but costs 1.6x per SA, which a 100k-SA dump feels,
+and the model has no X_SEC_CTX nor a key bit count that is not a whole number of bytes.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from setkey_tui.model import Endpoint, Lifetime, SecurityAssociation, SecurityPolicy
+from setkey_tui.model import IpsecRequest as ModelRequest
+from setkey_tui.model import Selector as ModelSelector
 from setkey_tui.pfkey.constants import (
     IPSEC_PROTO_ANY,
     ExtType,
@@ -50,6 +59,10 @@ class Limits:
         """This lifetime as an extension of ``ext_type``."""
         return LifetimeExt(ext_type, self.allocations, self.bytes, self.addtime, self.usetime)
 
+    def view(self) -> Lifetime:
+        """As the model's lifetime."""
+        return Lifetime(self.allocations, self.bytes, self.addtime, self.usetime)
+
     @classmethod
     def of(cls, ext: LifetimeExt | None) -> Limits:
         """From a request's lifetime extension (None: no limits)."""
@@ -71,6 +84,10 @@ class Usage:
         """As a LIFETIME_CURRENT extension."""
         return LifetimeExt(ExtType.LIFETIME_CURRENT, self.allocations, self.bytes, self.addtime, self.usetime)
 
+    def view(self) -> Lifetime:
+        """As the model's lifetime."""
+        return Lifetime(self.allocations, self.bytes, self.addtime, self.usetime)
+
 
 class Addr(NamedTuple):
     """An address of a given family (2 or 10) with its raw bytes."""
@@ -91,6 +108,14 @@ class Addr(NamedTuple):
     def zero(cls, family: int) -> Addr:
         """0.0.0.0 or ::."""
         return cls(family, bytes(4 if family == AF_INET else 16))
+
+    def endpoint(self, prefixlen: int | None = None, port: int = 0) -> Endpoint:
+        """As the model's endpoint (the whole address by default)."""
+        return Endpoint(ipaddress.ip_address(self.addr), self.full_prefix if prefixlen is None else prefixlen, port)
+
+
+def _key(ext: KeyExt | None, wanted: bool) -> bytes | None:
+    return ext.key if wanted and ext is not None and ext.bits else None
 
 
 @dataclass(slots=True)
@@ -137,8 +162,42 @@ class SARecord:
             return SAState.LARVAL
         return SAState.DYING if self.dying else SAState.MATURE
 
+    def view(self, *, seq: int = 0, pid: int = 0, keys: bool = True, hsc: int = 3) -> SecurityAssociation:
+        """The SA as the model sees it (``hsc``: which limits it shows, 1 soft, 2 hard, 3 both; ``keys``:
+        whether key material is shown); ``seq``/``pid`` those of the message it goes in."""
+        src, dst = self.src.endpoint(), self.dst.endpoint()
+        sel = self.sel or Addr.zero(self.src.family)
+        proxy = sel.endpoint(self.sel_prefix) if sel.addr != self.src.addr else None
+        ntype, nsport, ndport = self.natt or (0, 0, 0)
+        return SecurityAssociation(
+            satype=self.satype,
+            src=src,
+            dst=dst,
+            spi=self.spi,
+            mode=self.mode,
+            reqid=self.reqid,
+            state=self.state,
+            auth=self.auth,
+            encrypt=self.encrypt,
+            auth_key=_key(self.auth_key, keys),
+            enc_key=_key(self.enc_key, keys),
+            replay=self.replay,
+            flags=self.flags,
+            current=self.current.view(),
+            hard=self.hard.view() if hsc & 2 else None,
+            soft=self.soft.view() if hsc & 1 else None,
+            natt_type=ntype,
+            natt_sport=nsport,
+            natt_dport=ndport,
+            msg_seq=seq,
+            pid=pid,
+            proxy=proxy,
+            proxy_proto=self.sel_proto or IPSEC_PROTO_ANY,
+        )
+
     def message(self, msg_type: int, *, seq: int, pid: int, keys: bool = True, hsc: int = 3) -> Message:
-        """The SA as a message (``hsc``: 1 soft lifetime, 2 hard, 3 both)."""
+        """The SA as a message (``hsc``: 1 soft lifetime, 2 hard, 3 both), written directly: the bytes of
+        ``view(...).to_message(msg_type, LINUX)`` plus what the model lacks (see the module's docstring)."""
         exts: list[Extension] = [
             SAExt(self.spi, self.replay, self.state, self.auth, self.encrypt, self.flags),
         ]
@@ -194,6 +253,21 @@ class Template:
             self.dst.sockaddr() if tunnel and self.dst else None,
         )
 
+    def view(self) -> ModelRequest:
+        """As the model's request: the level derived as af_key does, the endpoints only in tunnel mode."""
+        level = Level.USE if self.optional else Level.REQUIRE
+        if self.reqid:
+            level = Level.UNIQUE
+        tunnel = self.mode == Mode.TUNNEL and self.src is not None and self.dst is not None
+        return ModelRequest(
+            self.proto,
+            self.mode,
+            level,
+            self.reqid,
+            self.src.endpoint() if tunnel and self.src else None,
+            self.dst.endpoint() if tunnel and self.dst else None,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Selector:
@@ -223,11 +297,40 @@ class PolicyRecord:
     current: Usage = field(default_factory=Usage)
     sec_ctx: SecCtxExt | None = None
     soft_expired: bool = False
+    _shape: tuple[ModelSelector, tuple[ModelRequest, ...]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[int, Selector]:
         """(direction, selector): what makes a policy unique."""
         return (self.dir, self.selector)
+
+    def view(self, *, seq: int = 0, pid: int = 0, refcnt: int = 0) -> SecurityPolicy:
+        """The policy as the model sees it; ``seq``/``pid``/``refcnt`` those of the message it goes in."""
+        if self._shape is None:  # selector and templates never change
+            sel = self.selector
+            self._shape = (
+                ModelSelector(
+                    sel.src.endpoint(sel.src_prefix, sel.sport),
+                    sel.dst.endpoint(sel.dst_prefix, sel.dport),
+                    sel.proto or IPSEC_PROTO_ANY,
+                ),
+                tuple(t.view() for t in self.templates),
+            )
+        selector, requests = self._shape
+        return SecurityPolicy(
+            selector=selector,
+            direction=self.dir,
+            action=self.policy_type,
+            priority=self.priority,
+            requests=requests,
+            spid=self.index,
+            current=self.current.view(),
+            hard=self.hard.view(),
+            soft=self.soft.view(),
+            msg_seq=seq,
+            pid=pid,
+            refcnt=refcnt,
+        )
 
     def message(self, msg_type: int, *, seq: int, pid: int, refcnt: int) -> Message:
         """The policy as a message (Linux order: SRC, DST, HARD, SOFT, CURRENT, X_POLICY, SEC_CTX)."""

@@ -4,6 +4,11 @@ Every :class:`SimTransport` is one PF_KEY "socket" on a shared :class:`SimHost`.
 per-socket queues bounded like a socket's receive buffer: when a copy does not fit, it is dropped and the
 socket's next ``recv`` raises :class:`MessagesLost` (the real kernel's ENOBUFS). Lifetimes expire lazily:
 each ``send``/``recv`` first runs the kernel's clock (``tick``), so no thread is needed.
+
+Dumps are paced as Linux paces them (see :mod:`.dump`): a DUMP fills the socket's queue to 2/3 of
+``dump_rcvbuf`` and every read that leaves it at most 1/3 full continues the walk, so the first reply is
+ready at once and a dump of any size holds at most that much memory. ``dump_rcvbuf`` is a default Linux
+socket's buffer (net.core.rmem_default); the larger ``rcvbuf`` only decides when copies are dropped.
 """
 
 from __future__ import annotations
@@ -21,27 +26,32 @@ from setkey_tui.pfkey.message import header_only
 from setkey_tui.pfkey.platform import LINUX, Platform
 
 DEFAULT_RCVBUF = 64 * 1024 * 1024  # bytes a socket may hold unread before copies are dropped
+DUMP_RCVBUF = 212_992  # net.core.rmem_default: the buffer a dump is paced against
 TICK_SLICE = 0.2  # seconds a blocked recv sleeps before running the clock again
 
 
 class _Queue:
     """One socket's receive queue."""
 
-    __slots__ = ("items", "size", "lost", "limit")
+    __slots__ = ("items", "size", "lost", "limit", "discard")
 
     def __init__(self, limit: int) -> None:
         self.items: deque[bytes] = deque()
         self.size = 0
         self.lost = 0
         self.limit = limit
+        self.discard = False  # nobody will read it: copies are not kept
 
 
 class SimHost:
     """Owns a :class:`SimKernel`, serialises access to it and holds every socket's queue."""
 
-    def __init__(self, kernel: SimKernel | None = None, *, rcvbuf: int = DEFAULT_RCVBUF) -> None:
+    def __init__(
+        self, kernel: SimKernel | None = None, *, rcvbuf: int = DEFAULT_RCVBUF, dump_rcvbuf: int = DUMP_RCVBUF
+    ) -> None:
         self.kernel = kernel or SimKernel()
         self.rcvbuf = rcvbuf
+        self.dump_rcvbuf = dump_rcvbuf
         self._lock = threading.Condition()
         self._queues: dict[int, _Queue] = {}
 
@@ -66,7 +76,7 @@ class SimHost:
         touched = False
         for sid, data in deliveries:
             q = self._queues.get(sid)
-            if q is None:
+            if q is None or q.discard:
                 continue
             if q.size + len(data) > q.limit:
                 q.lost += 1
@@ -80,8 +90,10 @@ class SimHost:
     def send(self, sid: int, data: bytes) -> None:
         """Hand one message to the kernel; :class:`TransportError` when it refuses the bytes outright."""
         with self._lock:
+            q = self._queues.get(sid)
+            rmem = q.size if q is not None else 0
             try:
-                self._deliver(self.kernel.handle(sid, data))
+                self._deliver(self.kernel.handle(sid, data, rmem=rmem, rcvbuf=self.dump_rcvbuf))
             except Refused as exc:
                 raise TransportError(
                     f"the simulated kernel refused the message: {os.strerror(exc.errno)} ({exc})"
@@ -116,7 +128,15 @@ class SimHost:
                 return None
             data = q.items.popleft()
             q.size -= len(data)
+            if self.kernel.dumping(sid):  # pfkey_recvmsg: the read may let the socket's dump go on
+                self._deliver(self.kernel.resume_dump(sid, rmem=q.size, rcvbuf=self.dump_rcvbuf))
             return data
+
+    def queued(self, sid: int) -> tuple[int, int]:
+        """What a socket's queue holds: (messages, bytes)."""
+        with self._lock:
+            q = self._queues.get(sid)
+            return (0, 0) if q is None else (len(q.items), q.size)
 
     def take_lost(self, sid: int) -> int:
         """How many messages for a socket were dropped since last asked (and reset that count)."""
@@ -133,6 +153,17 @@ class SimHost:
             q = self._queues.get(sid)
             if q is not None:
                 q.lost += n
+
+    def discard(self, sid: int) -> None:
+        """Nobody will read this socket again (its peer went away) but it stays open: drop what it holds and
+        every later copy, and end its dump."""
+        with self._lock:
+            q = self._queues.get(sid)
+            if q is not None:
+                q.discard = True
+                q.items.clear()
+                q.size = 0
+            self.kernel.cancel_dump(sid)
 
     def unpop(self, sid: int, data: bytes) -> None:
         """Put a message back at the head of a socket's queue (it could not be passed on yet)."""
