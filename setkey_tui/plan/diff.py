@@ -1,0 +1,197 @@
+"""The plan: run a script on a simulated copy of the live state and compare the copy before and after.
+
+The copy is a fresh :class:`~setkey_tui.kernel.sim.SimKernel` (with the live kernel's algorithm lists) loaded
+with ADD and SPDADD requests built from the live dump; the script runs on it through ``setkey -f``'s machinery
+(:func:`~setkey_tui.script.run_script`), so its diagnostics are exactly setkey's. Which entries change is decided
+by comparing the copy before and after the script, so that what a simulated kernel shows differently from the
+live one can never look like a change: an unchanged entry's expected end state is the live entry itself.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from setkey_tui.kernel.base import TransportError
+from setkey_tui.model import SecurityAssociation, SecurityPolicy
+from setkey_tui.pfkey.constants import MsgType, SAState
+from setkey_tui.pfkey.platform import LINUX, Platform
+from setkey_tui.plan.state import (
+    POLICY_FIELDS,
+    SA_FIELDS,
+    SA_UPDATABLE,
+    Field,
+    KernelState,
+    snapshot,
+)
+from setkey_tui.service import KernelReplyError, KeyService
+
+Sign = Literal["+", "-", "~"]
+
+
+class PlanError(Exception):
+    """A plan could not be made or applied; ``str()`` is one line for the user."""
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of a changed entry: label, value before and after (raw), and whether it is a key."""
+
+    label: str
+    before: object
+    after: object
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry added (``+``), removed (``-``) or changed (``~``, with its field changes)."""
+
+    sign: Sign
+    before: SecurityAssociation | SecurityPolicy | None
+    after: SecurityAssociation | SecurityPolicy | None
+    fields: tuple[FieldChange, ...] = ()
+
+    @property
+    def entry(self) -> SecurityAssociation | SecurityPolicy:
+        """The entry this change is about (the new one when there is one)."""
+        entry = self.after if self.after is not None else self.before
+        assert entry is not None
+        return entry
+
+    @property
+    def is_sa(self) -> bool:
+        """True for an SA, False for a policy."""
+        return isinstance(self.entry, SecurityAssociation)
+
+    @property
+    def in_place(self) -> bool:
+        """A changed SA that the kernel cannot update (keys, algorithms …): deleted and re-added, same SPI."""
+        return self.sign == "~" and self.is_sa and not {f.label for f in self.fields} <= SA_UPDATABLE
+
+
+def _fields(fields: tuple[Field, ...], a: object, b: object) -> tuple[FieldChange, ...]:
+    out = []
+    for f in fields:
+        va, vb = f.get(a), f.get(b)
+        if va != vb:
+            out.append(FieldChange(f.label, va, vb, f.secret))
+    return tuple(out)
+
+
+def compare(before: KernelState, after: KernelState) -> list[Change]:
+    """Every difference from ``before`` to ``after``: SAs first, then policies; removals and changes in
+    ``before``'s order, additions in the reverse of ``after``'s."""
+    out: list[Change] = []
+    for k, sa in before.sas.items():
+        new = after.sas.get(k)
+        if new is None:
+            out.append(Change("-", sa, None))
+        elif fields := _fields(SA_FIELDS, sa, new):
+            out.append(Change("~", sa, new, fields))
+    # Dumps list the newest first: additions are listed oldest first (the script's order).
+    out += [Change("+", None, sa) for k, sa in reversed(after.sas.items()) if k not in before.sas]
+    for pk, sp in before.policies.items():
+        newp = after.policies.get(pk)
+        if newp is None:
+            out.append(Change("-", sp, None))
+        elif fields := _fields(POLICY_FIELDS, sp, newp):
+            out.append(Change("~", sp, newp, fields))
+    out += [Change("+", None, sp) for pk, sp in reversed(after.policies.items()) if pk not in before.policies]
+    return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What applying a script would do to one kernel.
+
+    ``live`` is the snapshot the plan starts from (keys included, in memory only), ``target`` the state the
+    kernel must hold afterwards, ``changes`` the difference; ``script_status``/``script_out``/``script_err``
+    are what ``setkey -f`` of the script printed and returned on the copy.
+    """
+
+    kernel: str
+    platform: Platform
+    live: KernelState
+    target: KernelState
+    changes: tuple[Change, ...]
+    script_status: int
+    script_out: str
+    script_err: str
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many entries are added, changed, removed and left unchanged."""
+        add = sum(c.sign == "+" for c in self.changes)
+        change = sum(c.sign == "~" for c in self.changes)
+        remove = sum(c.sign == "-" for c in self.changes)
+        return {"add": add, "change": change, "remove": remove, "unchanged": len(self.live) - change - remove}
+
+    @property
+    def empty(self) -> bool:
+        """True when applying would change nothing."""
+        return not self.changes
+
+
+def _sim_copy(live: KernelState, supported: tuple[tuple, tuple] | None) -> KeyService:
+    from setkey_tui.kernel.sim import SimHost, SimKernel, SimTransport
+
+    kw = {}
+    if supported is not None and supported[0] and supported[1]:
+        kw = {"supported_auth": supported[0], "supported_encrypt": supported[1]}
+    host = SimHost(SimKernel(**kw))
+    copy = KeyService(SimTransport(host, description="simulated copy of the live state", platform=LINUX))
+    from setkey_tui.plan.render import policy_title, sa_title
+
+    for sa in reversed(list(live.sas.values())):
+        req = replace(sa, msg_seq=0, pid=0, state=SAState.MATURE).to_request(MsgType.ADD, LINUX)
+        try:
+            copy.request(req)
+        except KernelReplyError as exc:
+            copy.close()
+            raise PlanError(f"the simulated copy refuses the live {sa_title(sa)}: {exc}") from None
+    for sp in reversed(list(live.policies.values())):
+        try:
+            copy.request(replace(sp, spid=0, msg_seq=0, pid=0).to_request(MsgType.X_SPDADD, LINUX))
+        except KernelReplyError as exc:
+            copy.close()
+            raise PlanError(f"the simulated copy refuses the live {policy_title(sp)}: {exc}") from None
+    return copy
+
+
+def make_plan(service: KeyService, text: str, *, stdin_mode: bool = False) -> Plan:
+    """Plan ``text`` (a setkey script; ``stdin_mode``: ``-c``'s line rules) against the kernel of ``service``.
+
+    Raises :class:`PlanError` (one line) when the kernel cannot be read or copied."""
+    from setkey_tui.script import run_script
+
+    try:
+        live = snapshot(service)
+        try:
+            supported: tuple[tuple, tuple] | None = service.register()
+        except KernelReplyError:
+            supported = None
+    except (TransportError, KernelReplyError) as exc:
+        raise PlanError(f"cannot read the kernel's state: {exc}") from None
+    copy = _sim_copy(live, supported)
+    try:
+        start = snapshot(copy)
+        out, err = io.StringIO(), io.StringIO()
+        status = run_script(text, copy.transport, stdin_mode=stdin_mode, out=out, err=err)
+        end = snapshot(copy)
+    finally:
+        copy.close()
+    changes = compare(start, end)
+    changed_sa = {c.entry.key for c in changes if isinstance(c.entry, SecurityAssociation)}
+    changed_sp = {c.entry.key for c in changes if isinstance(c.entry, SecurityPolicy)}
+    target = KernelState(
+        {k: (sa if k in changed_sa else live.sas[k]) for k, sa in end.sas.items()},
+        {k: (sp if k in changed_sp else live.policies[k]) for k, sp in end.policies.items()},
+    )
+    # Before-values from the live snapshot (the copy holds the same entries; keys included).
+    changes = [replace(c, before=(live.sas[c.before.key] if isinstance(c.before, SecurityAssociation)
+                                  else live.policies[c.before.key])) if c.before is not None else c
+               for c in changes]
+    return Plan(service.description, service.platform, live, target, tuple(changes), status,
+                out.getvalue(), err.getvalue())
