@@ -81,18 +81,17 @@ def _fields(fields: tuple[Field, ...], a: object, b: object) -> tuple[FieldChang
 
 
 def compare(before: KernelState, after: KernelState) -> list[Change]:
-    """Every difference from ``before`` to ``after``: SAs first, then policies; removals and changes in
-    ``before``'s order, additions in the reverse of ``after``'s."""
+    """Every difference from ``before`` to ``after``: SAs first, then policies; removals and changes, then
+    additions, each oldest first (dumps list the newest first)."""
     out: list[Change] = []
-    for k, sa in before.sas.items():
+    for k, sa in reversed(before.sas.items()):
         new = after.sas.get(k)
         if new is None:
             out.append(Change("-", sa, None))
         elif fields := _fields(SA_FIELDS, sa, new):
             out.append(Change("~", sa, new, fields))
-    # Dumps list the newest first: additions are listed oldest first (the script's order).
     out += [Change("+", None, sa) for k, sa in reversed(after.sas.items()) if k not in before.sas]
-    for pk, sp in before.policies.items():
+    for pk, sp in reversed(before.policies.items()):
         newp = after.policies.get(pk)
         if newp is None:
             out.append(Change("-", sp, None))
