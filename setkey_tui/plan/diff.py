@@ -15,7 +15,7 @@ from typing import Literal
 
 from setkey_tui.kernel.base import TransportError
 from setkey_tui.model import SecurityAssociation, SecurityPolicy
-from setkey_tui.pfkey.constants import MsgType, SAState
+from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.platform import LINUX, Platform
 from setkey_tui.plan.state import (
     POLICY_FIELDS,
@@ -141,12 +141,12 @@ def _sim_copy(live: KernelState, supported: tuple[tuple, tuple] | None) -> KeySe
         kw = {"supported_auth": supported[0], "supported_encrypt": supported[1]}
     host = SimHost(SimKernel(**kw))
     copy = KeyService(SimTransport(host, description="simulated copy of the live state", platform=LINUX))
+    from setkey_tui.plan.ops import sa_request
     from setkey_tui.plan.render import policy_title, sa_title
 
     for sa in reversed(list(live.sas.values())):
-        req = replace(sa, msg_seq=0, pid=0, state=SAState.MATURE).to_request(MsgType.ADD, LINUX)
         try:
-            copy.request(req)
+            copy.request(sa_request(sa, MsgType.ADD, LINUX))
         except KernelReplyError as exc:
             copy.close()
             raise PlanError(f"the simulated copy refuses the live {sa_title(sa)}: {exc}") from None

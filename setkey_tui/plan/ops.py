@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from setkey_tui.model import SecurityAssociation, SecurityPolicy
-from setkey_tui.pfkey.constants import MsgType, SAState
+from setkey_tui.pfkey.constants import MsgType, SAState, SAType
 from setkey_tui.pfkey.extensions import AddressExt, SAExt
 from setkey_tui.pfkey.message import Message
 from setkey_tui.pfkey.platform import LINUX, Platform
@@ -48,9 +48,17 @@ class Operation:
                 exts = (SAExt(e.spi), AddressExt(5, e.src.to_sockaddr(platform), 255, e.src.prefixlen),
                         AddressExt(6, e.dst.to_sockaddr(platform), 255, e.dst.prefixlen))
                 return Message(MsgType.DELETE, e.satype, extensions=exts)
-            clean = replace(e, msg_seq=0, pid=0, state=SAState.MATURE, sequence=0)
-            return clean.to_request(self.msg_type, platform)
+            return sa_request(e, self.msg_type, platform)
         return replace(e, spid=0, msg_seq=0, pid=0).to_request(self.msg_type, platform)
+
+
+def sa_request(sa: SecurityAssociation, msg_type: int, platform: Platform = LINUX) -> Message:
+    """The ADD/UPDATE request that recreates ``sa`` as a dump shows it. An ESP SA without encryption key
+    (``-E null``) gets the empty KEY_ENCRYPT setkey sends (Linux requires the extension for ESP)."""
+    clean = replace(sa, msg_seq=0, pid=0, state=SAState.MATURE, sequence=0)
+    if sa.satype == SAType.ESP and sa.enc_key is None:
+        clean = replace(clean, enc_key=b"")
+    return clean.to_request(msg_type, platform)
 
 
 def operations(changes: Iterable[Change]) -> list[Operation]:

@@ -4,7 +4,7 @@ Identity (what names an entry, as the kernel does): an SA is ``(satype, destinat
 is ``(selector, direction)``. Compared fields are what a setkey file decides; everything a copy of the state
 cannot reproduce from a dump is left out of the comparison: the SA state (mature/dying: usage), its sequence
 counter and current lifetime, a policy's id (the kernel numbers policies itself) and current lifetime, message
-seq/pid/refcount. Larval SAs (from ACQUIRE, SPI chosen by the kernel), dead SAs and per-socket policies (no
+seq/pid/refcount, and the reqid the kernel picks for a ``unique`` request without one. Larval SAs (from ACQUIRE, SPI chosen by the kernel), dead SAs and per-socket policies (no
 selector) are outside a snapshot: a plan never touches them. Absent hard/soft lifetimes equal all-zero ones
 (the kernel's "infinite").
 """
@@ -12,24 +12,33 @@ selector) are outside a snapshot: a plan never touches them. Absent hard/soft li
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from setkey_tui.model import (
     ZERO_LIFETIME,
     IPAddress,
+    IpsecRequest,
     Lifetime,
     ModelError,
     SecurityAssociation,
     SecurityPolicy,
     Selector,
 )
-from setkey_tui.pfkey.constants import SAState
+from setkey_tui.pfkey.constants import IPSEC_MANUAL_REQID_MAX, Level, SAState
 from setkey_tui.pfkey.message import Message
 from setkey_tui.service import KeyService
 
 SAId = tuple[int, IPAddress, int]
 PolicyId = tuple[Selector | None, int]
+
+
+def _request(r: IpsecRequest) -> IpsecRequest:
+    """A request as a file decides it: a ``unique`` level's automatic reqid (above 0x3fff, chosen by the
+    kernel afresh on every add) compares as 0."""
+    if r.level == Level.UNIQUE and r.reqid > IPSEC_MANUAL_REQID_MAX:
+        return replace(r, reqid=0)
+    return r
 
 
 def _life(life: Lifetime | None) -> tuple[int, int, int, int]:
@@ -68,7 +77,7 @@ SA_UPDATABLE = frozenset({"hard lifetime", "soft lifetime"})
 POLICY_FIELDS: tuple[Field, ...] = (
     Field("action", lambda sp: sp.action),
     Field("priority", lambda sp: sp.priority),
-    Field("requests", lambda sp: sp.requests),
+    Field("requests", lambda sp: tuple(_request(r) for r in sp.requests)),
     Field("hard lifetime", lambda sp: _life(sp.hard)),
     Field("soft lifetime", lambda sp: _life(sp.soft)),
 )
