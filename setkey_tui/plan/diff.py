@@ -16,6 +16,7 @@ from typing import Literal
 from setkey_tui.kernel.base import TransportError
 from setkey_tui.model import SecurityAssociation, SecurityPolicy
 from setkey_tui.pfkey.constants import MsgType
+from setkey_tui.pfkey.extensions import Alg
 from setkey_tui.pfkey.platform import LINUX, Platform
 from setkey_tui.plan.state import (
     POLICY_FIELDS,
@@ -28,6 +29,7 @@ from setkey_tui.plan.state import (
 from setkey_tui.service import KernelReplyError, KeyService
 
 Sign = Literal["+", "-", "~"]
+Supported = tuple[tuple[Alg, ...], tuple[Alg, ...]]  # the kernel's (auth, encrypt) algorithms
 
 
 class PlanError(Exception):
@@ -133,13 +135,14 @@ class Plan:
         return not self.changes
 
 
-def _sim_copy(live: KernelState, supported: tuple[tuple, tuple] | None) -> KeyService:
+def _sim_copy(live: KernelState, supported: Supported | None) -> KeyService:
     from setkey_tui.kernel.sim import SimHost, SimKernel, SimTransport
 
-    kw = {}
     if supported is not None and supported[0] and supported[1]:
-        kw = {"supported_auth": supported[0], "supported_encrypt": supported[1]}
-    host = SimHost(SimKernel(**kw))
+        kernel = SimKernel(supported_auth=supported[0], supported_encrypt=supported[1])
+    else:
+        kernel = SimKernel()
+    host = SimHost(kernel)
     copy = KeyService(SimTransport(host, description="simulated copy of the live state", platform=LINUX))
     from setkey_tui.plan.ops import sa_request
     from setkey_tui.plan.render import policy_title, sa_title
@@ -168,7 +171,7 @@ def make_plan(service: KeyService, text: str, *, stdin_mode: bool = False) -> Pl
     try:
         live = snapshot(service)
         try:
-            supported: tuple[tuple, tuple] | None = service.register()
+            supported: Supported | None = service.register()
         except KernelReplyError:
             supported = None
     except (TransportError, KernelReplyError) as exc:

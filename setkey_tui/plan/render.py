@@ -57,8 +57,8 @@ def _key_text(key: object, show_keys: bool) -> str:
     return "0x" + data.hex() if show_keys else f"<{len(data) * 8}-bit key, masked>"
 
 
-def _life_text(value: object) -> str:
-    addtime, nbytes, allocs, usetime = value  # type: ignore[misc]
+def _life_text(value: Any) -> str:
+    addtime, nbytes, allocs, usetime = value
     if not any((addtime, nbytes, allocs, usetime)):
         return "none"
     parts = []
@@ -79,7 +79,7 @@ def _request_text(r: IpsecRequest) -> str:
     return f"{_name(REQUEST_PROTO_NAMES, r.proto)}/{_name(MODE_NAMES, r.mode)}/{ends}/{level}"
 
 
-def value_text(f: FieldChange | None, label: str, value: object, *, is_sa: bool, show_keys: bool,
+def value_text(f: FieldChange | None, label: str, value: Any, *, is_sa: bool, show_keys: bool,
                platform: Platform = LINUX) -> str:
     """One compared value in words (keys masked unless ``show_keys``)."""
     if f is not None and f.secret:
@@ -87,25 +87,25 @@ def value_text(f: FieldChange | None, label: str, value: object, *, is_sa: bool,
     if label.endswith("lifetime"):
         return _life_text(value)
     if label == "source" and is_sa:
-        ep, ulproto = value  # type: ignore[misc]
+        ep, ulproto = value
         return str(ep) + (f" (upper-layer {ulproto})" if ulproto not in (0, 255) else "")
     if label == "mode":
         return _name(MODE_NAMES, value) if isinstance(value, int) and value != 3 else "beet"
     if label == "encryption":
-        return str(platform.enc_names.get(value, value))  # type: ignore[call-overload]
+        return str(platform.enc_names.get(value, value))
     if label == "authentication":
-        return str(platform.auth_names.get(value, value))  # type: ignore[call-overload]
+        return str(platform.auth_names.get(value, value))
     if label == "action":
-        return _name(POLICY_TYPE_NAMES, value)  # type: ignore[arg-type]
+        return _name(POLICY_TYPE_NAMES, value)
     if label == "requests":
-        return " ".join(_request_text(r) for r in value) or "none"  # type: ignore[attr-defined]
+        return " ".join(_request_text(r) for r in value) or "none"
     if label == "flags":
         return f"0x{value:x}"
     if label == "nat-t":
-        ntype, sport, dport, oa = value  # type: ignore[misc]
+        ntype, sport, dport, oa = value
         return "none" if not ntype else f"type {ntype}, ports {sport} -> {dport}" + (f", OA {oa}" if oa else "")
     if label == "proxy":
-        ep, proto = value  # type: ignore[misc]
+        ep, proto = value
         return "none" if ep is None else f"{ep} proto {proto}"
     if isinstance(value, Endpoint):
         return str(value)

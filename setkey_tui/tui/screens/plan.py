@@ -138,7 +138,7 @@ class PlanScreen(Screen[None]):
             return
         ops = operations(plan.changes)
 
-        def answer(yes: bool | None) -> None:
+        def answer(yes: object) -> None:
             if yes:
                 self.applying = True
                 bar = self.query_one(ProgressBar)
