@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from setkey_tui.kernel.base import TransportError
 from setkey_tui.model import SecurityAssociation, SecurityPolicy
-from setkey_tui.pfkey.constants import MsgType
-from setkey_tui.pfkey.extensions import Alg
+from setkey_tui.pfkey.constants import ExtType, MsgType, SAState, SAType
+from setkey_tui.pfkey.extensions import Alg, Extension, KeyExt, PolicyExt, SAExt
+from setkey_tui.pfkey.message import Message, decode
 from setkey_tui.pfkey.platform import LINUX, Platform
 from setkey_tui.plan.state import (
     POLICY_FIELDS,
     SA_FIELDS,
     SA_UPDATABLE,
+    Entries,
     Field,
     KernelState,
     snapshot,
@@ -86,20 +88,20 @@ def compare(before: KernelState, after: KernelState) -> list[Change]:
     """Every difference from ``before`` to ``after``: SAs first, then policies; removals and changes, then
     additions, each oldest first (dumps list the newest first)."""
     out: list[Change] = []
-    for k, sa in reversed(before.sas.items()):
-        new = after.sas.get(k)
-        if new is None:
-            out.append(Change("-", sa, None))
-        elif fields := _fields(SA_FIELDS, sa, new):
-            out.append(Change("~", sa, new, fields))
-    out += [Change("+", None, sa) for k, sa in reversed(after.sas.items()) if k not in before.sas]
-    for pk, sp in reversed(before.policies.items()):
-        newp = after.policies.get(pk)
-        if newp is None:
-            out.append(Change("-", sp, None))
-        elif fields := _fields(POLICY_FIELDS, sp, newp):
-            out.append(Change("~", sp, newp, fields))
-    out += [Change("+", None, sp) for pk, sp in reversed(after.policies.items()) if pk not in before.policies]
+    for k in reversed(list(before.sas)):
+        if k not in after.sas:
+            out.append(Change("-", before.sas[k], None))
+        elif not before.sa_same(k, after):
+            out.append(Change("~", before.sas[k], after.sas[k], _fields(SA_FIELDS, before.sas[k], after.sas[k])))
+    out += [Change("+", None, after.sas[k]) for k in reversed(list(after.sas)) if k not in before.sas]
+    for pk in reversed(list(before.policies)):
+        if pk not in after.policies:
+            out.append(Change("-", before.policies[pk], None))
+        elif not before.policy_same(pk, after):
+            out.append(Change("~", before.policies[pk], after.policies[pk],
+                              _fields(POLICY_FIELDS, before.policies[pk], after.policies[pk])))
+    out += [Change("+", None, after.policies[pk]) for pk in reversed(list(after.policies))
+            if pk not in before.policies]
     return out
 
 
@@ -135,30 +137,64 @@ class Plan:
         return not self.changes
 
 
+def _copy_request(msg: Message | None, entry: SecurityAssociation | SecurityPolicy | None, is_sa: bool) -> Message:
+    """The ADD / SPDADD that recreates a dumped entry: its dump message without what only the kernel sets
+    (current lifetime, state, policy id); an ESP SA without encryption key gets setkey's empty one."""
+    from setkey_tui.plan.ops import sa_request
+
+    if msg is None:
+        assert entry is not None
+        if isinstance(entry, SecurityAssociation):
+            return sa_request(entry, MsgType.ADD, LINUX)
+        return replace(entry, spid=0, msg_seq=0, pid=0).to_request(MsgType.X_SPDADD, LINUX)
+    exts: list[Extension] = []
+    for e in msg.extensions:
+        if e.ext_type == ExtType.LIFETIME_CURRENT:
+            continue
+        if isinstance(e, SAExt):
+            e = e._replace(state=SAState.MATURE)
+        elif isinstance(e, PolicyExt):
+            e = e._replace(id=0)
+        exts.append(e)
+    if msg.satype == SAType.ESP and ExtType.KEY_ENCRYPT not in msg:
+        exts.append(KeyExt(ExtType.KEY_ENCRYPT, 0, b""))
+    msg_type = MsgType.ADD if is_sa else MsgType.X_SPDADD
+    return Message(msg_type, msg.satype, 0, 0, 0, tuple(exts))
+
+
 def _sim_copy(live: KernelState, supported: Supported | None) -> KeyService:
+    """A simulated kernel holding the live entries. The requests are sent back to back (the in-process
+    kernel answers each at once) and the answers read afterwards: a refusal names its entry."""
     from setkey_tui.kernel.sim import SimHost, SimKernel, SimTransport
+    from setkey_tui.plan.render import title
 
     if supported is not None and supported[0] and supported[1]:
         kernel = SimKernel(supported_auth=supported[0], supported_encrypt=supported[1])
     else:
         kernel = SimKernel()
-    host = SimHost(kernel)
-    copy = KeyService(SimTransport(host, description="simulated copy of the live state", platform=LINUX))
-    from setkey_tui.plan.ops import sa_request
-    from setkey_tui.plan.render import policy_title, sa_title
-
-    for sa in reversed(list(live.sas.values())):
-        try:
-            copy.request(sa_request(sa, MsgType.ADD, LINUX))
-        except KernelReplyError as exc:
-            copy.close()
-            raise PlanError(f"the simulated copy refuses the live {sa_title(sa)}: {exc}") from None
-    for sp in reversed(list(live.policies.values())):
-        try:
-            copy.request(replace(sp, spid=0, msg_seq=0, pid=0).to_request(MsgType.X_SPDADD, LINUX))
-        except KernelReplyError as exc:
-            copy.close()
-            raise PlanError(f"the simulated copy refuses the live {policy_title(sp)}: {exc}") from None
+    transport = SimTransport(SimHost(kernel), description="simulated copy of the live state", platform=LINUX)
+    copy = KeyService(transport)
+    sent: dict[int, tuple[Entries[Any], Any]] = {}
+    todo: list[tuple[Entries[Any], Any]] = [(live.sas, k) for k in reversed(list(live.sas))]
+    todo += [(live.policies, k) for k in reversed(list(live.policies))]
+    try:
+        for entries, key in todo:
+            seq = copy.next_seq()
+            sent[seq] = (entries, key)
+            msg = entries.message(key)
+            request = _copy_request(msg, entries[key] if msg is None else None, entries is live.sas)
+            transport.send(request._replace(seq=seq, pid=copy.pid).encode(LINUX))
+        while (data := transport.recv(0)) is not None:
+            if not data[2]:  # sadb_msg_errno: most answers are the kernel's copies of each ADD
+                continue
+            reply = decode(data, LINUX)
+            if reply.errno and reply.pid == copy.pid and reply.seq in sent:
+                entries, key = sent[reply.seq]
+                raise PlanError(f"the simulated copy refuses the live {title(entries[key])}: "
+                                f"{KernelReplyError(reply.errno, reply.type)}")
+    except (PlanError, TransportError):
+        copy.close()
+        raise
     return copy
 
 
@@ -187,10 +223,11 @@ def make_plan(service: KeyService, text: str, *, stdin_mode: bool = False) -> Pl
     changes = compare(start, end)
     changed_sa = {c.entry.key for c in changes if isinstance(c.entry, SecurityAssociation)}
     changed_sp = {c.entry.key for c in changes if isinstance(c.entry, SecurityPolicy)}
-    target = KernelState(
-        {k: (sa if k in changed_sa else live.sas[k]) for k, sa in end.sas.items()},
-        {k: (sp if k in changed_sp else live.policies[k]) for k, sp in end.policies.items()},
-    )
+    target = KernelState()
+    for k in end.sas:
+        target.sas.take(k, end.sas if k in changed_sa else live.sas)
+    for pk in end.policies:
+        target.policies.take(pk, end.policies if pk in changed_sp else live.policies)
     # Before-values from the live snapshot (the copy holds the same entries; keys included).
     changes = [replace(c, before=(live.sas[c.before.key] if isinstance(c.before, SecurityAssociation)
                                   else live.policies[c.before.key])) if c.before is not None else c

@@ -11,21 +11,23 @@ selector) are outside a snapshot: a plan never touches them. Absent hard/soft li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
-from typing import Any
+import ipaddress
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from setkey_tui.model import (
     ZERO_LIFETIME,
+    Endpoint,
     IPAddress,
     IpsecRequest,
     Lifetime,
-    ModelError,
     SecurityAssociation,
     SecurityPolicy,
     Selector,
 )
-from setkey_tui.pfkey.constants import IPSEC_MANUAL_REQID_MAX, Level, SAState
+from setkey_tui.pfkey.constants import IPSEC_MANUAL_REQID_MAX, ExtType, Level, SAState
+from setkey_tui.pfkey.extensions import AddressExt, LifetimeExt, PolicyExt, SA2Ext, SAExt
 from setkey_tui.pfkey.message import Message
 from setkey_tui.service import KeyService
 
@@ -93,43 +95,180 @@ def policy_values(sp: SecurityPolicy) -> tuple[object, ...]:
     return tuple(f.get(sp) for f in POLICY_FIELDS)
 
 
-@dataclass(frozen=True)
+_VOLATILE_EXTS = frozenset({ExtType.LIFETIME_CURRENT})
+_NO_LIFE = (0, 0, 0, 0)
+
+
+def _sa_fingerprint(msg: Message) -> tuple[object, ...]:
+    """Every extension an SA's compared fields read, raw, minus what the kernel alone decides (state,
+    sequence, current lifetime): equal fingerprints mean equal compared fields (not always the reverse)."""
+    parts: list[object] = [msg.satype]
+    hard = soft = _NO_LIFE
+    for e in msg.extensions:
+        if isinstance(e, SAExt):
+            parts.append((e.spi, e.replay, e.auth, e.encrypt, e.flags))
+        elif isinstance(e, SA2Ext):
+            parts.append(("sa2", e.mode, e.reqid))
+        elif isinstance(e, LifetimeExt):
+            life = (e.addtime, e.byte_count, e.allocations, e.usetime)
+            if e.ext_type == ExtType.LIFETIME_HARD:
+                hard = life
+            elif e.ext_type == ExtType.LIFETIME_SOFT:
+                soft = life
+        elif e.ext_type not in _VOLATILE_EXTS:
+            parts.append(e)
+    parts += [hard, soft]
+    return tuple(parts)
+
+
+def _sp_fingerprint(msg: Message) -> tuple[object, ...]:
+    """The same for a policy: its id and current lifetime left out."""
+    parts: list[object] = []
+    hard = soft = _NO_LIFE
+    for e in msg.extensions:
+        if isinstance(e, PolicyExt):
+            parts.append((e.policy_type, e.dir, e.priority, e.requests))
+        elif isinstance(e, LifetimeExt):
+            life = (e.addtime, e.byte_count, e.allocations, e.usetime)
+            if e.ext_type == ExtType.LIFETIME_HARD:
+                hard = life
+            elif e.ext_type == ExtType.LIFETIME_SOFT:
+                soft = life
+        elif e.ext_type not in _VOLATILE_EXTS:
+            parts.append(e)
+    parts += [hard, soft]
+    return tuple(parts)
+
+
+V = TypeVar("V")
+
+
+class Entries(Mapping[Any, V]):
+    """Identity → entry, in dump order, each entry built from its message only when first asked for (a
+    snapshot of 10k entries mostly compares fingerprints). ``fingerprint(k)`` is None for an entry that
+    came as a model object."""
+
+    def __init__(self) -> None:
+        self._msgs: dict[Any, Message | None] = {}
+        self._fps: dict[Any, tuple[object, ...] | None] = {}
+        self._built: dict[Any, V] = {}
+        self._build: Callable[[Message], V] | None = None
+
+    @classmethod
+    def of(cls, items: Iterable[tuple[Any, V]]) -> Entries[V]:
+        """Entries from model objects."""
+        out: Entries[V] = cls()
+        for k, v in items:
+            out._msgs[k] = None
+            out._fps[k] = None
+            out._built[k] = v
+        return out
+
+    def _add_message(self, key: Any, msg: Message, fp: tuple[object, ...], build: Callable[[Message], V]) -> None:
+        self._build = build
+        self._msgs[key] = msg
+        self._fps[key] = fp
+        self._built.pop(key, None)
+
+    def take(self, key: Any, other: Entries[V]) -> None:
+        """Copy ``other``'s entry ``key`` (message, fingerprint and model if built)."""
+        self._build = self._build or other._build
+        self._msgs[key] = other._msgs[key]
+        self._fps[key] = other._fps[key]
+        if key in other._built:
+            self._built[key] = other._built[key]
+
+    def message(self, key: Any) -> Message | None:
+        """The dump message an entry came from (None: not from a message)."""
+        return self._msgs[key]
+
+    def fingerprint(self, key: Any) -> tuple[object, ...] | None:
+        """The raw fingerprint of an entry (None: not from a message)."""
+        return self._fps[key]
+
+    def __getitem__(self, key: Any) -> V:
+        try:
+            return self._built[key]
+        except KeyError:
+            msg = self._msgs[key]
+            assert msg is not None and self._build is not None
+            value = self._built[key] = self._build(msg)
+            return value
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._msgs)
+
+    def __len__(self) -> int:
+        return len(self._msgs)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._msgs
+
+
+def _endpoint_address(ext: object) -> IPAddress | None:
+    if not isinstance(ext, AddressExt):
+        return None
+    sa = ext.sockaddr
+    if len(sa.addr) == 16:
+        ip6 = ipaddress.IPv6Address(sa.addr)
+        return ipaddress.IPv6Address(f"{ip6}%{sa.scope_id}") if sa.scope_id else ip6
+    return ipaddress.IPv4Address(sa.addr)
+
+
 class KernelState:
     """The SAs and policies of one dump, in dump order, keyed by identity (keys included: memory only)."""
 
-    sas: dict[SAId, SecurityAssociation] = field(default_factory=dict)
-    policies: dict[PolicyId, SecurityPolicy] = field(default_factory=dict)
+    def __init__(self, sas: Mapping[SAId, SecurityAssociation] | None = None,
+                 policies: Mapping[PolicyId, SecurityPolicy] | None = None) -> None:
+        self.sas: Entries[SecurityAssociation] = (
+            sas if isinstance(sas, Entries) else Entries.of((sas or {}).items()))
+        self.policies: Entries[SecurityPolicy] = (
+            policies if isinstance(policies, Entries) else Entries.of((policies or {}).items()))
 
     @classmethod
     def from_messages(cls, sa_msgs: Iterable[Message], sp_msgs: Iterable[Message]) -> KernelState:
         """The state of SADB_DUMP and SADB_X_SPDDUMP replies (larval/dead SAs and socket policies left out)."""
-        sas: dict[SAId, SecurityAssociation] = {}
+        sas: Entries[SecurityAssociation] = Entries()
         for msg in sa_msgs:
-            try:
-                sa = SecurityAssociation.from_message(msg)
-            except ModelError:
+            sa = msg.get(ExtType.SA)
+            dst = _endpoint_address(msg.get(ExtType.ADDRESS_DST))
+            if not isinstance(sa, SAExt) or dst is None or ExtType.ADDRESS_SRC not in msg:
                 continue
             if sa.state in (SAState.LARVAL, SAState.DEAD):
                 continue
-            sas[sa.key] = sa
-        policies: dict[PolicyId, SecurityPolicy] = {}
+            sas._add_message((msg.satype, dst, sa.spi), msg, _sa_fingerprint(msg), SecurityAssociation.from_message)
+        policies: Entries[SecurityPolicy] = Entries()
         for msg in sp_msgs:
-            try:
-                sp = SecurityPolicy.from_message(msg)
-            except ModelError:
+            pol, src, dst = msg.get(ExtType.X_POLICY), msg.get(ExtType.ADDRESS_SRC), msg.get(ExtType.ADDRESS_DST)
+            if not isinstance(pol, PolicyExt) or not isinstance(src, AddressExt) or not isinstance(dst, AddressExt):
                 continue
-            if sp.selector is None or sp.direction not in (1, 2, 3):
+            if pol.dir not in (1, 2, 3):
                 continue
-            policies[sp.key] = sp
+            selector = Selector(Endpoint.from_sockaddr(src.sockaddr, src.prefixlen),
+                                Endpoint.from_sockaddr(dst.sockaddr, dst.prefixlen), src.proto)
+            policies._add_message((selector, pol.dir), msg, _sp_fingerprint(msg), SecurityPolicy.from_message)
         return cls(sas, policies)
+
+    def sa_same(self, key: SAId, other: KernelState) -> bool:
+        """True when the SA ``key`` (held by both) has the same compared values in ``other``."""
+        a, b = self.sas.fingerprint(key), other.sas.fingerprint(key)
+        if a is not None and a == b:
+            return True
+        return sa_values(self.sas[key]) == sa_values(other.sas[key])
+
+    def policy_same(self, key: PolicyId, other: KernelState) -> bool:
+        """True when the policy ``key`` (held by both) has the same compared values in ``other``."""
+        a, b = self.policies.fingerprint(key), other.policies.fingerprint(key)
+        if a is not None and a == b:
+            return True
+        return policy_values(self.policies[key]) == policy_values(other.policies[key])
 
     def same_as(self, other: KernelState) -> bool:
         """True when both hold the same identities with the same compared values."""
         if self.sas.keys() != other.sas.keys() or self.policies.keys() != other.policies.keys():
             return False
-        return all(sa_values(sa) == sa_values(other.sas[k]) for k, sa in self.sas.items()) and all(
-            policy_values(sp) == policy_values(other.policies[k]) for k, sp in self.policies.items()
-        )
+        return (all(self.sa_same(k, other) for k in self.sas)
+                and all(self.policy_same(k, other) for k in self.policies))
 
     def differences(self, other: KernelState, limit: int = 5) -> list[str]:
         """A few words per difference between this expected state and ``other``, what the kernel holds (at
@@ -138,19 +277,17 @@ class KernelState:
 
         out: list[str] = []
         for k in self.sas.keys() | other.sas.keys():
-            a, b = self.sas.get(k), other.sas.get(k)
-            if a is None or b is None or sa_values(a) != sa_values(b):
-                sa = a or b
-                assert sa is not None
-                state = "unexpected" if a is None else "missing" if b is None else "different"
-                out.append(f"{sa_title(sa)}: {state}")
+            if k in self.sas and k in other.sas and self.sa_same(k, other):
+                continue
+            sa = self.sas[k] if k in self.sas else other.sas[k]
+            state = "unexpected" if k not in self.sas else "missing" if k not in other.sas else "different"
+            out.append(f"{sa_title(sa)}: {state}")
         for pk in self.policies.keys() | other.policies.keys():
-            p, q = self.policies.get(pk), other.policies.get(pk)
-            if p is None or q is None or policy_values(p) != policy_values(q):
-                sp = p or q
-                assert sp is not None
-                state = "unexpected" if p is None else "missing" if q is None else "different"
-                out.append(f"{policy_title(sp)}: {state}")
+            if pk in self.policies and pk in other.policies and self.policy_same(pk, other):
+                continue
+            sp = self.policies[pk] if pk in self.policies else other.policies[pk]
+            state = "unexpected" if pk not in self.policies else "missing" if pk not in other.policies else "different"
+            out.append(f"{policy_title(sp)}: {state}")
         out.sort()
         return out[:limit] + ([f"... and {len(out) - limit} more"] if len(out) > limit else [])
 

@@ -212,3 +212,17 @@ def test_cli_script_diagnostics_are_setkey_s(tmp_path) -> None:
     assert proc.stdout.startswith("The result of line 1: No such process.\nline 2: Invalid key length at "
                                   "[0x0011]\nparse failed, line 2.\n")
     assert "the script stopped with status 1: nothing to apply" in proc.stderr
+
+
+def test_a_live_entry_the_copy_refuses_is_a_clear_error(kernel: Kernel) -> None:
+    from setkey_tui.algorithms import LINUX_SUPPORTED_AUTH, LINUX_SUPPORTED_ENCRYPT
+    from setkey_tui.plan.diff import PlanError, _sim_copy
+
+    kernel.run(BASE)
+    no_sha256 = tuple(a for a in LINUX_SUPPORTED_AUTH if a.id != 5)
+    try:
+        _sim_copy(kernel.state(), (no_sha256, LINUX_SUPPORTED_ENCRYPT))
+    except PlanError as exc:
+        assert str(exc).startswith("the simulated copy refuses the live SA esp 10.0.0.1 -> 10.0.0.2 spi 0x1001: ")
+    else:
+        raise AssertionError("the copy took an SA with an algorithm it does not support")
