@@ -239,13 +239,14 @@ class KernelState:
             sas._add_message((msg.satype, dst, sa.spi), msg, _sa_fingerprint(msg), SecurityAssociation.from_message)
         policies: Entries[SecurityPolicy] = Entries()
         for msg in sp_msgs:
-            pol, src, dst = msg.get(ExtType.X_POLICY), msg.get(ExtType.ADDRESS_SRC), msg.get(ExtType.ADDRESS_DST)
-            if not isinstance(pol, PolicyExt) or not isinstance(src, AddressExt) or not isinstance(dst, AddressExt):
+            pol, src_ext = msg.get(ExtType.X_POLICY), msg.get(ExtType.ADDRESS_SRC)
+            dst_ext = msg.get(ExtType.ADDRESS_DST)
+            if not (isinstance(pol, PolicyExt) and isinstance(src_ext, AddressExt) and isinstance(dst_ext, AddressExt)):
                 continue
             if pol.dir not in (1, 2, 3):
                 continue
-            selector = Selector(Endpoint.from_sockaddr(src.sockaddr, src.prefixlen),
-                                Endpoint.from_sockaddr(dst.sockaddr, dst.prefixlen), src.proto)
+            selector = Selector(Endpoint.from_sockaddr(src_ext.sockaddr, src_ext.prefixlen),
+                                Endpoint.from_sockaddr(dst_ext.sockaddr, dst_ext.prefixlen), src_ext.proto)
             policies._add_message((selector, pol.dir), msg, _sp_fingerprint(msg), SecurityPolicy.from_message)
         return cls(sas, policies)
 
