@@ -8,15 +8,16 @@ kernel holds the planned state, 1 otherwise. ``--dry-run`` prints the operations
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import NoReturn, TextIO
 
 from setkey_tui.kernel.base import TransportError
 from setkey_tui.kernel.select import CHOICES, default_spec, open_transport
-from setkey_tui.plan.apply import apply_plan
+from setkey_tui.plan.apply import ApplyReport, apply_plan
 from setkey_tui.plan.diff import Plan, PlanError, make_plan
 from setkey_tui.plan.ops import Operation, operations
-from setkey_tui.plan.render import render_json, render_operations, render_text, title
+from setkey_tui.plan.render import operation_statement, plan_json, render_operations, render_text, title
 from setkey_tui.service import KeyService
 
 PROG = "setkey-tui"
@@ -64,10 +65,26 @@ def _read_script(opts: argparse.Namespace, stdin: TextIO) -> str:
         raise PlanError(f"cannot read {opts.file}: {exc.strerror}") from None
 
 
+def _json(plan: Plan, opts: argparse.Namespace, ops: list[Operation], report: ApplyReport | None = None) -> str:
+    """One JSON object: the plan, with ``operations`` (dry run) or ``apply`` (the outcome)."""
+    obj = plan_json(plan, show_keys=opts.show_keys)
+    if opts.dry_run:
+        obj["operations"] = [{"verb": op.verb, "title": title(op.entry),
+                              "statement": operation_statement(op, show_keys=opts.show_keys, platform=plan.platform)}
+                             for op in ops]
+    if report is not None:
+        obj["apply"] = {"outcome": report.outcome, "ok": report.ok, "operations": len(report.done),
+                        "failed": None if report.failed is None else f"{report.failed.verb} {title(report.failed.entry)}",
+                        "error": report.error, "differences": report.differences,
+                        "rollback_operations": report.rollback_ops}
+    return json.dumps(obj, indent=2) + "\n"
+
+
 def _print_plan(plan: Plan, opts: argparse.Namespace, ops: list[Operation], out: TextIO, err: TextIO) -> None:
     if opts.format == "json":
-        out.write(render_json(plan, show_keys=opts.show_keys))
         err.write(plan.script_err)
+        if opts.dry_run or opts.command == "plan" or plan.empty or plan.script_status:
+            out.write(_json(plan, opts, ops))
         return
     out.write(plan.script_out)
     err.write(plan.script_err)
@@ -100,6 +117,7 @@ def main(argv: list[str], out: TextIO, err: TextIO, stdin: TextIO) -> int:
     parser = build_parser(command)
     try:
         opts = parser.parse_args(argv[1:])
+        opts.command = command
         if opts.help:
             out.write(parser.format_help())
             return EXIT_SAME
@@ -145,11 +163,15 @@ def _run(command: str, opts: argparse.Namespace, text: str, service: KeyService,
         return EXIT_SAME if plan.empty else EXIT_CHANGES
     if plan.empty:
         return EXIT_SAME
-    if not opts.yes and not _confirm(plan, ops, out, stdin):
-        out.write("Not applied.\n")
+    ask = err if opts.format == "json" else out  # JSON output stays one object
+    if not opts.yes and not _confirm(plan, ops, ask, stdin):
+        ask.write("Not applied.\n")
         return EXIT_ERROR
     report = apply_plan(service, plan, _progress(err, opts.format == "text"))
-    (out if report.ok else err).write(report.text())
+    if opts.format == "json":
+        out.write(_json(plan, opts, ops, report))
+    else:
+        (out if report.ok else err).write(report.text())
     return EXIT_SAME if report.ok else EXIT_ERROR
 
 

@@ -226,3 +226,20 @@ def test_a_live_entry_the_copy_refuses_is_a_clear_error(kernel: Kernel) -> None:
         assert str(exc).startswith("the simulated copy refuses the live SA esp 10.0.0.1 -> 10.0.0.2 spi 0x1001: ")
     else:
         raise AssertionError("the copy took an SA with an algorithm it does not support")
+
+
+def test_cli_json_apply_and_dry_run_stay_one_object(tmp_path, monkeypatch) -> None:
+    from setkey_tui.kernel.sim import reset_shared_host
+
+    reset_shared_host()
+    monkeypatch.setenv("SETKEY_TUI_KERNEL", "sim")
+    f = tmp_path / "ipsec.conf"
+    f.write_text(FLUSHES + BASE)
+    status, out, _ = _main(["apply", "--dry-run", "--format", "json", str(f)])
+    data = json.loads(out)
+    assert status == 2 and [op["verb"] for op in data["operations"]] == ["add"] * 3 + ["spdadd"] * 3
+    status, out, err = _main(["apply", "--format", "json", str(f)], stdin="y\n")
+    data = json.loads(out)
+    assert status == 0 and data["apply"]["outcome"] == "applied" and data["apply"]["operations"] == 6
+    assert "[y/N]" in err
+    reset_shared_host()
