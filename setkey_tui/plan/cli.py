@@ -59,7 +59,7 @@ def _read_script(opts: argparse.Namespace, stdin: TextIO) -> str:
     if opts.file is None:
         raise _UsageError("a setkey script is needed: FILE, or -c to read it from stdin")
     try:
-        with open(opts.file, encoding="utf-8", errors="surrogateescape") as fh:
+        with open(opts.file, encoding="utf-8", errors="surrogateescape", newline="") as fh:  # CRs kept, as setkey
             return fh.read()
     except OSError as exc:
         raise PlanError(f"cannot read {opts.file}: {exc.strerror}") from None

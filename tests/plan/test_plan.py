@@ -243,3 +243,4 @@ def test_cli_json_apply_and_dry_run_stay_one_object(tmp_path, monkeypatch) -> No
     assert status == 0 and data["apply"]["outcome"] == "applied" and data["apply"]["operations"] == 6
     assert "[y/N]" in err
     reset_shared_host()
+
