@@ -244,3 +244,29 @@ def test_cli_json_apply_and_dry_run_stay_one_object(tmp_path, monkeypatch) -> No
     assert "[y/N]" in err
     reset_shared_host()
 
+
+
+def test_a_require_flow_stays_protected_at_every_step(kernel: Kernel) -> None:
+    """Make-before-break, observed: a packet of a flow a `require` policy covers, sent through the simulated
+    kernel before every operation and after the last, is protected every time (old and new both protect it)."""
+    kernel.run(BASE)
+    rekey = (FLUSHES + esp("10.0.0.1", "10.0.0.2", 0x3003, extra=TUNNEL)             # replaces 0x1001
+             + esp("10.0.0.2", "10.0.0.1", 0x1002, extra=TUNNEL)
+             + "spdadd 10.1.0.0/16 10.2.0.0/16 any -P out prio 7 ipsec esp/tunnel/10.0.0.1-10.0.0.2/require;\n"
+             + "spdadd 10.2.0.0/16 10.1.0.0/16 any -P in ipsec esp/tunnel/10.0.0.2-10.0.0.1/require;\n")
+    plan = make_plan(kernel.service(), rekey)
+    probe = kernel.transport()
+    verdicts: list[tuple[str, str]] = []
+
+    def send_packet(i: int, n: int, op) -> None:
+        verdict = probe.simulate_traffic("10.1.0.5", "10.2.0.5", 6, sport=1000, dport=80)
+        verdicts.append((f"before {op.verb} {getattr(op.entry, 'spi', '')}", str(verdict["verdict"])))
+
+    report = apply_plan(kernel.service(), plan, send_packet)
+    assert report.outcome == "applied", report.text()
+    send_packet(0, 0, report.done[-1])
+    assert len(verdicts) >= 4 and {v for _, v in verdicts} == {"protected"}, verdicts
+    # The same file replayed by -F; -FP; -f leaves the flow without protection on the way.
+    kernel.run(FLUSHES + BASE)
+    kernel.run("flush;\n")
+    assert probe.simulate_traffic("10.1.0.5", "10.2.0.5", 6, sport=1000, dport=80)["verdict"] != "protected"
