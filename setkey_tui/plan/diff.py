@@ -216,7 +216,15 @@ def make_plan(service: KeyService, text: str, *, stdin_mode: bool = False) -> Pl
     try:
         start = snapshot(copy)
         out, err = io.StringIO(), io.StringIO()
-        status = run_script(text, copy.transport, stdin_mode=stdin_mode, out=out, err=err)
+        # A socket of its own, as `setkey -f` opens one: nothing of the copy's loading waits on it.
+        from setkey_tui.kernel.sim import SimTransport
+
+        host = copy.transport.host  # type: ignore[attr-defined]
+        script_socket = SimTransport(host, description=copy.description, platform=LINUX)
+        try:
+            status = run_script(text, script_socket, stdin_mode=stdin_mode, out=out, err=err)
+        finally:
+            script_socket.close()
         end = snapshot(copy)
     finally:
         copy.close()
