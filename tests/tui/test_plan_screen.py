@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from setkey_tui.tui.screens.dialogs import ConfirmScreen
 from setkey_tui.tui.screens.plan import PlanScreen
@@ -54,6 +54,8 @@ async def test_plan_screen_shows_counts_rows_and_applies(env) -> None:
         result = str(screen.query_one("#plan-result", Static).render())
         assert "Applied: 5 operation(s); the kernel holds the planned state (verified by a dump)." in result
         assert {spi for spi, _ in _state(env)} == {0x1001, 0x2002}
+        bar = screen.query_one(ProgressBar)
+        assert bar.display and bar.total == 5 and bar.progress == 5
 
 
 async def test_plan_screen_declined_and_script_errors(env) -> None:
