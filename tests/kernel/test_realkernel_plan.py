@@ -33,11 +33,12 @@ REAL = pytest.param(
                               reason="no PF_KEY socket in this kernel (run via uml/run_suite.py)")],
     id="real",
 )
-# Recorded scenarios whose script the kernel accepts whole: SAs of every kind, lifetimes, NAT-T, IPv6, policies.
-SCENARIO_IDS = ("esp-aes-cbc256-hmac-sha256", "lifetimes", "all-extensions", "natt-other-ports",
-                "ipcomp-tunnel-v4", "ah-v6-tunnel", "esp-v6-transport", "spd-levels", "spd-fwd-tunnel",
-                "spd-tunnel-endpoint-ports", "spd-none-discard")
-SCENARIOS = {s["id"]: s for s in sr.load_scenarios() if s["id"] in SCENARIO_IDS}
+# Every recorded scenario whose script the kernel takes without a word (no special flags); the two where we
+# deliberately differ from setkey (docs/compatibility.md) left out.
+SCENARIOS = {s["id"]: s for s in sr.load_scenarios()
+             if s.get("apply", {}).get("rc") == 0 and not s.get("apply", {}).get("stdout") and not s.get("args")
+             and s["id"] not in ("deleteall", "replay-variants")}
+SCENARIO_IDS = sorted(SCENARIOS)
 FLUSHES = "flush;\nspdflush;\n"
 START = (esp("10.0.0.1", "10.0.0.2", 0x1001, extra="-m tunnel")
          + esp("10.0.0.2", "10.0.0.1", 0x1002, extra="-m tunnel")
@@ -89,7 +90,6 @@ def test_recorded_scenario_applies_and_then_plans_no_change(spec: str, sid: str)
     script = SCENARIOS[sid]["script"]
     _run(spec, script)
     by_setkey = _state(spec)
-    assert len(by_setkey) > 0
     # Nothing a simulated copy of the real kernel shows differently may look like a change.
     plan = make_plan(_service(spec), FLUSHES + script)
     assert plan.empty, [c.sign + " " + str(c.fields) for c in plan.changes]
