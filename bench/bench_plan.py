@@ -30,7 +30,8 @@ def _ip(base: int, i: int) -> str:
 
 
 def write_files(folder: str, entries: int) -> tuple[str, str, int]:
-    """The file the kernel holds, and the same with 1% of its entries changed; and how many changed."""
+    """The file the kernel holds, and the same with 1% of its entries changed (new keys, rekeyed to a new SPI,
+    policies given a priority); and how many entries changed."""
     n_sa = entries * 6 // 10
     n_sp = entries - n_sa
     old, new = ["flush;\n", "spdflush;\n"], ["flush;\n", "spdflush;\n"]
@@ -44,7 +45,7 @@ def write_files(folder: str, entries: int) -> tuple[str, str, int]:
             changed += 1
         elif i % 200 == 1:  # rekeyed: a new SPI replaces the old one
             line = line.replace(f"0x{0x1000 + i:x}", f"0x{0x900000 + i:x}")
-            changed += 2
+            changed += 1
         new.append(line)
     for i in range(n_sp):
         src, dst = _ip(0x400000, i), _ip(0x600000, i)
@@ -110,7 +111,8 @@ def main() -> None:
         statements = sum(1 for line in Path(wanted).read_text().splitlines() if line.strip())
         replay_ops = 2 + statements  # -F, -FP, then every statement of the file (its own flushes included)
 
-        print(f"kernel: served simulated kernel; file of {entries} entries, {changed} entry changes (1%)")
+        print(f"kernel: served simulated kernel; file of {entries} entries, {changed} of them changed "
+              f"({100 * changed / entries:.1f}%)")
         print(f"plan:   {summary}")
         print(f"  plan FILE            {t_plan:8.2f} s   0 kernel writes")
         print(f"  apply --yes FILE     {t_apply:8.2f} s   {ops} kernel writes (plus the dumps of plan and verify)")
