@@ -81,3 +81,33 @@ def test_a_bridge_without_cap_net_admin_relays_the_refusal(piped: str, monkeypat
     assert result.stderr.count("\n") == 1, result.stderr
     assert "uml: permission denied opening PF_KEY" in result.stderr, result.stderr
     assert "CAP_NET_ADMIN" in result.stderr
+
+
+def test_a_send_the_kernel_refuses_is_reported_in_its_own_words(piped: str) -> None:
+    """Linux refuses a message whose length field lies with EINVAL from send(): through the bridge the same
+    words come from the next recv, the socket stays usable."""
+    from setkey_tui.kernel.base import TransportError
+    from setkey_tui.kernel.pfkey_socket import PFKeySocket
+    from setkey_tui.kernel.select import open_transport
+    from setkey_tui.pfkey.constants import MsgType
+    from setkey_tui.pfkey.message import header_only
+    from setkey_tui.pfkey.platform import LINUX
+
+    bad = bytearray(header_only(MsgType.DUMP, 0, pid=1).encode(LINUX))
+    bad[4:6] = (3).to_bytes(2, "little")  # claims 24 bytes, has 16
+    direct = PFKeySocket(platform=LINUX)
+    try:
+        with pytest.raises(TransportError) as want:
+            direct.send(bytes(bad))
+    finally:
+        direct.close()
+    t = open_transport(piped)
+    try:
+        t.send(bytes(bad))
+        with pytest.raises(TransportError) as got:
+            t.recv(10)
+        assert str(got.value) == str(want.value)
+        t.send(header_only(MsgType.X_SPDDUMP, 0, pid=1).encode(LINUX))
+        assert t.recv(10) is not None
+    finally:
+        t.close()

@@ -249,7 +249,8 @@ class Connection:
                 elif f.kind == Kind.LOST:
                     ch.messages.append(MessagesLost(str(f.json().get("reason", "messages were lost"))))
                 elif f.kind == Kind.SEND_FAILED:
-                    ch.messages.append(errors.refused(self.host, str(f.json().get("error", "send failed"))))
+                    # the kernel's own words, as a local socket's send would raise them
+                    ch.messages.append(TransportError(str(f.json().get("error", "send failed"))))
                 elif f.kind == Kind.FAILED:
                     ch.ended = errors.refused(self.host, str(f.json().get("error", "the socket failed")))
                 else:
