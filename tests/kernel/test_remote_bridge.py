@@ -316,3 +316,24 @@ def test_decoded_messages_cross_unchanged(piped: str) -> None:
         assert direct == reply and decode_spi(reply) == 0x7171
     finally:
         svc.close()
+
+
+def _cli_dispatches_bridge() -> bool:
+    import inspect
+
+    import setkey_tui.cli
+
+    return '"bridge"' in inspect.getsource(setkey_tui.cli)
+
+
+@pytest.mark.skipif(not _cli_dispatches_bridge(),
+                    reason="cli.py does not dispatch `setkey-tui bridge` yet (the lines are in helper remote's report)")
+def test_the_console_script_runs_the_bridge(piped: str, monkeypatch: pytest.MonkeyPatch, sim_path: str) -> None:
+    script = Path(sys.executable).with_name("setkey-tui")
+    monkeypatch.setenv("SETKEY_TUI_REMOTE_COMMAND", str(script))
+    assert remote.ssh_command("h", "auto")[-1] == f"{script} bridge --kernel auto"
+    t = open_transport(piped)
+    try:
+        assert t.description == f"pipe-host · simulated kernel served at {sim_path}"
+    finally:
+        t.close()
