@@ -11,7 +11,8 @@ One served simulated kernel (``setkey-tui serve-sim``) holds 100k SAs; a throwaw
      time from the ADD sent to its copy received (median and p95 of 200).
   3. Opening a socket: a new ssh connection (login + bridge start + handshake) against one more channel on a
      live connection: why every socket of a process shares one ssh (docs/kernels.md).
-  4. The TUI, headless: start → both tables loaded with the 100k SAs (dump through the service).
+  4. The TUI, headless: start → both tables loaded with the 100k SAs (dump through the service); then change
+     → table: an SA added directly on the kernel until its row is in the app's table (median of 20).
 
 Without sshd the ssh figures are taken through local_ssh.py (the bridge on plain pipes) and say so.
 """
@@ -45,6 +46,7 @@ CLI_SAS = 20_000  # setkey's -D gives up after 1 s without a reply (SO_RCVTIMEO)
 # kernel builds a whole dump before its first reply: 2 s for 100k SAs on the development machine.
 LATENCY_ROUNDS = 200
 OPEN_ROUNDS = 5
+TUI_ROUNDS = 20
 BRIDGE = f"{sys.executable} -m setkey_tui.kernel.remote.bridge"
 
 
@@ -137,12 +139,17 @@ def open_costs(spec: str) -> tuple[float, float]:
     return statistics.median(fresh), statistics.median(channel)
 
 
-def tui_load(spec: str) -> float:
-    """Seconds from the headless app's start to both tables loaded (100k SAs)."""
+def tui_load(spec: str, path: str, rounds: int = TUI_ROUNDS) -> tuple[float, list[float]]:
+    """Seconds from the headless app's start to both tables loaded (100k SAs); then, ``rounds`` times, seconds
+    from an ADD sent directly on the kernel to its row in the app's table (drained from the listener)."""
+    from sim_build import sa_msg
+
+    from setkey_tui.mirror import SARow
+    from setkey_tui.pfkey.message import decode as decode_msg
     from setkey_tui.tui.app import SetkeyApp
     from setkey_tui.tui.link import default_opener
 
-    async def run() -> float:
+    async def run() -> tuple[float, list[float]]:
         t = time.perf_counter()
         opener, first = default_opener(spec, None)
         app = SetkeyApp(opener, platform=first.platform)
@@ -153,8 +160,23 @@ def tui_load(spec: str) -> float:
                     raise RuntimeError(f"the TUI did not load: {app.status}")
             took = time.perf_counter() - t
             assert app.mirror.sad.total >= SAS
+            writer = SimClient(path)
+            seen = []
+            for i in range(rounds):
+                data = sa_msg(spi=0x9000000 + i + (0 if "ssh:" in spec else rounds),
+                              dst=f"10.201.{i // 250}.{i % 250 + 1}").encode(LINUX)
+                key = SARow(decode_msg(data, LINUX)).key
+                t0 = time.perf_counter()
+                writer.send(data)
+                while key not in app.mirror.sad.rows:
+                    await pilot.pause(0.005)
+                    if time.perf_counter() - t0 > 30:
+                        raise RuntimeError("a change did not reach the table in 30 s")
+                seen.append(time.perf_counter() - t0)
+                writer.recv(5.0)
+            writer.close()
             await pilot.press("q")
-        return took
+        return took, seen
 
     return asyncio.run(run())
 
@@ -188,12 +210,15 @@ def measure(ssh_spec: str, path: str, how: str) -> None:
     print(f"open a socket:              new ssh connection {fresh * 1000:7.1f} ms   one more channel "
           f"{channel * 1000:6.2f} ms   ratio {_ratio(fresh, channel)}")
     try:
-        td = tui_load(direct)
-        ts = tui_load(ssh_spec)
+        td, cd = tui_load(direct, path)
+        ts, cs = tui_load(ssh_spec, path)
     except RuntimeError as exc:  # e.g. the served kernel took over 5 s to start its dump on a busy machine
         print(f"TUI start → {SAS:,} SAs loaded: not measured ({exc})")
         return
     print(f"TUI start → {SAS:,} SAs loaded: direct {td:6.2f} s   through ssh {ts:6.2f} s   ratio {_ratio(ts, td)}")
+    md, ms = statistics.median(cd) * 1000, statistics.median(cs) * 1000
+    print(f"TUI change → table (median of {TUI_ROUNDS}): direct {md:6.1f} ms  through ssh {ms:6.1f} ms  "
+          f"ratio {_ratio(ms, md)}  (the app drains its listener every 50 ms)")
 
 
 def main() -> None:
