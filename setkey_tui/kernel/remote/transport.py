@@ -110,7 +110,7 @@ class Connection:
         self.argv = argv
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, bufsize=0, start_new_session=False)
+                                         stderr=subprocess.PIPE, bufsize=0)
         except FileNotFoundError:
             raise errors.ssh_not_found(argv[0]) from None
         except OSError as exc:
@@ -128,6 +128,7 @@ class Connection:
         self._decoder = FrameDecoder()
         self.dead: TransportError | None = None
         self.users = 0
+        self.key: tuple[str, ...] = ()  # its place in the registry of live connections
         try:
             self._write(hello())
             self.peer = self._handshake()
@@ -371,7 +372,7 @@ def _acquire(host: str, spec: str) -> Connection:
         conn = Connection(host, spec)
         conn.users = 1
         _registry[key] = conn
-        conn.key = key  # type: ignore[attr-defined]
+        conn.key = key
         return conn
 
 
@@ -380,9 +381,8 @@ def _release(conn: Connection) -> None:
         conn.users -= 1
         if conn.users > 0:
             return
-        key = getattr(conn, "key", None)
-        if key is not None and _registry.get(key) is conn:
-            del _registry[key]
+        if _registry.get(conn.key) is conn:
+            del _registry[conn.key]
     conn.close()
 
 
