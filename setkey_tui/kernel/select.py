@@ -13,7 +13,7 @@ from setkey_tui.kernel.base import Transport, TransportError
 from setkey_tui.pfkey.platform import LINUX, Platform, current
 
 ENV_VAR = "SETKEY_TUI_KERNEL"
-CHOICES = "auto, pfkey, sim, sim@PATH, replay:FILE"
+CHOICES = "auto, pfkey, sim, sim@PATH, replay:FILE, ssh:HOST[/SPEC]"
 
 
 def default_spec() -> str:
@@ -66,4 +66,8 @@ def open_transport(spec: str | None = "auto", *, platform: Platform | None = Non
         from setkey_tui.kernel.replay import ReplayTransport
 
         return ReplayTransport(path, platform or current())
+    if spec.startswith("ssh:"):
+        from setkey_tui.kernel.remote.transport import open_remote
+
+        return open_remote(spec[len("ssh:") :])
     raise TransportError(f"unknown kernel {spec!r} (choose from {CHOICES})")
