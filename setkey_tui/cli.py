@@ -314,31 +314,37 @@ def run_files(opts: Options, platform: Platform, now: Callable[[], float], out: 
 
 def run_script_mode(opts: Options, platform: Platform, now: Callable[[], float], out: TextIO,
                     err: TextIO) -> int:
-    """-c / -f FILE / -d: hand the text to the language's run_script."""
-    from setkey_tui.script import run_script
+    """-c / -f FILE / -d: the language's run_script, fed as the input arrives (statement by statement)."""
+    from setkey_tui.script import fd_reader, run_script
 
+    fd: int | None = None
     if opts.script_file is None or opts.script_file == "-":
-        text = sys.stdin.read()
+        read = fd_reader(sys.stdin.fileno())
     else:
         try:
-            with open(opts.script_file, encoding="utf-8", errors="surrogateescape") as fh:
-                text = fh.read()
+            fd = os.open(opts.script_file, os.O_RDONLY)
         except OSError as exc:
             err.write(f"{PROG}: cannot open {opts.script_file}: {exc.strerror}\n")
             return 1
+        read = fd_reader(fd)
     transport = None
-    if not opts.dry_run:
-        transport = _open_or_report(opts, platform, err)
-        if transport is None:
-            return 1
     try:
-        return run_script(text, transport, stdin_mode=opts.stdin_mode, verbose=opts.verbose,
+        if not opts.dry_run:
+            transport = _open_or_report(opts, platform, err)
+            if transport is None:
+                return 1
+        return run_script(read, transport, stdin_mode=opts.stdin_mode, verbose=opts.verbose,
                           dry_run=opts.dry_run, kernel_mode=opts.kernel_mode, out=out, err=err, now=now,
                           no_action=opts.notreally, hexdump=opts.hexdump, show_all=opts.all_,
                           withports=opts.withports)
+    except OSError as exc:  # reading the script failed (EIO from a vanished terminal, EISDIR ...)
+        err.write(f"{PROG}: cannot read {opts.script_file or 'standard input'}: {exc.strerror}\n")
+        return 1
     finally:
         if transport is not None:
             transport.close()
+        if fd is not None:
+            os.close(fd)
 
 
 def _open_or_report(opts: Options, platform: Platform, err: TextIO) -> Transport | None:
