@@ -8,6 +8,7 @@ message files. Without an operation, on a terminal, the TUI starts.
 
 from __future__ import annotations
 
+import contextlib
 import getopt
 import math
 import os
@@ -15,17 +16,17 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TextIO, cast
 
 from setkey_tui import __version__
-from setkey_tui.kernel.base import Transport, TransportError
+from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
 from setkey_tui.kernel.select import default_spec, open_transport
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import DecodeError, Message, decode, header_only, split
 from setkey_tui.pfkey.platform import Platform, by_name, current
 from setkey_tui.render.hexdump import hexdump
 from setkey_tui.render.kdebug import kdebug
-from setkey_tui.render.monitor import format_monitor_entry, message_length
+from setkey_tui.render.monitor import format_monitor_entry
 from setkey_tui.render.postproc import DumpOptions, postproc
 from setkey_tui.render.short import short_header
 
@@ -176,7 +177,8 @@ def open_kernel(spec: str, platform: Platform) -> Transport:
 
 
 class Conversation:
-    """setkey's sendkeymsg/postproc loop over one transport, writing what setkey writes."""
+    """setkey's sendkeymsg/postproc loop over one transport, writing what setkey writes (streamed: each entry
+    is formatted as its message arrives and written in blocks)."""
 
     def __init__(self, transport: Transport, opts: Options, platform: Platform, now: Callable[[], float],
                  out: TextIO, err: TextIO) -> None:
@@ -188,39 +190,59 @@ class Conversation:
         self.err = err
         self.dump_opts = DumpOptions(all_=opts.all_, withports=opts.withports, short=opts.loop)
 
-    def request(self, msg_type: int, satype: int = 0) -> None:
-        """Send one header-only request and print the replies (until seq 0 or an error)."""
+    def fail(self, text: str) -> int:
+        """Write what was gathered, then one line on stderr; status 1."""
+        self.out.flush()
+        self.err.write(text + "\n")
+        return 1
+
+    def request(self, msg_type: int, satype: int = 0) -> int:
+        """Send one header-only request and print its answers as they arrive (until seq 0 or an error).
+
+        The answers are the messages with the request's pid and type; other sockets' broadcasts are skipped.
+        The wait is per message: when none comes within a second, or the kernel dropped messages, the
+        status is 1 (an incomplete dump is never an empty success)."""
         data = header_only(msg_type, satype, pid=os.getpid() & 0xFFFFFFFF).encode(self.platform)
-        if self.opts.verbose:
-            self.out.write(kdebug(data, self.platform) + "\n")
-        if self.opts.hexdump:
-            self.out.write(hexdump(data))
-        self.t.send(data)
+        out, opts, platform = self.out, self.opts, self.platform
+        if opts.verbose:
+            out.write(kdebug(data, platform) + "\n")
+        if opts.hexdump:
+            out.write(hexdump(data))
+        t = self.t
+        t.send(data)
+        pid, dump_opts, order = data[12:16], self.dump_opts, "little" if platform.byteorder == "<" else "big"
+        match = not getattr(t, "answers_in_order", False)
+        now, count = int(self.now()), 0
         while True:
-            reply = self.t.recv(RECV_TIMEOUT)
-            if reply is None:
-                self.out.flush()
-                self.err.write("recv: Resource temporarily unavailable\n")
-                return
-            if message_length(reply, self.platform) != len(reply):
-                self.out.flush()
-                self.err.write(f"{PROG}: invalid keymsg length\n")
-                return
-            if self.opts.verbose:
-                self.out.write(kdebug(reply, self.platform) + "\n")
             try:
-                msg = decode(reply, self.platform)
+                reply = t.recv(RECV_TIMEOUT)
+            except MessagesLost as exc:
+                return self.fail(f"{PROG}: {exc}")
+            if reply is None:
+                got = f" after {count} entr{'y' if count == 1 else 'ies'}" if count else ""
+                return self.fail(f"{PROG}: no answer from the kernel within {RECV_TIMEOUT:g} s{got} "
+                                 "(recv: Resource temporarily unavailable)")
+            if len(reply) < 16 or int.from_bytes(reply[4:6], order) * 8 != len(reply):
+                return self.fail("setkey: invalid keymsg length")
+            if match and (reply[12:16] != pid or reply[1] != msg_type):
+                continue  # another socket's message
+            if opts.verbose:
+                out.write(kdebug(reply, platform) + "\n")
+            try:
+                msg = decode(reply, platform)
             except DecodeError as exc:
                 self.out.flush()
                 self.err.write(f"{PROG}: cannot show a kernel reply: {exc}\n")
-                if reply[2] or int.from_bytes(reply[8:12], "little" if self.platform.byteorder == "<"
-                                              else "big") == 0:
-                    return
+                if reply[2] or int.from_bytes(reply[8:12], order) == 0:
+                    return 1
                 continue
-            text, error = postproc(msg, now=int(self.now()), options=self.dump_opts, platform=self.platform)
-            self.out.write(text)
+            count += 1
+            if not count & 255:  # the clock, once in a while: a long dump spans seconds
+                now = int(self.now())
+            text, error = postproc(msg, now=now, options=dump_opts, platform=platform)
+            out.write(text)
             if error or msg.seq == 0:
-                return
+                return 0
 
 
 def _is_exhausted(t: Transport) -> bool:
@@ -233,23 +255,29 @@ def run_dump(conv: Conversation) -> int:
     if conv.opts.loop:
         conv.out.write(short_header())
         while True:
-            conv.request(mtype)
+            status = conv.request(mtype)
             conv.out.flush()
-            if _is_exhausted(conv.t):
-                return 0
+            if status or _is_exhausted(conv.t):
+                return status
             time.sleep(1)
-    conv.request(mtype)
-    return 0
+    status = conv.request(mtype)
+    conv.out.flush()
+    return status
 
 
 def run_flush(conv: Conversation) -> int:
     """-F / -FP."""
-    conv.request(MsgType.X_SPDFLUSH if conv.opts.policy else MsgType.FLUSH)
-    return 0
+    status = conv.request(MsgType.X_SPDFLUSH if conv.opts.policy else MsgType.FLUSH)
+    conv.out.flush()
+    return status
 
 
 def run_monitor(conv: Conversation) -> int:
-    """-x: promiscuous mode, then every message decoded until interrupted (or a replay ends)."""
+    """-x: promiscuous mode, then every message decoded until interrupted (or a replay ends).
+
+    Messages are read in bursts: the first one waits, the rest of what the socket holds is taken without
+    waiting, and the burst is written out before the next wait, so the last line of a flood is out as soon
+    as the flood ends. A loss (the kernel dropped messages) is said at its place and the monitor goes on."""
     rec: TextIO | None = None
     if conv.opts.record is not None:
         try:  # the messages carry keys: owner-only, also when the file existed
@@ -265,25 +293,43 @@ def run_monitor(conv: Conversation) -> int:
             return 1
     from setkey_tui.kernel.replay import format_record
 
+    t, out, platform = conv.t, conv.out, conv.platform
+    tflag, hexdump_ = conv.opts.tflag, conv.opts.hexdump
+    replayed = hasattr(t, "last_time")
     try:
-        conv.t.set_promisc(True)
+        t.set_promisc(True)
         while True:
-            if _is_exhausted(conv.t):
+            if _is_exhausted(t):
+                out.flush()
                 return 0
-            data = conv.t.recv(RECV_TIMEOUT)
-            if data is None:
-                continue
-            recorded = getattr(conv.t, "last_time", None)
-            when = recorded if recorded is not None else conv.now()
+            try:
+                data = t.recv(None)
+                if data is None:
+                    continue
+                when = conv.now()  # one clock read per burst: its messages arrived together
+                for _ in range(BURST):
+                    if replayed and t.last_time is not None:  # type: ignore[attr-defined]
+                        when = t.last_time  # type: ignore[attr-defined]
+                    if rec is not None:
+                        rec.write(format_record(data, when))
+                    out.write(format_monitor_entry(data, when=when, tflag=tflag, hexdump=hexdump_,
+                                                   platform=platform))
+                    data = t.recv(0)
+                    if data is None:
+                        break
+            except MessagesLost as exc:
+                out.flush()
+                conv.err.write(f"{PROG}: {exc}\n")
+                conv.err.flush()
             if rec is not None:
-                rec.write(format_record(data, when))
                 rec.flush()
-            conv.out.write(format_monitor_entry(data, when=when, tflag=conv.opts.tflag,
-                                                hexdump=conv.opts.hexdump, platform=conv.platform))
-            conv.out.flush()
+            out.flush()
     finally:
         if rec is not None:
             rec.close()
+
+
+BURST = 4096  # messages at most between two writes of the monitor
 
 
 def run_files(opts: Options, platform: Platform, now: Callable[[], float], out: TextIO, err: TextIO) -> int:
@@ -550,13 +596,16 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     out, err = sys.stdout, sys.stderr
     try:
-        return _main(args, out, err)
-    except KeyboardInterrupt:
-        return 0
-    except BrokenPipeError:
+        status = _main(args, out, err)
+    except KeyboardInterrupt:  # as a C program killed by SIGINT
+        status = 130
+    except BrokenPipeError:  # as a C program killed by SIGPIPE
+        status = 141
+    if status == 141:  # nothing more can reach the reader: no second error when Python flushes at exit
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 0
+        os.close(devnull)
+    return status
 
 
 def _main(args: list[str], out: TextIO, err: TextIO) -> int:
@@ -595,7 +644,10 @@ def _main(args: list[str], out: TextIO, err: TextIO) -> int:
     transport = _open_or_report(opts, platform, err)
     if transport is None:
         return 1
-    conv = Conversation(transport, opts, transport.platform, now, out, err)
+    from setkey_tui.blockwriter import BlockWriter
+
+    stream = BlockWriter(out)
+    conv = Conversation(transport, opts, transport.platform, now, cast(TextIO, stream), err)
     try:
         if opts.mode == "dump":
             return run_dump(conv)
@@ -603,8 +655,12 @@ def _main(args: list[str], out: TextIO, err: TextIO) -> int:
             return run_flush(conv)
         return run_monitor(conv)
     except TransportError as exc:
-        out.flush()
+        stream.flush()
         err.write(f"{PROG}: {exc}\n")
         return 1
+    except KeyboardInterrupt:
+        with contextlib.suppress(OSError):
+            stream.flush()  # what was read before Ctrl-C is shown
+        raise
     finally:
         transport.close()

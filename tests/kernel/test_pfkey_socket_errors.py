@@ -82,11 +82,14 @@ class _NoBufs:
     def __init__(self, err: int) -> None:
         self.err = err
 
-    def recv_into(self, buf: bytearray) -> int:
+    def recv_into(self, buf: bytearray, *args: int) -> int:
         raise OSError(self.err, "x")
 
     def send(self, data: bytes) -> int:
         raise OSError(self.err, "x")
+
+    def setsockopt(self, *args: object) -> None:
+        pass
 
     def close(self) -> None:
         pass
