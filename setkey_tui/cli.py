@@ -417,6 +417,13 @@ def serve_sim(argv: list[str], err: TextIO) -> int:
     if len(rest) != 1:
         err.write(f"usage: {PROG} serve-sim PATH [--sim-state FILE]\n")
         return 1
+    from setkey_tui.kernel.select import check_socket_path
+
+    try:
+        check_socket_path(rest[0])
+    except TransportError as exc:
+        err.write(f"{PROG}: serve-sim: {exc}\n")
+        return 1
     state: str | None = None
     for _, value in pairs:
         try:

@@ -13,12 +13,23 @@ from setkey_tui.kernel.base import Transport, TransportError
 from setkey_tui.pfkey.platform import LINUX, Platform, current
 
 ENV_VAR = "SETKEY_TUI_KERNEL"
+UNIX_PATH_MAX = 107  # bytes of a Unix socket path (sun_path is 108 with its NUL)
 CHOICES = "auto, pfkey, sim, sim@PATH, replay:FILE"
 
 
 def default_spec() -> str:
     """The spec from ``SETKEY_TUI_KERNEL``, else ``auto``."""
     return os.environ.get(ENV_VAR, "").strip() or "auto"
+
+
+def check_socket_path(path: str) -> None:
+    """TransportError when ``path`` cannot name a Unix socket (empty, or longer than the kernel allows)."""
+    if not path:
+        raise TransportError("the socket path is empty")
+    size = len(os.fsencode(path))
+    if size > UNIX_PATH_MAX:
+        raise TransportError(f"the socket path is {size} bytes long; a Unix socket path holds at most "
+                             f"{UNIX_PATH_MAX}: use a shorter one")
 
 
 def _embedded(description: str) -> Transport:
@@ -56,6 +67,7 @@ def open_transport(spec: str | None = "auto", *, platform: Platform | None = Non
         path = spec[4:]
         if not path:
             raise TransportError("sim@PATH needs the path of a served simulated kernel")
+        check_socket_path(path)
         from setkey_tui.kernel.sim.client import SimClient
 
         return SimClient(path)
