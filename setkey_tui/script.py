@@ -43,6 +43,10 @@ READ_SIZE = 65536
 MAX_STATEMENT = 16 << 20  # characters one statement may take before it is refused
 DASH_LOOKAHEAD = 4  # "-ctx": the longest flag a lone '-' at the end of a piece may still become
 ECHO_LIMIT = 200  # characters of a token or a line echoed in a diagnostic
+# Successful answers setkey prints nothing for (postproc shows GET/DUMP/SPDGET/SPDDUMP, checks SPDADD).
+_SILENT_ANSWERS = frozenset({MsgType.GETSPI, MsgType.UPDATE, MsgType.ADD, MsgType.DELETE, MsgType.FLUSH,
+                             MsgType.X_SPDUPDATE, MsgType.X_SPDDELETE, MsgType.X_SPDDELETE2, MsgType.X_SPDFLUSH})
+_SEQ0 = bytes(4)
 # Answers whose type is not the request's (Linux answers SADB_X_SPDSETIDX as SADB_X_SPDADD).
 _REPLY_TYPES: dict[int, tuple[int, ...]] = {MsgType.X_SPDSETIDX: (MsgType.X_SPDSETIDX, MsgType.X_SPDADD)}
 
@@ -169,6 +173,10 @@ class _Session:
                 continue  # another socket's message (or a stale one of ours): not the answer
             if self.verbose:
                 self._kdebug(reply)
+            elif not reply[2] and reply[1] in _SILENT_ANSWERS:  # nothing to print: the header is enough
+                if reply[8:12] == _SEQ0:
+                    return ok
+                continue
             try:
                 rmsg = decode(reply, self.platform)
             except DecodeError as exc:
