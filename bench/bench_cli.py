@@ -1,7 +1,7 @@
 """The command line at the kernel's pace: startup, ``-D``, ``-x`` and ``-f`` as a user runs them.
 
 On the served simulated kernel (always) and, with ``--uml`` (or ``BENCH_CLI_UML=1`` under bench/run.py), inside a
-user-mode-linux kernel on the real PF_KEY, it prints:
+user-mode-linux kernel on the real PF_KEY, it prints (``--uml-only``: the real kernel only):
 
 - startup: ``python -c pass`` beside a one-statement ``-f``, a one-statement ``-c`` and ``-D`` of an empty SAD;
 - ``-D`` wall time and peak RSS at 10k and 100k SAs (``BENCH_CLI_BIG`` sets the larger size);
@@ -300,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if "--inside" in args:
         run_all(real_kernel())
+        return 0
+    if "--uml-only" in args:
+        run_in_uml()
         return 0
     k, proc, folder = served_kernel()
     try:
