@@ -30,7 +30,7 @@ from pathlib import Path
 from setkey_tui.kernel.base import Transport
 from setkey_tui.pfkey.constants import EncAlg, ExtType, Mode, MsgType, SAType
 from setkey_tui.pfkey.extensions import AddressExt, KeyExt, SA2Ext, SAExt, Sockaddr
-from setkey_tui.pfkey.message import Message, header_only
+from setkey_tui.pfkey.message import Message
 from setkey_tui.pfkey.platform import LINUX
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -283,7 +283,8 @@ def real_kernel() -> Kernel:
 
 def run_in_uml() -> None:
     sys.path.insert(0, str(ROOT / "tests" / "kernel" / "uml"))
-    from uml_boot import UmlError, find_uml, run_in_uml as boot
+    from uml_boot import UmlError, find_uml
+    from uml_boot import run_in_uml as boot
 
     uml = find_uml()
     if uml is None:
