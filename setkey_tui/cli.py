@@ -8,6 +8,7 @@ message files. Without an operation, on a terminal, the TUI starts.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import getopt
 import math
@@ -18,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO, cast
 
-from setkey_tui import __version__
 from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
 from setkey_tui.kernel.select import default_spec, open_transport
 from setkey_tui.pfkey.constants import MsgType
@@ -33,8 +33,23 @@ from setkey_tui.render.short import short_header
 PROG = "setkey-tui"
 RECV_TIMEOUT = 1.0  # setkey's SO_RCVTIMEO
 
+def version() -> str:
+    """The installed package's version (importlib.metadata), or "unknown" when it is not installed."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("setkey-tui")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def banner() -> str:
+    """setkey's ``@(#)`` line."""
+    return f"{PROG} @(#) {PROG} {version()} (setkey of ipsec-tools 0.8.2, re-implemented)"
+
+
 USAGE = f"""\
-{PROG} @(#) {PROG} {__version__} (setkey of ipsec-tools 0.8.2, re-implemented)
 usage: {PROG} [-vrk] file ...
        {PROG} [-nvrk] -c
        {PROG} [-nvrk] -f filename
@@ -407,35 +422,27 @@ def _open_or_report(opts: Options, platform: Platform, err: TextIO) -> Transport
     return t
 
 
-def serve_sim(argv: list[str], err: TextIO) -> int:
+def serve_sim(ns: argparse.Namespace, err: TextIO) -> int:
     """``serve-sim PATH [--sim-state FILE]``: run the simulated kernel on a Unix socket."""
-    try:
-        pairs, rest = getopt.gnu_getopt(argv, "", ["sim-state="])
-    except getopt.GetoptError as exc:
-        err.write(f"{PROG}: {exc}\n")
-        return 1
-    if len(rest) != 1:
-        err.write(f"usage: {PROG} serve-sim PATH [--sim-state FILE]\n")
-        return 1
     from setkey_tui.kernel.select import check_socket_path
 
     try:
-        check_socket_path(rest[0])
+        check_socket_path(ns.path)
     except TransportError as exc:
         err.write(f"{PROG}: serve-sim: {exc}\n")
         return 1
     state: str | None = None
-    for _, value in pairs:
+    if ns.sim_state is not None:
         try:
-            with open(value, encoding="utf-8") as fh:
+            with open(ns.sim_state, encoding="utf-8") as fh:
                 state = fh.read()
         except OSError as exc:
-            err.write(f"{PROG}: cannot open {value}: {exc.strerror}\n")
+            err.write(f"{PROG}: cannot open {ns.sim_state}: {exc.strerror}\n")
             return 1
     from setkey_tui.kernel.sim.server import serve
 
     try:
-        serve(rest[0], state_script=state)
+        serve(ns.path, state_script=state)
     except KeyboardInterrupt:
         return 0
     except (OSError, TransportError, ValueError) as exc:
@@ -444,92 +451,32 @@ def serve_sim(argv: list[str], err: TextIO) -> int:
     return 0
 
 
-_TRAFFIC_USAGE = (f"usage: {PROG} [--kernel sim|sim@PATH] traffic SRC DST [--proto NAME|NUM] [--sport N] "
-                  "[--dport N] [--size BYTES] [--count N]")
-MAX_TRAFFIC_COUNT = 1_000_000
+_SERVE_USAGE = f"usage: {PROG} serve-sim PATH [--sim-state FILE]"
 
 
-def _subcommand_at(args: list[str], name: str) -> int | None:
-    """Where subcommand ``name`` starts when only --kernel/--platform options come before it, else None."""
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a == name:
-            return i
-        if a in ("--kernel", "--platform"):
-            i += 2
-        elif a.startswith(("--kernel=", "--platform=")):
-            i += 1
-        else:
-            return None
-    return None
+def run_subcommand(args: list[str], at: int, out: TextIO, err: TextIO) -> int:
+    """``serve-sim`` or ``traffic`` (at ``args[at]``; argparse); a bad line is one line on stderr (and, for
+    serve-sim, its usage) and status 1."""
+    from setkey_tui.subcommands import SubcommandError, parse
 
-
-def _int_arg(flag: str, value: str, low: int, high: int) -> int:
     try:
-        n = int(value, 0)
-    except ValueError:
-        raise UsageError(f"{flag}: {value!r} is not a number") from None
-    if not low <= n <= high:
-        raise UsageError(f"{flag}: {n} is out of range ({low}-{high})")
-    return n
+        ns = parse(args)
+    except SubcommandError as exc:
+        err.write(f"{PROG}: {args[at]}: {exc}\n")
+        if args[at] == "serve-sim":
+            err.write(_SERVE_USAGE + "\n")
+        return 1
+    if ns.command == "serve-sim":
+        return serve_sim(ns, err)
+    return run_traffic(ns, out, err)
 
 
-@dataclass
-class TrafficOptions:
-    """``traffic``'s command line."""
-
-    src: str
-    dst: str
-    proto: int
-    sport: int = 0
-    dport: int = 0
-    size: int = 64
-    count: int = 1
-    kernel: str = "auto"
-    platform: str | None = None
-
-
-def parse_traffic_args(args: list[str], at: int) -> TrafficOptions:
-    """``[--kernel K] [--platform P] traffic SRC DST [options]``; UsageError for anything else."""
-    from setkey_tui.service import DEFAULT_PACKET_SIZE, UPPER_PROTOCOLS
-
-    globals_ = ["kernel=", "platform="]
-    try:
-        pre, _ = getopt.getopt(args[:at], "", globals_)
-        post, rest = getopt.gnu_getopt(args[at + 1:], "", [*globals_, "proto=", "sport=", "dport=", "size=",
-                                                           "count="])
-    except getopt.GetoptError as exc:
-        raise UsageError(str(exc)) from None
-    if len(rest) != 2:
-        raise UsageError("traffic needs a source and a destination address")
-    o = TrafficOptions(rest[0], rest[1], UPPER_PROTOCOLS["any"], size=DEFAULT_PACKET_SIZE,
-                       kernel=default_spec())
-    for flag, value in [*pre, *post]:
-        if flag == "--kernel":
-            o.kernel = value
-        elif flag == "--platform":
-            o.platform = value
-        elif flag == "--proto":
-            if value.lower() in UPPER_PROTOCOLS:
-                o.proto = UPPER_PROTOCOLS[value.lower()]
-            elif value.isdigit():
-                o.proto = _int_arg("--proto", value, 0, 255)
-            else:
-                raise UsageError(f"--proto: unknown protocol {value!r} ({', '.join(UPPER_PROTOCOLS)} or 0-255)")
-        elif flag in ("--sport", "--dport"):
-            setattr(o, flag[2:], _int_arg(flag, value, 0, 65535))
-        elif flag == "--size":
-            o.size = _int_arg(flag, value, 1, 65535)
-        elif flag == "--count":
-            o.count = _int_arg(flag, value, 1, MAX_TRAFFIC_COUNT)
-    return o
-
-
-def run_traffic(args: list[str], at: int, out: TextIO, err: TextIO) -> int:
+def run_traffic(o: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``traffic SRC DST ...``: one line per packet on stdout, status 0; one line on stderr and status 1
     for bad arguments or a kernel that is not the simulated one."""
     from setkey_tui.service import (
+        DEFAULT_PACKET_SIZE,
+        UPPER_PROTOCOLS,
         KernelReplyError,
         KeyService,
         TrafficInputError,
@@ -538,11 +485,13 @@ def run_traffic(args: list[str], at: int, out: TextIO, err: TextIO) -> int:
         describe_traffic,
     )
 
+    o.proto = UPPER_PROTOCOLS["any"] if o.proto is None else o.proto
+    o.size = DEFAULT_PACKET_SIZE if o.size is None else o.size
+    o.kernel = o.kernel or default_spec()
     try:
-        o = parse_traffic_args(args, at)
         check_packet(o.src, o.dst, o.proto, o.sport, o.dport, o.size)
         platform = by_name(o.platform) if o.platform else current()
-    except (UsageError, ValueError) as exc:
+    except ValueError as exc:
         err.write(f"{PROG}: traffic: {exc}\n")
         return 1
     try:
@@ -616,22 +565,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: list[str], out: TextIO, err: TextIO) -> int:
-    if args and args[0] == "serve-sim":
-        return serve_sim(args[1:], err)
-    at = _subcommand_at(args, "traffic")
+    from setkey_tui.subcommands import subcommand_at
+
+    at = subcommand_at(args)
     if at is not None:
-        return run_traffic(args, at, out, err)
+        return run_subcommand(args, at, out, err)
     try:
         opts = parse_args(args)
     except UsageError as exc:
         err.write(f"{PROG}: {exc}\n")
-        out.write(USAGE)
+        out.write(banner() + "\n" + USAGE)
         return 1
     if opts.help:
-        out.write(HELP)
+        out.write(banner() + "\n" + HELP)
         return 0
     if opts.version:
-        out.write(f"{PROG} @(#) {PROG} {__version__} (setkey of ipsec-tools 0.8.2, re-implemented)\n")
+        out.write(banner() + "\n")
         return 1
     try:
         platform = by_name(opts.platform) if opts.platform else current()
@@ -644,7 +593,7 @@ def _main(args: list[str], out: TextIO, err: TextIO) -> int:
     if opts.mode is None and not opts.files:
         if sys.stdin.isatty() and sys.stdout.isatty():
             return _start_tui(opts, platform, err)
-        out.write(USAGE)
+        out.write(banner() + "\n" + USAGE)
         return 1
     if opts.mode is None:
         return run_files(opts, platform, now, out, err)
