@@ -8,7 +8,6 @@ message files. Without an operation, on a terminal, the TUI starts.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import getopt
 import math
@@ -17,18 +16,17 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO, cast
+from typing import TYPE_CHECKING, TextIO, cast
 
 from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
 from setkey_tui.kernel.select import default_spec, open_transport
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import DecodeError, Message, decode, header_only, split
 from setkey_tui.pfkey.platform import Platform, by_name, current
-from setkey_tui.render.hexdump import hexdump
-from setkey_tui.render.kdebug import kdebug
-from setkey_tui.render.monitor import format_monitor_entry
 from setkey_tui.render.postproc import DumpOptions, postproc
-from setkey_tui.render.short import short_header
+
+if TYPE_CHECKING:
+    import argparse
 
 PROG = "setkey-tui"
 RECV_TIMEOUT = 1.0  # setkey's SO_RCVTIMEO
@@ -220,8 +218,12 @@ class Conversation:
         data = header_only(msg_type, satype, pid=os.getpid() & 0xFFFFFFFF).encode(self.platform)
         out, opts, platform = self.out, self.opts, self.platform
         if opts.verbose:
+            from setkey_tui.render.kdebug import kdebug
+
             out.write(kdebug(data, platform) + "\n")
         if opts.hexdump:
+            from setkey_tui.render.hexdump import hexdump
+
             out.write(hexdump(data))
         t = self.t
         t.send(data)
@@ -242,6 +244,8 @@ class Conversation:
             if match and (reply[12:16] != pid or reply[1] != msg_type):
                 continue  # another socket's message
             if opts.verbose:
+                from setkey_tui.render.kdebug import kdebug
+
                 out.write(kdebug(reply, platform) + "\n")
             try:
                 msg = decode(reply, platform)
@@ -268,6 +272,8 @@ def run_dump(conv: Conversation) -> int:
     """-D / -DP / -D -l."""
     mtype = MsgType.X_SPDDUMP if conv.opts.policy else MsgType.DUMP
     if conv.opts.loop:
+        from setkey_tui.render.short import short_header
+
         conv.out.write(short_header())
         while True:
             status = conv.request(mtype)
@@ -307,6 +313,7 @@ def run_monitor(conv: Conversation) -> int:
             conv.err.write(f"{PROG}: cannot write {conv.opts.record}: {exc.strerror}\n")
             return 1
     from setkey_tui.kernel.replay import format_record
+    from setkey_tui.render.monitor import format_monitor_entry
 
     t, out, platform = conv.t, conv.out, conv.platform
     tflag, hexdump_ = conv.opts.tflag, conv.opts.hexdump
@@ -451,6 +458,26 @@ def serve_sim(ns: argparse.Namespace, err: TextIO) -> int:
     return 0
 
 
+SUBCOMMANDS = ("serve-sim", "traffic")
+_GLOBAL_OPTIONS = ("--kernel", "--platform")
+
+
+def subcommand_at(args: list[str]) -> int | None:
+    """Where a subcommand starts when only --kernel/--platform options come before it, else None."""
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in SUBCOMMANDS:
+            return i
+        if a in _GLOBAL_OPTIONS:
+            i += 2
+        elif a.startswith(tuple(f"{o}=" for o in _GLOBAL_OPTIONS)):
+            i += 1
+        else:
+            return None
+    return None
+
+
 _SERVE_USAGE = f"usage: {PROG} serve-sim PATH [--sim-state FILE]"
 
 
@@ -565,8 +592,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: list[str], out: TextIO, err: TextIO) -> int:
-    from setkey_tui.subcommands import subcommand_at
-
     at = subcommand_at(args)
     if at is not None:
         return run_subcommand(args, at, out, err)

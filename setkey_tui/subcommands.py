@@ -11,8 +11,6 @@ from collections.abc import Callable
 from typing import NoReturn
 
 PROG = "setkey-tui"
-NAMES = ("serve-sim", "traffic")
-GLOBAL_OPTIONS = ("--kernel", "--platform")
 MAX_TRAFFIC_COUNT = 1_000_000
 
 
@@ -25,22 +23,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise SubcommandError(message)
-
-
-def subcommand_at(args: list[str]) -> int | None:
-    """Where a subcommand starts when only --kernel/--platform options come before it, else None."""
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a in NAMES:
-            return i
-        if a in GLOBAL_OPTIONS:
-            i += 2
-        elif a.startswith(tuple(f"{o}=" for o in GLOBAL_OPTIONS)):
-            i += 1
-        else:
-            return None
-    return None
 
 
 def _number(low: int, high: int) -> Callable[[str], int]:
