@@ -20,7 +20,10 @@ class Transport(Protocol):
     """A PF_KEY conversation with one kernel, as one socket sees it.
 
     ``send`` takes one whole message; ``recv`` returns one whole message or None when ``timeout``
-    (seconds; None = block) passes. ``set_promisc`` asks for copies of every message (SADB_X_PROMISC).
+    (seconds; None = block) passes; ``recv(0)`` returns only a message that is already there, without
+    waiting (the command line reads a burst that way: one wait, then what the socket holds). A transport
+    keeps per-message costs to the read itself: no clock read or extra system call per message where the
+    platform can avoid them (PFKeySocket: SO_RCVTIMEO and MSG_DONTWAIT). ``set_promisc`` asks for copies of every message (SADB_X_PROMISC).
     ``description`` is what the UI shows ("real PF_KEY", "simulated (no PF_KEY: ...)", ...).
     """
 
