@@ -116,11 +116,14 @@ def timed(cmd: list[str], *, stdin: str | None = None, runs: int = 5) -> float:
     return statistics.median(out)
 
 
-def time_and_rss(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one run of ``cmd`` (by /usr/bin/time)."""
+def time_and_rss(cmd: list[str]) -> tuple[float, float] | str:
+    """Wall seconds and peak RSS (MiB) of one run of ``cmd`` (by /usr/bin/time), or what it said when it
+    failed."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as fh:
-        subprocess.run(["/usr/bin/time", "-o", fh.name, "-f", "%e %M", *cmd], env=ENV, stdout=subprocess.DEVNULL,
-                       check=True)
+        r = subprocess.run(["/usr/bin/time", "-o", fh.name, "-f", "%e %M", *cmd], env=ENV,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode:
+            return f"failed (status {r.returncode}): {r.stderr.strip()}"
         wall, rss = fh.read().split()[-2:]
     return float(wall), int(rss) / 1024
 
@@ -155,8 +158,11 @@ def bench_startup(k: Kernel, tmp: Path) -> None:
 def bench_dump(k: Kernel) -> None:
     for n in (SMALL, BIG):
         k.load(n)
-        wall, rss = time_and_rss(cli(k.spec, "-D"))
-        print(f"  -D of {n:>6} SAs: {wall:6.2f} s, peak RSS {rss:5.1f} MiB")
+        got = time_and_rss(cli(k.spec, "-D"))
+        if isinstance(got, str):
+            print(f"  -D of {n:>6} SAs: {got}")
+        else:
+            print(f"  -D of {n:>6} SAs: {got[0]:6.2f} s, peak RSS {got[1]:5.1f} MiB")
     if shutil.which("strace"):
         k.load(SMALL)
         calls = strace_calls(cli(k.spec, "-D"))
