@@ -4,7 +4,7 @@ On the served simulated kernel (always) and, with ``--uml`` (or ``BENCH_CLI_UML=
 user-mode-linux kernel on the real PF_KEY, it prints (``--uml-only``: the real kernel only):
 
 - startup: ``python -c pass`` beside a one-statement ``-f``, a one-statement ``-c`` and ``-D`` of an empty SAD;
-- ``-D`` wall time and peak RSS at 10k and 100k SAs (``BENCH_CLI_BIG`` sets the larger size);
+- ``-D`` wall time and peak RSS at 2k, 10k, 20k and 100k SAs (``BENCH_CLI_BIG`` sets the largest);
 - ``-x`` lag: how long after the last message of a burst at ~10k messages/s its line is printed;
 - ``-f`` of N ``add`` statements (``BENCH_CLI_N``, default 100k) beside a plain loop that sends the same
   pre-encoded messages and reads each reply, on the same kernel in the same run (ratio);
@@ -156,7 +156,7 @@ def bench_startup(k: Kernel, tmp: Path) -> None:
 
 
 def bench_dump(k: Kernel) -> None:
-    for n in (SMALL, BIG):
+    for n in sorted({2_000, SMALL, 20_000, BIG}):  # the pairs: 2k vs 20k, 10k vs 100k
         k.load(n)
         got = time_and_rss(cli(k.spec, "-D"))
         if isinstance(got, str):
