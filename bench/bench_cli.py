@@ -97,7 +97,10 @@ class Kernel:
             t.close()
 
     def flush(self) -> None:
-        subprocess.run(cli(self.spec, "-F"), env=ENV, check=True, stdout=subprocess.DEVNULL)
+        r = subprocess.run(cli(self.spec, "-F"), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True)
+        if r.returncode:
+            raise RuntimeError(f"-F failed: {r.stderr.strip()}")
 
     def load(self, n: int) -> None:
         """A SAD of exactly ``n`` SAs, loaded by the plain loop."""

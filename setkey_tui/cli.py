@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO, cast
 
-from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
+from setkey_tui.kernel.base import MessagesLost, Transport, TransportError, reply_timeout
 from setkey_tui.kernel.select import default_spec, open_transport
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import DecodeError, Message, decode, header_only, split
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     import argparse
 
 PROG = "setkey-tui"
-RECV_TIMEOUT = 1.0  # setkey's SO_RCVTIMEO
 
 def version() -> str:
     """The installed package's version (importlib.metadata), or "unknown" when it is not installed."""
@@ -229,15 +228,15 @@ class Conversation:
         t.send(data)
         pid, dump_opts, order = data[12:16], self.dump_opts, "little" if platform.byteorder == "<" else "big"
         match = not getattr(t, "answers_in_order", False)
-        now, count = int(self.now()), 0
+        now, count, wait = int(self.now()), 0, reply_timeout(t)
         while True:
             try:
-                reply = t.recv(RECV_TIMEOUT)
+                reply = t.recv(wait)
             except MessagesLost as exc:
                 return self.fail(f"{PROG}: {exc}")
             if reply is None:
                 got = f" after {count} entr{'y' if count == 1 else 'ies'}" if count else ""
-                return self.fail(f"{PROG}: no answer from the kernel within {RECV_TIMEOUT:g} s{got} "
+                return self.fail(f"{PROG}: no answer from the kernel within {wait:g} s{got} "
                                  "(recv: Resource temporarily unavailable)")
             if len(reply) < 16 or int.from_bytes(reply[4:6], order) * 8 != len(reply):
                 return self.fail("setkey: invalid keymsg length")

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Literal, NoReturn, TextIO, cast
 
-from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
+from setkey_tui.kernel.base import MessagesLost, Transport, TransportError, reply_timeout
 from setkey_tui.lang.compile import Supported, compile_statement, deleteall_messages
 from setkey_tui.lang.errors import SetkeyParseError
 from setkey_tui.lang.grammar import build, error_at
@@ -36,7 +36,6 @@ from setkey_tui.pfkey.message import Message, decode
 from setkey_tui.pfkey.platform import LINUX, Platform
 from setkey_tui.pfkey.wire import DecodeError, EncodeError
 
-RECV_TIMEOUT = 1.0  # setkey's SO_RCVTIMEO: the wait for each message
 PROG = "setkey"  # the prefix of setkey's own wording
 TUI = "setkey-tui"  # the prefix of our own messages
 READ_SIZE = 65536
@@ -69,6 +68,7 @@ class _Session:
         self.transport = None if dry_run else transport
         # A recording answers each request with its next messages, addressed to whoever recorded them.
         self.match_replies = not getattr(transport, "answers_in_order", False)
+        self.wait = reply_timeout(transport)  # for each message of an answer
         self.platform: Platform = transport.platform if transport is not None else LINUX
         self.byteorder: Literal["little", "big"] = "little" if self.platform.byteorder == "<" else "big"
         self.stdin_mode = stdin_mode
@@ -201,7 +201,7 @@ class _Session:
         assert self.transport is not None
         while True:
             try:
-                return self.transport.recv(RECV_TIMEOUT)
+                return self.transport.recv(self.wait)
             except MessagesLost as exc:
                 self.err.write(f"{TUI}: {exc}\n")
             except TransportError as exc:
@@ -574,7 +574,7 @@ def run_script(source: str | Callable[[int], str], transport: Transport | None, 
     if session.unanswered and status == 0:
         n = session.unanswered
         session.err.write(f"{TUI}: {n} request{'' if n == 1 else 's'} got no answer from the kernel "
-                          f"within {RECV_TIMEOUT:g} s\n")
+                          f"within {session.wait:g} s\n")
         return 1
     return status
 

@@ -6,6 +6,15 @@ from typing import Protocol, runtime_checkable
 
 from setkey_tui.pfkey.platform import Platform
 
+REPLY_TIMEOUT = 1.0  # seconds a request waits for each message of its answer: setkey's SO_RCVTIMEO
+
+
+def reply_timeout(transport: object) -> float:
+    """How long a request on ``transport`` waits for each message of its answer: the transport's own
+    ``reply_timeout`` (a served simulated kernel, slower than a real one, sets a longer one), else 1 s."""
+    value = getattr(transport, "reply_timeout", REPLY_TIMEOUT)
+    return value if isinstance(value, int | float) and value > 0 else REPLY_TIMEOUT
+
 
 class TransportError(Exception):
     """A transport failed: ``str()`` is one clear line for the user (what happened, what to do)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from setkey_tui.kernel.select import SERVED_REPLY_TIMEOUT
 from setkey_tui.kernel.sim.protocol import control
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import decode
@@ -79,15 +80,15 @@ def test_a_dump_without_an_answer_is_an_error_not_an_empty_success(fake_kernel) 
     k = fake_kernel(lambda conn, data: None)  # never answers
     r = run("--kernel", f"sim@{k.path}", "-D")
     assert (r.returncode, r.stdout) == (1, "")
-    assert r.stderr == ("setkey-tui: no answer from the kernel within 1 s "
+    assert r.stderr == (f"setkey-tui: no answer from the kernel within {SERVED_REPLY_TIMEOUT:g} s "
                         "(recv: Resource temporarily unavailable)\n")
 
 
 def test_the_wait_is_per_message_not_per_dump(fake_kernel) -> None:  # type: ignore[no-untyped-def]
     def slow_dump(conn: socket.socket, data: bytes) -> None:
         req = decode(data, LINUX)
-        for seq in (2, 1, 0):  # three entries 0.4 s apart: 1.2 s in all, more than one wait
-            time.sleep(0.4)
+        for seq in (2, 1, 0):  # three entries, the dump longer in all than one wait
+            time.sleep(SERVED_REPLY_TIMEOUT * 0.4)
             conn.send(esp_sa(seq=seq, spi=0x100 + seq)._replace(pid=req.pid).encode(LINUX))
 
     k = fake_kernel(slow_dump)
