@@ -212,8 +212,9 @@ class Conversation:
         """Send one header-only request and print its answers as they arrive (until seq 0 or an error).
 
         The answers are the messages with the request's pid and type; other sockets' broadcasts are skipped.
-        The wait is per message: when none comes within a second, or the kernel dropped messages, the
-        status is 1 (an incomplete dump is never an empty success)."""
+        The wait is per message (:func:`reply_timeout`: setkey's second on a real socket): when none comes
+        in time, or the kernel dropped messages, the status is 1 (an incomplete dump is never an empty
+        success)."""
         data = header_only(msg_type, satype, pid=os.getpid() & 0xFFFFFFFF).encode(self.platform)
         out, opts, platform = self.out, self.opts, self.platform
         if opts.verbose:
