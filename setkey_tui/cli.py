@@ -8,6 +8,7 @@ message files. Without an operation, on a terminal, the TUI starts.
 
 from __future__ import annotations
 
+import contextlib
 import getopt
 import math
 import os
@@ -15,25 +16,37 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO, cast
 
-from setkey_tui import __version__
-from setkey_tui.kernel.base import Transport, TransportError
+from setkey_tui.kernel.base import MessagesLost, Transport, TransportError, reply_timeout
 from setkey_tui.kernel.select import default_spec, open_transport
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import DecodeError, Message, decode, header_only, split
 from setkey_tui.pfkey.platform import Platform, by_name, current
-from setkey_tui.render.hexdump import hexdump
-from setkey_tui.render.kdebug import kdebug
-from setkey_tui.render.monitor import format_monitor_entry, message_length
 from setkey_tui.render.postproc import DumpOptions, postproc
-from setkey_tui.render.short import short_header
+
+if TYPE_CHECKING:
+    import argparse
 
 PROG = "setkey-tui"
-RECV_TIMEOUT = 1.0  # setkey's SO_RCVTIMEO
+
+def version() -> str:
+    """The installed package's version (importlib.metadata), or "unknown" when it is not installed."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("setkey-tui")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def banner() -> str:
+    """setkey's ``@(#)`` line."""
+    return f"{PROG} @(#) {PROG} {version()} (setkey of ipsec-tools 0.8.2, re-implemented)"
+
 
 USAGE = f"""\
-{PROG} @(#) {PROG} {__version__} (setkey of ipsec-tools 0.8.2, re-implemented)
 usage: {PROG} [-vrk] file ...
        {PROG} [-nvrk] -c
        {PROG} [-nvrk] -f filename
@@ -176,7 +189,8 @@ def open_kernel(spec: str, platform: Platform) -> Transport:
 
 
 class Conversation:
-    """setkey's sendkeymsg/postproc loop over one transport, writing what setkey writes."""
+    """setkey's sendkeymsg/postproc loop over one transport, writing what setkey writes (streamed: each entry
+    is formatted as its message arrives and written in blocks)."""
 
     def __init__(self, transport: Transport, opts: Options, platform: Platform, now: Callable[[], float],
                  out: TextIO, err: TextIO) -> None:
@@ -188,39 +202,66 @@ class Conversation:
         self.err = err
         self.dump_opts = DumpOptions(all_=opts.all_, withports=opts.withports, short=opts.loop)
 
-    def request(self, msg_type: int, satype: int = 0) -> None:
-        """Send one header-only request and print the replies (until seq 0 or an error)."""
+    def fail(self, text: str) -> int:
+        """Write what was gathered, then one line on stderr; status 1."""
+        self.out.flush()
+        self.err.write(text + "\n")
+        return 1
+
+    def request(self, msg_type: int, satype: int = 0) -> int:
+        """Send one header-only request and print its answers as they arrive (until seq 0 or an error).
+
+        The answers are the messages with the request's pid and type; other sockets' broadcasts are skipped.
+        The wait is per message (:func:`reply_timeout`: setkey's second on a real socket): when none comes
+        in time, or the kernel dropped messages, the status is 1 (an incomplete dump is never an empty
+        success)."""
         data = header_only(msg_type, satype, pid=os.getpid() & 0xFFFFFFFF).encode(self.platform)
-        if self.opts.verbose:
-            self.out.write(kdebug(data, self.platform) + "\n")
-        if self.opts.hexdump:
-            self.out.write(hexdump(data))
-        self.t.send(data)
+        out, opts, platform = self.out, self.opts, self.platform
+        if opts.verbose:
+            from setkey_tui.render.kdebug import kdebug
+
+            out.write(kdebug(data, platform) + "\n")
+        if opts.hexdump:
+            from setkey_tui.render.hexdump import hexdump
+
+            out.write(hexdump(data))
+        t = self.t
+        t.send(data)
+        pid, dump_opts, order = data[12:16], self.dump_opts, "little" if platform.byteorder == "<" else "big"
+        match = not getattr(t, "answers_in_order", False)
+        now, count, wait = int(self.now()), 0, reply_timeout(t)
         while True:
-            reply = self.t.recv(RECV_TIMEOUT)
-            if reply is None:
-                self.out.flush()
-                self.err.write("recv: Resource temporarily unavailable\n")
-                return
-            if message_length(reply, self.platform) != len(reply):
-                self.out.flush()
-                self.err.write(f"{PROG}: invalid keymsg length\n")
-                return
-            if self.opts.verbose:
-                self.out.write(kdebug(reply, self.platform) + "\n")
             try:
-                msg = decode(reply, self.platform)
+                reply = t.recv(wait)
+            except MessagesLost as exc:
+                return self.fail(f"{PROG}: {exc}")
+            if reply is None:
+                got = f" after {count} entr{'y' if count == 1 else 'ies'}" if count else ""
+                return self.fail(f"{PROG}: no answer from the kernel within {wait:g} s{got} "
+                                 "(recv: Resource temporarily unavailable)")
+            if len(reply) < 16 or int.from_bytes(reply[4:6], order) * 8 != len(reply):
+                return self.fail("setkey: invalid keymsg length")
+            if match and (reply[12:16] != pid or reply[1] != msg_type):
+                continue  # another socket's message
+            if opts.verbose:
+                from setkey_tui.render.kdebug import kdebug
+
+                out.write(kdebug(reply, platform) + "\n")
+            try:
+                msg = decode(reply, platform)
             except DecodeError as exc:
                 self.out.flush()
                 self.err.write(f"{PROG}: cannot show a kernel reply: {exc}\n")
-                if reply[2] or int.from_bytes(reply[8:12], "little" if self.platform.byteorder == "<"
-                                              else "big") == 0:
-                    return
+                if reply[2] or int.from_bytes(reply[8:12], order) == 0:
+                    return 1
                 continue
-            text, error = postproc(msg, now=int(self.now()), options=self.dump_opts, platform=self.platform)
-            self.out.write(text)
+            count += 1
+            if not count & 255:  # the clock, once in a while: a long dump spans seconds
+                now = int(self.now())
+            text, error = postproc(msg, now=now, options=dump_opts, platform=platform)
+            out.write(text)
             if error or msg.seq == 0:
-                return
+                return 0
 
 
 def _is_exhausted(t: Transport) -> bool:
@@ -231,25 +272,33 @@ def run_dump(conv: Conversation) -> int:
     """-D / -DP / -D -l."""
     mtype = MsgType.X_SPDDUMP if conv.opts.policy else MsgType.DUMP
     if conv.opts.loop:
+        from setkey_tui.render.short import short_header
+
         conv.out.write(short_header())
         while True:
-            conv.request(mtype)
+            status = conv.request(mtype)
             conv.out.flush()
-            if _is_exhausted(conv.t):
-                return 0
+            if status or _is_exhausted(conv.t):
+                return status
             time.sleep(1)
-    conv.request(mtype)
-    return 0
+    status = conv.request(mtype)
+    conv.out.flush()
+    return status
 
 
 def run_flush(conv: Conversation) -> int:
     """-F / -FP."""
-    conv.request(MsgType.X_SPDFLUSH if conv.opts.policy else MsgType.FLUSH)
-    return 0
+    status = conv.request(MsgType.X_SPDFLUSH if conv.opts.policy else MsgType.FLUSH)
+    conv.out.flush()
+    return status
 
 
 def run_monitor(conv: Conversation) -> int:
-    """-x: promiscuous mode, then every message decoded until interrupted (or a replay ends)."""
+    """-x: promiscuous mode, then every message decoded until interrupted (or a replay ends).
+
+    Messages are read in bursts: the first one waits, the rest of what the socket holds is taken without
+    waiting, and the burst is written out before the next wait, so the last line of a flood is out as soon
+    as the flood ends. A loss (the kernel dropped messages) is said at its place and the monitor goes on."""
     rec: TextIO | None = None
     if conv.opts.record is not None:
         try:  # the messages carry keys: owner-only, also when the file existed
@@ -264,26 +313,45 @@ def run_monitor(conv: Conversation) -> int:
             conv.err.write(f"{PROG}: cannot write {conv.opts.record}: {exc.strerror}\n")
             return 1
     from setkey_tui.kernel.replay import format_record
+    from setkey_tui.render.monitor import format_monitor_entry
 
+    t, out, platform = conv.t, conv.out, conv.platform
+    tflag, hexdump_ = conv.opts.tflag, conv.opts.hexdump
+    replayed = hasattr(t, "last_time")
     try:
-        conv.t.set_promisc(True)
+        t.set_promisc(True)
         while True:
-            if _is_exhausted(conv.t):
+            if _is_exhausted(t):
+                out.flush()
                 return 0
-            data = conv.t.recv(RECV_TIMEOUT)
-            if data is None:
-                continue
-            recorded = getattr(conv.t, "last_time", None)
-            when = recorded if recorded is not None else conv.now()
+            try:
+                data = t.recv(None)
+                if data is None:
+                    continue
+                when = conv.now()  # one clock read per burst: its messages arrived together
+                for _ in range(BURST):
+                    if replayed and t.last_time is not None:  # type: ignore[attr-defined]
+                        when = t.last_time  # type: ignore[attr-defined]
+                    if rec is not None:
+                        rec.write(format_record(data, when))
+                    out.write(format_monitor_entry(data, when=when, tflag=tflag, hexdump=hexdump_,
+                                                   platform=platform))
+                    data = t.recv(0)
+                    if data is None:
+                        break
+            except MessagesLost as exc:
+                out.flush()
+                conv.err.write(f"{PROG}: {exc}\n")
+                conv.err.flush()
             if rec is not None:
-                rec.write(format_record(data, when))
                 rec.flush()
-            conv.out.write(format_monitor_entry(data, when=when, tflag=conv.opts.tflag,
-                                                hexdump=conv.opts.hexdump, platform=conv.platform))
-            conv.out.flush()
+            out.flush()
     finally:
         if rec is not None:
             rec.close()
+
+
+BURST = 4096  # messages at most between two writes of the monitor
 
 
 def run_files(opts: Options, platform: Platform, now: Callable[[], float], out: TextIO, err: TextIO) -> int:
@@ -314,31 +382,37 @@ def run_files(opts: Options, platform: Platform, now: Callable[[], float], out: 
 
 def run_script_mode(opts: Options, platform: Platform, now: Callable[[], float], out: TextIO,
                     err: TextIO) -> int:
-    """-c / -f FILE / -d: hand the text to the language's run_script."""
-    from setkey_tui.script import run_script
+    """-c / -f FILE / -d: the language's run_script, fed as the input arrives (statement by statement)."""
+    from setkey_tui.script import fd_reader, run_script
 
+    fd: int | None = None
     if opts.script_file is None or opts.script_file == "-":
-        text = sys.stdin.read()
+        read = fd_reader(sys.stdin.fileno())
     else:
         try:
-            with open(opts.script_file, encoding="utf-8", errors="surrogateescape") as fh:
-                text = fh.read()
+            fd = os.open(opts.script_file, os.O_RDONLY)
         except OSError as exc:
             err.write(f"{PROG}: cannot open {opts.script_file}: {exc.strerror}\n")
             return 1
+        read = fd_reader(fd)
     transport = None
-    if not opts.dry_run:
-        transport = _open_or_report(opts, platform, err)
-        if transport is None:
-            return 1
     try:
-        return run_script(text, transport, stdin_mode=opts.stdin_mode, verbose=opts.verbose,
+        if not opts.dry_run:
+            transport = _open_or_report(opts, platform, err)
+            if transport is None:
+                return 1
+        return run_script(read, transport, stdin_mode=opts.stdin_mode, verbose=opts.verbose,
                           dry_run=opts.dry_run, kernel_mode=opts.kernel_mode, out=out, err=err, now=now,
                           no_action=opts.notreally, hexdump=opts.hexdump, show_all=opts.all_,
                           withports=opts.withports)
+    except OSError as exc:  # reading the script failed (EIO from a vanished terminal, EISDIR ...)
+        err.write(f"{PROG}: cannot read {opts.script_file or 'standard input'}: {exc.strerror}\n")
+        return 1
     finally:
         if transport is not None:
             transport.close()
+        if fd is not None:
+            os.close(fd)
 
 
 def _open_or_report(opts: Options, platform: Platform, err: TextIO) -> Transport | None:
@@ -355,28 +429,27 @@ def _open_or_report(opts: Options, platform: Platform, err: TextIO) -> Transport
     return t
 
 
-def serve_sim(argv: list[str], err: TextIO) -> int:
+def serve_sim(ns: argparse.Namespace, err: TextIO) -> int:
     """``serve-sim PATH [--sim-state FILE]``: run the simulated kernel on a Unix socket."""
+    from setkey_tui.kernel.select import check_socket_path
+
     try:
-        pairs, rest = getopt.gnu_getopt(argv, "", ["sim-state="])
-    except getopt.GetoptError as exc:
-        err.write(f"{PROG}: {exc}\n")
-        return 1
-    if len(rest) != 1:
-        err.write(f"usage: {PROG} serve-sim PATH [--sim-state FILE]\n")
+        check_socket_path(ns.path)
+    except TransportError as exc:
+        err.write(f"{PROG}: serve-sim: {exc}\n")
         return 1
     state: str | None = None
-    for _, value in pairs:
+    if ns.sim_state is not None:
         try:
-            with open(value, encoding="utf-8") as fh:
+            with open(ns.sim_state, encoding="utf-8") as fh:
                 state = fh.read()
         except OSError as exc:
-            err.write(f"{PROG}: cannot open {value}: {exc.strerror}\n")
+            err.write(f"{PROG}: cannot open {ns.sim_state}: {exc.strerror}\n")
             return 1
     from setkey_tui.kernel.sim.server import serve
 
     try:
-        serve(rest[0], state_script=state)
+        serve(ns.path, state_script=state)
     except KeyboardInterrupt:
         return 0
     except (OSError, TransportError, ValueError) as exc:
@@ -385,92 +458,52 @@ def serve_sim(argv: list[str], err: TextIO) -> int:
     return 0
 
 
-_TRAFFIC_USAGE = (f"usage: {PROG} [--kernel sim|sim@PATH] traffic SRC DST [--proto NAME|NUM] [--sport N] "
-                  "[--dport N] [--size BYTES] [--count N]")
-MAX_TRAFFIC_COUNT = 1_000_000
+SUBCOMMANDS = ("serve-sim", "traffic")
+_GLOBAL_OPTIONS = ("--kernel", "--platform")
 
 
-def _subcommand_at(args: list[str], name: str) -> int | None:
-    """Where subcommand ``name`` starts when only --kernel/--platform options come before it, else None."""
+def subcommand_at(args: list[str]) -> int | None:
+    """Where a subcommand starts when only --kernel/--platform options come before it, else None."""
     i = 0
     while i < len(args):
         a = args[i]
-        if a == name:
+        if a in SUBCOMMANDS:
             return i
-        if a in ("--kernel", "--platform"):
+        if a in _GLOBAL_OPTIONS:
             i += 2
-        elif a.startswith(("--kernel=", "--platform=")):
+        elif a.startswith(tuple(f"{o}=" for o in _GLOBAL_OPTIONS)):
             i += 1
         else:
             return None
     return None
 
 
-def _int_arg(flag: str, value: str, low: int, high: int) -> int:
+_SERVE_USAGE = f"usage: {PROG} serve-sim PATH [--sim-state FILE]"
+
+
+def run_subcommand(args: list[str], at: int, out: TextIO, err: TextIO) -> int:
+    """``serve-sim`` or ``traffic`` (at ``args[at]``; argparse); a bad line is one line on stderr (and, for
+    serve-sim, its usage) and status 1."""
+    from setkey_tui.subcommands import SubcommandError, parse
+
     try:
-        n = int(value, 0)
-    except ValueError:
-        raise UsageError(f"{flag}: {value!r} is not a number") from None
-    if not low <= n <= high:
-        raise UsageError(f"{flag}: {n} is out of range ({low}-{high})")
-    return n
+        ns = parse(args)
+    except SubcommandError as exc:
+        err.write(f"{PROG}: {args[at]}: {exc}\n")
+        if args[at] == "serve-sim":
+            err.write(_SERVE_USAGE + "\n")
+        return 1
+    if ns.command == "serve-sim":
+        return serve_sim(ns, err)
+    return run_traffic(ns, out, err)
 
 
-@dataclass
-class TrafficOptions:
-    """``traffic``'s command line."""
-
-    src: str
-    dst: str
-    proto: int
-    sport: int = 0
-    dport: int = 0
-    size: int = 64
-    count: int = 1
-    kernel: str = "auto"
-    platform: str | None = None
-
-
-def parse_traffic_args(args: list[str], at: int) -> TrafficOptions:
-    """``[--kernel K] [--platform P] traffic SRC DST [options]``; UsageError for anything else."""
-    from setkey_tui.service import DEFAULT_PACKET_SIZE, UPPER_PROTOCOLS
-
-    globals_ = ["kernel=", "platform="]
-    try:
-        pre, _ = getopt.getopt(args[:at], "", globals_)
-        post, rest = getopt.gnu_getopt(args[at + 1:], "", [*globals_, "proto=", "sport=", "dport=", "size=",
-                                                           "count="])
-    except getopt.GetoptError as exc:
-        raise UsageError(str(exc)) from None
-    if len(rest) != 2:
-        raise UsageError("traffic needs a source and a destination address")
-    o = TrafficOptions(rest[0], rest[1], UPPER_PROTOCOLS["any"], size=DEFAULT_PACKET_SIZE,
-                       kernel=default_spec())
-    for flag, value in [*pre, *post]:
-        if flag == "--kernel":
-            o.kernel = value
-        elif flag == "--platform":
-            o.platform = value
-        elif flag == "--proto":
-            if value.lower() in UPPER_PROTOCOLS:
-                o.proto = UPPER_PROTOCOLS[value.lower()]
-            elif value.isdigit():
-                o.proto = _int_arg("--proto", value, 0, 255)
-            else:
-                raise UsageError(f"--proto: unknown protocol {value!r} ({', '.join(UPPER_PROTOCOLS)} or 0-255)")
-        elif flag in ("--sport", "--dport"):
-            setattr(o, flag[2:], _int_arg(flag, value, 0, 65535))
-        elif flag == "--size":
-            o.size = _int_arg(flag, value, 1, 65535)
-        elif flag == "--count":
-            o.count = _int_arg(flag, value, 1, MAX_TRAFFIC_COUNT)
-    return o
-
-
-def run_traffic(args: list[str], at: int, out: TextIO, err: TextIO) -> int:
+def run_traffic(o: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``traffic SRC DST ...``: one line per packet on stdout, status 0; one line on stderr and status 1
     for bad arguments or a kernel that is not the simulated one."""
     from setkey_tui.service import (
+        DEFAULT_PACKET_SIZE,
+        UPPER_PROTOCOLS,
         KernelReplyError,
         KeyService,
         TrafficInputError,
@@ -479,11 +512,13 @@ def run_traffic(args: list[str], at: int, out: TextIO, err: TextIO) -> int:
         describe_traffic,
     )
 
+    o.proto = UPPER_PROTOCOLS["any"] if o.proto is None else o.proto
+    o.size = DEFAULT_PACKET_SIZE if o.size is None else o.size
+    o.kernel = o.kernel or default_spec()
     try:
-        o = parse_traffic_args(args, at)
         check_packet(o.src, o.dst, o.proto, o.sport, o.dport, o.size)
         platform = by_name(o.platform) if o.platform else current()
-    except (UsageError, ValueError) as exc:
+    except ValueError as exc:
         err.write(f"{PROG}: traffic: {exc}\n")
         return 1
     try:
@@ -544,32 +579,33 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     out, err = sys.stdout, sys.stderr
     try:
-        return _main(args, out, err)
-    except KeyboardInterrupt:
-        return 0
-    except BrokenPipeError:
+        status = _main(args, out, err)
+    except KeyboardInterrupt:  # as a C program killed by SIGINT
+        status = 130
+    except BrokenPipeError:  # as a C program killed by SIGPIPE
+        status = 141
+    if status == 141:  # nothing more can reach the reader: no second error when Python flushes at exit
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 0
+        os.close(devnull)
+    return status
 
 
 def _main(args: list[str], out: TextIO, err: TextIO) -> int:
-    if args and args[0] == "serve-sim":
-        return serve_sim(args[1:], err)
-    at = _subcommand_at(args, "traffic")
+    at = subcommand_at(args)
     if at is not None:
-        return run_traffic(args, at, out, err)
+        return run_subcommand(args, at, out, err)
     try:
         opts = parse_args(args)
     except UsageError as exc:
         err.write(f"{PROG}: {exc}\n")
-        out.write(USAGE)
+        out.write(banner() + "\n" + USAGE)
         return 1
     if opts.help:
-        out.write(HELP)
+        out.write(banner() + "\n" + HELP)
         return 0
     if opts.version:
-        out.write(f"{PROG} @(#) {PROG} {__version__} (setkey of ipsec-tools 0.8.2, re-implemented)\n")
+        out.write(banner() + "\n")
         return 1
     try:
         platform = by_name(opts.platform) if opts.platform else current()
@@ -582,14 +618,17 @@ def _main(args: list[str], out: TextIO, err: TextIO) -> int:
     if opts.mode is None and not opts.files:
         if sys.stdin.isatty() and sys.stdout.isatty():
             return _start_tui(opts, platform, err)
-        out.write(USAGE)
+        out.write(banner() + "\n" + USAGE)
         return 1
     if opts.mode is None:
         return run_files(opts, platform, now, out, err)
     transport = _open_or_report(opts, platform, err)
     if transport is None:
         return 1
-    conv = Conversation(transport, opts, transport.platform, now, out, err)
+    from setkey_tui.blockwriter import BlockWriter
+
+    stream = BlockWriter(out)
+    conv = Conversation(transport, opts, transport.platform, now, cast(TextIO, stream), err)
     try:
         if opts.mode == "dump":
             return run_dump(conv)
@@ -597,8 +636,12 @@ def _main(args: list[str], out: TextIO, err: TextIO) -> int:
             return run_flush(conv)
         return run_monitor(conv)
     except TransportError as exc:
-        out.flush()
+        stream.flush()
         err.write(f"{PROG}: {exc}\n")
         return 1
+    except KeyboardInterrupt:
+        with contextlib.suppress(OSError):
+            stream.flush()  # what was read before Ctrl-C is shown
+        raise
     finally:
         transport.close()

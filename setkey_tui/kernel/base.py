@@ -6,6 +6,15 @@ from typing import Protocol, runtime_checkable
 
 from setkey_tui.pfkey.platform import Platform
 
+REPLY_TIMEOUT = 1.0  # seconds a request waits for each message of its answer: setkey's SO_RCVTIMEO
+
+
+def reply_timeout(transport: object) -> float:
+    """How long a request on ``transport`` waits for each message of its answer: the transport's own
+    ``reply_timeout`` (a served simulated kernel, slower than a real one, sets a longer one), else 1 s."""
+    value = getattr(transport, "reply_timeout", REPLY_TIMEOUT)
+    return value if isinstance(value, int | float) and value > 0 else REPLY_TIMEOUT
+
 
 class TransportError(Exception):
     """A transport failed: ``str()`` is one clear line for the user (what happened, what to do)."""
@@ -20,7 +29,10 @@ class Transport(Protocol):
     """A PF_KEY conversation with one kernel, as one socket sees it.
 
     ``send`` takes one whole message; ``recv`` returns one whole message or None when ``timeout``
-    (seconds; None = block) passes. ``set_promisc`` asks for copies of every message (SADB_X_PROMISC).
+    (seconds; None = block) passes; ``recv(0)`` returns only a message that is already there, without
+    waiting (the command line reads a burst that way: one wait, then what the socket holds). A transport
+    keeps per-message costs to the read itself: no clock read or extra system call per message where the
+    platform can avoid them (PFKeySocket: SO_RCVTIMEO and MSG_DONTWAIT). ``set_promisc`` asks for copies of every message (SADB_X_PROMISC).
     ``description`` is what the UI shows ("real PF_KEY", "simulated (no PF_KEY: ...)", ...).
     """
 

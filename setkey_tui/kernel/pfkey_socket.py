@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import errno as errno_mod
 import os
-import select
 import socket
+import struct
 
 from setkey_tui.kernel.base import MessagesLost, TransportError
 from setkey_tui.pfkey.constants import PF_KEY, PF_KEY_V2, MsgType
@@ -58,8 +58,7 @@ class PFKeySocket:
         self.rcvbuf = self._grow_buffers(rcvbuf)
         self._buf = bytearray(RECV_CHUNK)  # reused: a fresh 512 KiB bytes per recv costs ~7x the time
         self._view = memoryview(self._buf)
-        self._poll = select.poll()  # not select(): that fails for descriptors past FD_SETSIZE (1024)
-        self._poll.register(self._sock, select.POLLIN)
+        self._rcvtimeo: float | None = None  # the socket's own receive timeout (SO_RCVTIMEO); None: none
         self.description = "real PF_KEY"
         self._closed = False
 
@@ -95,14 +94,22 @@ class PFKeySocket:
             raise TransportError(f"the kernel refused the message: {os.strerror(exc.errno or 0)}") from None
 
     def recv(self, timeout: float | None = None) -> bytes | None:
-        """One whole message, or None after ``timeout`` seconds."""
+        """One whole message, or None after ``timeout`` seconds (0: only what is already there).
+
+        One ``recv(2)`` per message: the wait is the socket's own timeout (SO_RCVTIMEO, set again only when
+        it changes), and ``timeout`` 0 reads without waiting (MSG_DONTWAIT); no poll, no clock."""
         if self._closed:
             raise TransportError("the PF_KEY socket is closed")
         try:
-            if timeout is not None and not self._poll.poll(max(0.0, timeout) * 1000):
-                return None
-            n = self._sock.recv_into(self._buf)
+            if timeout is not None and timeout <= 0:
+                n = self._sock.recv_into(self._buf, 0, socket.MSG_DONTWAIT)
+            else:
+                if timeout != self._rcvtimeo:
+                    self._set_rcvtimeo(timeout)
+                n = self._sock.recv_into(self._buf)
             return bytes(self._view[:n])
+        except BlockingIOError:  # EAGAIN: the timeout passed, or nothing was there
+            return None
         except OSError as exc:
             if exc.errno == errno_mod.ENOBUFS:
                 raise MessagesLost(
@@ -112,6 +119,11 @@ class PFKeySocket:
             if exc.errno == errno_mod.EINTR:
                 return None
             raise TransportError(f"reading the PF_KEY socket failed: {os.strerror(exc.errno or 0)}") from None
+
+    def _set_rcvtimeo(self, timeout: float | None) -> None:
+        usec = 0 if timeout is None else max(1, round(timeout * 1_000_000))
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("@ll", *divmod(usec, 1_000_000)))
+        self._rcvtimeo = timeout
 
     def set_promisc(self, on: bool) -> None:
         """SADB_X_PROMISC: receive a copy of every PF_KEY message."""

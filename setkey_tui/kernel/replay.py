@@ -74,7 +74,12 @@ def format_record(data: bytes, when: float) -> str:
 
 
 class ReplayTransport:
-    """A finite, non-blocking :class:`~setkey_tui.kernel.base.Transport` over a recording."""
+    """A finite, non-blocking :class:`~setkey_tui.kernel.base.Transport` over a recording.
+
+    ``answers_in_order``: the next recorded messages are the answer to a request, whoever they were addressed
+    to when recorded (a script takes them without matching their pid and seq)."""
+
+    answers_in_order = True
 
     def __init__(self, path: str | Path, platform: Platform) -> None:
         self.platform = platform

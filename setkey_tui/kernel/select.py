@@ -13,12 +13,24 @@ from setkey_tui.kernel.base import Transport, TransportError
 from setkey_tui.pfkey.platform import LINUX, Platform, current
 
 ENV_VAR = "SETKEY_TUI_KERNEL"
+SERVED_REPLY_TIMEOUT = 10.0  # a served simulated kernel may take seconds to flush or dump 100k SAs
+UNIX_PATH_MAX = 107  # bytes of a Unix socket path (sun_path is 108 with its NUL)
 CHOICES = "auto, pfkey, sim, sim@PATH, replay:FILE, ssh:HOST[/SPEC]"
 
 
 def default_spec() -> str:
     """The spec from ``SETKEY_TUI_KERNEL``, else ``auto``."""
     return os.environ.get(ENV_VAR, "").strip() or "auto"
+
+
+def check_socket_path(path: str) -> None:
+    """TransportError when ``path`` cannot name a Unix socket (empty, or longer than the kernel allows)."""
+    if not path:
+        raise TransportError("the socket path is empty")
+    size = len(os.fsencode(path))
+    if size > UNIX_PATH_MAX:
+        raise TransportError(f"the socket path is {size} bytes long; a Unix socket path holds at most "
+                             f"{UNIX_PATH_MAX}: use a shorter one")
 
 
 def _embedded(description: str) -> Transport:
@@ -56,9 +68,13 @@ def open_transport(spec: str | None = "auto", *, platform: Platform | None = Non
         path = spec[4:]
         if not path:
             raise TransportError("sim@PATH needs the path of a served simulated kernel")
+        check_socket_path(path)
         from setkey_tui.kernel.sim.client import SimClient
 
-        return SimClient(path)
+        client = SimClient(path)
+        if not hasattr(client, "reply_timeout"):
+            client.reply_timeout = SERVED_REPLY_TIMEOUT  # type: ignore[attr-defined]
+        return client
     if spec.startswith("replay:"):
         path = spec[len("replay:") :]
         if not path:

@@ -118,7 +118,7 @@ def protocol_name(proto: int, platform: Platform = LINUX) -> str:
     return PROTOCOL_NAMES.get(proto, str(proto))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)  # bounded: a dump streams in constant memory
 def _addr_text(addr: bytes) -> str:
     if len(addr) == 4:
         return f"{addr[0]}.{addr[1]}.{addr[2]}.{addr[3]}"

@@ -82,11 +82,14 @@ class _NoBufs:
     def __init__(self, err: int) -> None:
         self.err = err
 
-    def recv_into(self, buf: bytearray) -> int:
+    def recv_into(self, buf: bytearray, *args: int) -> int:
         raise OSError(self.err, "x")
 
     def send(self, data: bytes) -> int:
         raise OSError(self.err, "x")
+
+    def setsockopt(self, *args: object) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -133,3 +136,40 @@ def test_recv_with_a_timeout_works_past_fd_setsize(monkeypatch: pytest.MonkeyPat
         kernel.close()
         if soft != resource.RLIM_INFINITY and soft <= 1500:
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+class _Recording:
+    """A socket stand-in that records the calls PFKeySocket makes (as a syscall trace would)."""
+
+    def __init__(self, replies: list[bytes]) -> None:
+        self.replies = replies
+        self.calls: list[str] = []
+
+    def setsockopt(self, level: int, opt: int, value: object) -> None:
+        self.calls.append("setsockopt(SO_RCVTIMEO)" if opt == socket.SO_RCVTIMEO else f"setsockopt({opt})")
+
+    def getsockopt(self, *args: object) -> int:
+        return 1 << 20
+
+    def recv_into(self, buf: bytearray, nbytes: int = 0, flags: int = 0) -> int:
+        self.calls.append("recv(MSG_DONTWAIT)" if flags & socket.MSG_DONTWAIT else "recv")
+        if not self.replies:
+            raise BlockingIOError(errno.EAGAIN, "timed out")
+        data = self.replies.pop(0)
+        buf[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        pass
+
+
+def test_one_recv_per_message_and_the_timeout_is_the_sockets_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    one = header_only(MsgType.FLUSH, 3).encode(LINUX)
+    fake = _Recording([one, one, one])
+    monkeypatch.setattr(pfkey_socket.socket, "socket", lambda *args, **kw: fake)
+    s = PFKeySocket(platform=LINUX)
+    fake.calls.clear()
+    assert [s.recv(1.0) for _ in range(3)] == [one, one, one]
+    assert s.recv(1.0) is None  # the timeout (SO_RCVTIMEO) passed: EAGAIN
+    assert s.recv(0) is None  # nothing there: one non-blocking read
+    assert fake.calls == ["setsockopt(SO_RCVTIMEO)", "recv", "recv", "recv", "recv", "recv(MSG_DONTWAIT)"]

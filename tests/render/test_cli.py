@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import sys
 import types
 
@@ -91,16 +92,17 @@ def test_dump_request_and_dead_filter(run_cli, replay_file, captured_transport) 
     assert (t.sent[0][1], t.sent[0][3]) == (MsgType.DUMP, 0)
 
 
-def test_dump_without_reply_reports_recv_timeout(run_cli, replay_file) -> None:
+def test_dump_without_reply_is_an_error_not_an_empty_success(run_cli, replay_file) -> None:
     r = run_cli("--kernel", f"replay:{replay_file([])}", "-D")
-    assert (r.rc, r.out, r.err) == (0, "", "recv: Resource temporarily unavailable\n")
+    assert (r.rc, r.out) == (1, "")
+    assert r.err == ("setkey-tui: no answer from the kernel within 1 s (recv: Resource temporarily unavailable)\n")
 
 
 def test_invalid_keymsg_length(run_cli, replay_file) -> None:
     data = bytearray(esp_sa().encode(LINUX))
     data[4] += 1
     r = run_cli("--kernel", f"replay:{replay_file([bytes(data)])}", "-D")
-    assert r.rc == 0 and r.err == "setkey-tui: invalid keymsg length\n"
+    assert r.rc == 1 and r.err == "setkey: invalid keymsg length\n"  # setkey's wording, setkey's prefix
 
 
 def test_verbose_and_hex_show_request_and_reply(run_cli, replay_file) -> None:
@@ -147,15 +149,25 @@ def test_raw_message_files(run_cli, tmp_path) -> None:
     assert r.rc == 1 and r.err.startswith("setkey-tui: ")
 
 
+def _read_all(read) -> str:
+    parts = []
+    while chunk := read(65536):
+        parts.append(chunk)
+    return "".join(parts)
+
+
 def test_script_modes_hand_off_to_run_script(run_cli, monkeypatch, tmp_path, replay_file, captured_transport) -> None:
+    from setkey_tui.script import fd_reader
+
     calls: list[dict] = []
 
-    def run_script(text, transport, **kw):
-        calls.append({"text": text, "transport": transport, **kw})
+    def run_script(source, transport, **kw):
+        calls.append({"text": _read_all(source), "transport": transport, **kw})
         kw["out"].write("ran\n")
         return 0
 
-    monkeypatch.setitem(sys.modules, "setkey_tui.script", types.SimpleNamespace(run_script=run_script))
+    fake = types.SimpleNamespace(run_script=run_script, fd_reader=fd_reader)
+    monkeypatch.setitem(sys.modules, "setkey_tui.script", fake)
     script = tmp_path / "s.conf"
     script.write_text("flush;\n")
     assert run_cli("-d", "-f", str(script)).out == "ran\n"
@@ -166,8 +178,14 @@ def test_script_modes_hand_off_to_run_script(run_cli, monkeypatch, tmp_path, rep
     run_cli("--kernel", f"replay:{replay_file([])}", "-v", "-f", str(script))
     assert calls[-1]["transport"] is captured_transport[-1] and calls[-1]["verbose"]
     assert calls[-1]["text"] == "flush;\n" and callable(calls[-1]["now"]) and calls[-1]["now"]() == 1700000000
-    monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(read=lambda: "spdflush;\n", isatty=lambda: False))
-    run_cli("--kernel", f"replay:{replay_file([])}", "-n", "-c")
+    rfd, wfd = os.pipe()
+    os.write(wfd, b"spdflush;\n")
+    os.close(wfd)
+    monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(fileno=lambda: rfd, isatty=lambda: False))
+    try:
+        run_cli("--kernel", f"replay:{replay_file([])}", "-n", "-c")
+    finally:
+        os.close(rfd)
     assert calls[-1]["stdin_mode"] and calls[-1]["text"] == "spdflush;\n"
     r = run_cli("-f", str(tmp_path / "missing.conf"))
     assert r.rc == 1 and "cannot open" in r.err and r.err.count("\n") == 1

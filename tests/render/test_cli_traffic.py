@@ -84,7 +84,7 @@ def test_not_on_a_replay_kernel(run_cli, replay_file) -> None:
         (("traffic", "1.1.1.1", "2.2.2.2", "--count", "0"), "--count: 0 is out of range"),
         (("traffic", "1.1.1.1", "2.2.2.2", "--sport", "x"), "--sport: 'x' is not a number"),
         (("traffic", "1.1.1.1", "2.2.2.2", "--size", "70000"), "--size: 70000 is out of range"),
-        (("traffic", "1.1.1.1", "2.2.2.2", "--bogus"), "option --bogus not recognized"),
+        (("traffic", "1.1.1.1", "2.2.2.2", "--bogus"), "unrecognized arguments: --bogus"),
     ],
 )
 def test_bad_arguments_are_one_line(run_cli, argv, message) -> None:
