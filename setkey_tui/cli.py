@@ -56,6 +56,8 @@ usage: {PROG} [-vrk] file ...
        {PROG} [-h|-H] -x[x] [--record FILE]
        {PROG} [-V] [--help]
        {PROG} serve-sim PATH [--sim-state FILE]
+       {PROG} plan|apply [--kernel SPEC] [--format text|json] [--show-keys] [--yes] [--dry-run] FILE|-c
+       {PROG} bridge [--kernel SPEC]
        {PROG} [--kernel sim|sim@PATH] traffic SRC DST [--proto NAME|NUM] [--sport N] [--dport N]
                   [--size BYTES] [--count N]
 """
@@ -83,17 +85,26 @@ modifiers:
   --help        this text
 subcommands:
   serve-sim PATH    serve a simulated kernel on the Unix socket PATH (--sim-state FILE: a setkey script first)
+  plan FILE         what FILE would change in the kernel (+ added, - removed, ~ changed); exit 0 when in sync,
+                    2 when something would change, 1 on error (docs/plan.md)
+  apply FILE        reach FILE's state with the fewest operations, make-before-break, verified, rolled back
+                    on failure (--yes: no question, --dry-run: the operations as setkey statements)
+  bridge            relay PF_KEY messages on stdin/stdout for --kernel ssh:HOST from another machine
   traffic SRC DST   send outbound packets through the simulated kernel's SPD and print, one line per packet,
                     the policy and SA each met (and the SA's byte count), or the ACQUIRE a missing SA raised;
                     --proto any|tcp|udp|icmp|icmp6|gre|sctp|NUM (default any), --sport/--dport N (default 0),
                     --size BYTES (default 64), --count N (default 1)
 kernel and platform:
-  --kernel SPEC     auto | pfkey | sim | sim@PATH | replay:FILE   (default: $SETKEY_TUI_KERNEL, else auto)
+  --kernel SPEC     auto | pfkey | xfrm | sim | sim@PATH | replay:FILE | ssh:HOST[/SPEC]
+                    (default: $SETKEY_TUI_KERNEL, else auto)
   --platform NAME   linux | freebsd | darwin   (default: this system's)
   --record FILE     with -x: also write every message as 'SECONDS.MICROSECONDS HEX' lines (replay format)
 environment:
   SETKEY_TUI_KERNEL   default for --kernel
   SETKEY_TUI_NOW      fix the display clock to SECONDS (reproducible output)
+  SETKEY_TUI_SSH      the ssh command for ssh:HOST (default: ssh)
+  SETKEY_TUI_REMOTE_COMMAND  the command run on HOST (default: setkey-tui)
+  SETKEY_TUI_SSH_TIMEOUT     seconds to wait for the remote bridge's handshake (default: 30)
 """
 
 _SHORTOPTS = "acdf:hHlnvxDFPpVrk"
@@ -421,7 +432,7 @@ def _open_or_report(opts: Options, platform: Platform, err: TextIO) -> Transport
     except (TransportError, OSError, ValueError) as exc:
         err.write(f"{PROG}: cannot open kernel '{opts.kernel}': {exc}\n")
         return None
-    if opts.kernel == "auto" and "simulat" in t.description.lower():
+    if (opts.kernel == "auto" or opts.kernel.startswith("ssh:")) and "simulat" in t.description.lower():
         err.write(f"{PROG}: using the {t.description}\n")
     if t.platform is not platform:
         err.write(f"{PROG}: the {t.description} speaks the {t.platform.name} PF_KEY dialect, "
@@ -438,18 +449,10 @@ def serve_sim(ns: argparse.Namespace, err: TextIO) -> int:
     except TransportError as exc:
         err.write(f"{PROG}: serve-sim: {exc}\n")
         return 1
-    state: str | None = None
-    if ns.sim_state is not None:
-        try:
-            with open(ns.sim_state, encoding="utf-8") as fh:
-                state = fh.read()
-        except OSError as exc:
-            err.write(f"{PROG}: cannot open {ns.sim_state}: {exc.strerror}\n")
-            return 1
     from setkey_tui.kernel.sim.server import serve
 
     try:
-        serve(ns.path, state_script=state)
+        serve(ns.path, state_file=ns.sim_state, log=err)
     except KeyboardInterrupt:
         return 0
     except (OSError, TransportError, ValueError) as exc:
@@ -592,6 +595,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: list[str], out: TextIO, err: TextIO) -> int:
+    if args and args[0] in ("plan", "apply"):
+        from setkey_tui.plan.cli import main as plan_main
+
+        return plan_main(args, out, err, sys.stdin)
+    if args and args[0] == "bridge":
+        from setkey_tui.kernel.remote.bridge import main as bridge_main
+
+        return bridge_main(args[1:], sys.stdin.buffer, sys.stdout.buffer, err)
     at = subcommand_at(args)
     if at is not None:
         return run_subcommand(args, at, out, err)

@@ -41,7 +41,6 @@ TUI = "setkey-tui"  # the prefix of our own messages
 READ_SIZE = 65536
 MAX_STATEMENT = 16 << 20  # characters one statement may take before it is refused
 DASH_LOOKAHEAD = 4  # "-ctx": the longest flag a lone '-' at the end of a piece may still become
-ECHO_LIMIT = 200  # characters of a token or a line echoed in a diagnostic
 # Successful answers setkey prints nothing for (postproc shows GET/DUMP/SPDGET/SPDDUMP, checks SPDADD).
 _SILENT_ANSWERS = frozenset({MsgType.GETSPI, MsgType.UPDATE, MsgType.ADD, MsgType.DELETE, MsgType.FLUSH,
                              MsgType.X_SPDUPDATE, MsgType.X_SPDDELETE, MsgType.X_SPDDELETE2, MsgType.X_SPDFLUSH})
@@ -338,10 +337,8 @@ class _Session:
         for line in exc.stderr_lines:
             self.err.write(line + "\n")
         if not exc.silent:
-            self.out.write(f"line {exc.line}: {exc.message} at [{_cut(exc.token)}]\n")
-        picture = _caret(exc)
-        if picture:
-            self.err.write(picture + "\n")
+            self.out.write(f"line {exc.line}: {exc.message} at [{exc.token}]\n")
+        self.err.write(exc.caret() + "\n")
 
     def execute(self, stmt: Statement) -> None:
         """Compile one parsed statement and send its messages."""
@@ -490,26 +487,6 @@ def _lines(read: Callable[[int], str]) -> Iterator[str]:
         if len(carry) > MAX_STATEMENT:
             yield carry
             carry = ""
-
-
-def _cut(text: str, keep: int = ECHO_LIMIT) -> str:
-    """``text``, or its start and how long it was when it is longer than ``keep`` characters."""
-    if len(text) <= keep:
-        return text
-    return f"{text[:keep]}...({len(text)} characters)"
-
-
-def _caret(exc: SetkeyParseError) -> str:
-    """The caret picture, with the source line cut to a window around the error."""
-    line, col = exc.source_line, max(exc.column - 1, 0)
-    if len(line) <= 2 * ECHO_LIMIT:
-        return exc.caret()
-    start = max(0, col - ECHO_LIMIT // 2)
-    shown = line[start:start + ECHO_LIMIT]
-    head = "..." if start else ""
-    tail = "..." if start + ECHO_LIMIT < len(line) else ""
-    pad = "".join(c if c == "\t" else " " for c in (head + line[start:col]))
-    return f"{head}{shown}{tail}\n{pad}^"
 
 
 def text_reader(text: str) -> Callable[[int], str]:

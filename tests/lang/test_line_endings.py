@@ -45,10 +45,7 @@ def _setkey_tui(*args: str, stdin: bytes) -> subprocess.CompletedProcess[bytes]:
 @pytest.mark.parametrize(
     "path",
     [
-        pytest.param("file", marks=pytest.mark.xfail(
-            strict=True, reason="cli.py opens -f FILE with universal newlines (newline=None), which turns CR "
-                                "into LF before the scanner sees it; it must open with newline='' (issue 10 "
-                                "item 9, helper cli)")),
+        "file",
         "stdin-file",
         "stdin-c",
     ],
