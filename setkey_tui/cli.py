@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TextIO, cast
+from typing import TYPE_CHECKING, Literal, TextIO, cast
 
 from setkey_tui.kernel.base import MessagesLost, Transport, TransportError, reply_timeout
 from setkey_tui.kernel.select import default_spec, open_transport
@@ -238,7 +238,8 @@ class Conversation:
             out.write(hexdump(data))
         t = self.t
         t.send(data)
-        pid, dump_opts, order = data[12:16], self.dump_opts, "little" if platform.byteorder == "<" else "big"
+        pid, dump_opts = data[12:16], self.dump_opts
+        order: Literal["little", "big"] = "little" if platform.byteorder == "<" else "big"
         match = not getattr(t, "answers_in_order", False)
         now, count, wait = int(self.now()), 0, reply_timeout(t)
         while True:

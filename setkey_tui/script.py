@@ -31,7 +31,7 @@ from setkey_tui.lang.statements import (
     Statement,
 )
 from setkey_tui.pfkey.constants import ExtType, MsgType, SAState
-from setkey_tui.pfkey.extensions import PolicyExt, SAExt, SupportedExt
+from setkey_tui.pfkey.extensions import Alg, PolicyExt, SAExt, SupportedExt
 from setkey_tui.pfkey.message import Message, decode
 from setkey_tui.pfkey.platform import LINUX, Platform
 from setkey_tui.pfkey.wire import DecodeError, EncodeError
@@ -114,7 +114,8 @@ class _Session:
             if msg.errno:
                 self.err.write(f"{TUI}: SADB_REGISTER failed: {os.strerror(msg.errno)}\n")
                 raise _Abort(1)
-            auth = enc = ()
+            auth: tuple[Alg, ...] = ()
+            enc: tuple[Alg, ...] = ()
             for e in msg.extensions:
                 if isinstance(e, SupportedExt) and e.ext_type == ExtType.SUPPORTED_AUTH:
                     auth = e.algs

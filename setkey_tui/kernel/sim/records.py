@@ -68,7 +68,7 @@ class Limits:
         """From a request's lifetime extension (None: no limits)."""
         if ext is None:
             return cls()
-        return cls(ext.allocations, ext.bytes, ext.addtime, ext.usetime)
+        return cls(ext.allocations, ext.byte_count, ext.addtime, ext.usetime)
 
 
 @dataclass(slots=True)
