@@ -334,3 +334,36 @@ def test_without_cap_net_admin_one_line_like_pfkey() -> None:
         pytest.skip(f"NO USER NAMESPACES HERE: {text}")
     assert text == ("permission denied opening XFRM netlink (Operation not permitted): run as root or with "
                     "CAP_NET_ADMIN, or use the simulated kernel (--kernel sim)")
+
+
+# --------------------------------------------------------------------------- recorded scenarios (SPD only)
+def _spd_only(scenario: dict) -> bool:
+    statements = [s.strip() for s in scenario["script"].replace("\n", " ").split(";") if s.strip()]
+    return bool(statements) and all(s.startswith(("spd", "#")) for s in statements)
+
+
+def _replay_body(scenarios: list[dict]) -> list[tuple[str, str | None]]:
+    import scenario_replay as sr
+
+    out: list[tuple[str, str | None]] = []
+    for scenario in scenarios:
+        try:
+            observed = sr.replay(scenario, "xfrm", monitor=False)
+            sr.assert_same(observed, dict(scenario, monitor=None), what=scenario["id"])
+            out.append((scenario["id"], None))
+        except AssertionError as exc:
+            out.append((scenario["id"], str(exc)))
+    return out
+
+
+def test_recorded_policy_scenarios_through_xfrm_in_a_namespace() -> None:
+    """Every recorded scenario that touches only the SPD (this kernel has no ESP/AH for SAs) gives, through
+    `--kernel xfrm`, what the real setkey printed over af_key."""
+    import scenario_replay as sr
+
+    chosen = [s for s in sr.load_scenarios() if _spd_only(s)]
+    assert len(chosen) >= 10
+    results = run_in_netns(_replay_body, chosen)
+    failed = [f"{sid}: {err}" for sid, err in results if err]
+    assert not failed, "\n".join(failed)
+    assert len(results) == len(chosen)
