@@ -31,6 +31,12 @@ class Out(NamedTuple):
     target: str
 
 
+def _attr(attr_type: int, value: bytes) -> bytes:
+    from setkey_tui.kernel.xfrm.netlink import encode_attr
+
+    return encode_attr(attr_type, value)
+
+
 def _sa_key(satype: int, daddr: bytes, spi: int) -> tuple[str, int, bytes, int]:
     return ("sa", satype, daddr, spi)
 
@@ -41,25 +47,42 @@ class Translator:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self._algs: dict[tuple[int, bytes, int], tuple[int, int]] = {}
-        self._notes: dict[tuple, N.Notes] = {}
+        # Per SA or policy, what its notes are made from (the XFRM payload and where its attributes start),
+        # turned into Notes only when asked for: most entries have none, and a dump must stay fast.
+        self._notes: dict[tuple, tuple[str, bytes, int]] = {}
         self.skipped = 0  # entries af_key would not report (other protocols, sub policies …)
 
     # ------------------------------------------------------------------------------------------ notes
     def notes_for(self, msg: Message) -> N.Notes | None:
         """The XFRM facts PF_KEY lost for the SA or policy ``msg`` carries (None: nothing was lost)."""
+        from setkey_tui.kernel.xfrm.netlink import parse_attrs
+
         sa = msg.get(ExtType.SA)
         dst = msg.get(ExtType.ADDRESS_DST)
+        found = None
         if isinstance(sa, SAExt) and isinstance(dst, AddressExt):
-            return self._notes.get(_sa_key(msg.satype, S.addr_bytes(dst.sockaddr.addr), sa.spi))
-        pol = msg.get(ExtType.X_POLICY)
-        if isinstance(pol, PolicyExt):
-            return self._notes.get(("sp", pol.id))
-        return None
+            found = self._notes.get(_sa_key(msg.satype, S.addr_bytes(dst.sockaddr.addr), sa.spi))
+        else:
+            pol = msg.get(ExtType.X_POLICY)
+            if isinstance(pol, PolicyExt):
+                found = self._notes.get(("sp", pol.id))
+        if found is None:
+            return None
+        kind, raw, offset = found
+        attrs = parse_attrs(raw, offset)
+        if kind == "sa":
+            notes = N.state_notes(S.UserSAInfo.unpack(raw), attrs)
+        else:
+            notes = N.policy_notes(S.UserPolicyInfo.unpack(raw), attrs,
+                                   S.UserTmpl.unpack_all(attrs.get(S.XFRMA_TMPL, b"")))
+        return notes or None
 
     # ------------------------------------------------------------------------------------------ states
     def state(self, info: S.UserSAInfo, attrs: dict[int, bytes], msg_type: int, *, seq: int, pid: int,
-              state: int | None = None, keys: bool = True, hsc: int = 3) -> Message | None:
-        """One state as af_key's message (None when af_key would not report it)."""
+              state: int | None = None, keys: bool = True, hsc: int = 3,
+              raw: tuple[bytes, int] | None = None) -> Message | None:
+        """One state as af_key's message (None when af_key would not report it). ``raw``: the bytes the
+        state was read from (a usersa_info then attributes from the offset given), kept for its notes."""
         try:
             if state is None:
                 state = P.sa_state(info, attrs, self.clock())
@@ -74,10 +97,9 @@ class Translator:
         if sa.auth or sa.encrypt:
             self._algs[key] = (sa.auth, sa.encrypt)
         nkey = _sa_key(msg.satype, info.daddr, info.spi)
-        notes = N.state_notes(info, attrs)
-        if notes:
-            self._notes[nkey] = notes
-        else:
+        if N.state_may_have_notes(info, attrs):
+            self._notes[nkey] = ("sa", *(raw or (info.pack() + b"".join(_attr(t, v) for t, v in attrs.items()), 224)))
+        elif self._notes:
             self._notes.pop(nkey, None)
         return msg
 
@@ -87,7 +109,7 @@ class Translator:
 
     # ---------------------------------------------------------------------------------------- policies
     def policy(self, info: S.UserPolicyInfo, attrs: dict[int, bytes], msg_type: int, *, seq: int, pid: int,
-               refcnt: int) -> Message | None:
+               refcnt: int, raw: tuple[bytes, int] | None = None) -> Message | None:
         """One main-type policy as af_key's message (None for sub policies and what af_key cannot show)."""
         ptype = attrs.get(S.XFRMA_POLICY_TYPE)
         if ptype is not None and S.unpack_policy_type(ptype) != S.POLICY_TYPE_MAIN:
@@ -99,10 +121,11 @@ class Translator:
         except P.Untranslatable:
             self.skipped += 1
             return None
-        notes = N.policy_notes(info, attrs, templates)
-        if notes:
-            self._notes[("sp", info.index)] = notes
-        else:
+        if (info.flags or info.sel.ifindex or S.XFRMA_MARK in attrs or S.XFRMA_IF_ID in attrs
+                or any((t.aalgos, t.ealgos, t.calgos) != (0xFFFFFFFF,) * 3 or t.spi for t in templates)):
+            self._notes[("sp", info.index)] = (
+                "sp", *(raw or (info.pack() + b"".join(_attr(t, v) for t, v in attrs.items()), 168)))
+        elif self._notes:
             self._notes.pop(("sp", info.index), None)
         return msg
 
@@ -113,7 +136,8 @@ class Translator:
 
         if nl_type in _SA_EVENTS:
             info = S.UserSAInfo.unpack(payload)
-            msg = self.state(info, parse_attrs(payload, S.UserSAInfo.SIZE), _SA_EVENTS[nl_type], seq=seq, pid=pid)
+            msg = self.state(info, parse_attrs(payload, S.UserSAInfo.SIZE), _SA_EVENTS[nl_type], seq=seq, pid=pid,
+                             raw=(payload, S.UserSAInfo.SIZE))
             return [Out(msg, ALL)] if msg is not None else []
         if nl_type == S.DELSA:
             attrs = parse_attrs(payload, S.UserSAId.SIZE)
@@ -139,7 +163,8 @@ class Translator:
         if nl_type in _SP_EVENTS:
             info = S.UserPolicyInfo.unpack(payload)
             attrs = parse_attrs(payload, S.UserPolicyInfo.SIZE)
-            msg = self.policy(info, attrs, _SP_EVENTS[nl_type], seq=seq, pid=pid, refcnt=P.REFCNT_NOTIFY)
+            msg = self.policy(info, attrs, _SP_EVENTS[nl_type], seq=seq, pid=pid, refcnt=P.REFCNT_NOTIFY,
+                              raw=(payload, S.UserPolicyInfo.SIZE))
             return [Out(msg, ALL)] if msg is not None else []
         if nl_type == S.DELPOLICY:
             pid_ = S.UserPolicyId.unpack(payload)

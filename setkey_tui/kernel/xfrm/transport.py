@@ -376,11 +376,12 @@ class XfrmTransport:
                 info = S.UserSAInfo.unpack(m.payload)
                 if want != 255 and info.proto != want:
                     continue
-                out = tr.state(info, nl.parse_attrs(m.payload, S.UserSAInfo.SIZE), MsgType.DUMP, seq=0, pid=d.pid)
+                out = tr.state(info, nl.parse_attrs(m.payload, S.UserSAInfo.SIZE), MsgType.DUMP, seq=0, pid=d.pid,
+                               raw=(m.payload, S.UserSAInfo.SIZE))
             elif not sa and m.type == S.NEWPOLICY:
                 info_p = S.UserPolicyInfo.unpack(m.payload)
                 out = tr.policy(info_p, nl.parse_attrs(m.payload, S.UserPolicyInfo.SIZE), MsgType.X_SPDDUMP,
-                                seq=0, pid=d.pid, refcnt=P.REFCNT_DUMP)
+                                seq=0, pid=d.pid, refcnt=P.REFCNT_DUMP, raw=(m.payload, S.UserPolicyInfo.SIZE))
             else:
                 continue
             if out is None:

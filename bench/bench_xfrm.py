@@ -1,0 +1,218 @@
+"""The XFRM transport against iproute2, in a private user + network namespace of this machine's kernel.
+
+Prints, for 100k SAs (larval ones from `ip xfrm state allocspi`: this kernel may lack ESP/AH, and a larval
+SA goes through every step of the path) and 100k policies:
+- the wall time of `setkey-tui --kernel xfrm -D` / `-DP` (the path a user takes: dump, translate to PF_KEY,
+  render setkey's text) against `ip xfrm state list` / `ip xfrm policy list`, same state, same run: a ratio;
+- the raw dump through the transport (KeyService.dump/spddump: PF_KEY messages, no rendering), messages/s;
+- notification latency (change made → PF_KEY message decoded by a listener) at 1k and 10k changes/s, for
+  the XFRM transport against a bare XFRM netlink listener (what `ip xfrm monitor` reads), p50/p99/max.
+
+Run: `python bench/run.py xfrm` (it re-runs itself under `unshare -Urn`). `SETKEY_BENCH_XFRM_N` overrides
+the 100k.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+INNER = "SETKEY_BENCH_XFRM_INNER"
+N = int(os.environ.get("SETKEY_BENCH_XFRM_N", "100000"))
+RATES = (1_000, 10_000)
+SECONDS_PER_RATE = 2.0
+
+
+def _addr(i: int) -> str:
+    return f"10.{1 + i // 65536}.{(i // 256) % 256}.{i % 256}"
+
+
+def _batch(lines: list[str]) -> float:
+    with tempfile.NamedTemporaryFile("w", suffix=".batch", delete=False) as fh:
+        fh.write("\n".join(lines) + "\n")
+    try:
+        t0 = time.perf_counter()
+        subprocess.run(["ip", "-batch", fh.name], check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - t0
+    finally:
+        os.unlink(fh.name)
+
+
+def _timed(cmd: list[str]) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, cwd=ROOT)
+    return time.perf_counter() - t0, done.stdout.count(b"\n")
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "setkey_tui", "--kernel", "xfrm", *args]
+
+
+def dumps() -> None:
+    """Populate the SPD and SAD, then time the dumps both ways."""
+    from setkey_tui.kernel.xfrm.transport import XfrmTransport
+    from setkey_tui.service import KeyService
+
+    t = _batch([f"xfrm policy add src {_addr(i)}/32 dst 172.16.0.1/32 dir out tmpl proto esp mode transport"
+                for i in range(N)])
+    print(f"  setup: {N} policies via ip -batch in {t:.1f} s")
+    ref, ref_lines = _timed(["ip", "xfrm", "policy", "list"])
+    ours, our_lines = _timed(_cli("-DP"))
+    print(f"  SPD dump, {N} policies: ip xfrm policy list {ref:.2f} s ({ref_lines} lines) | "
+          f"setkey-tui --kernel xfrm -DP {ours:.2f} s ({our_lines} lines) | ratio {ours / ref:.1f}x")
+    with XfrmTransport() as tr:
+        t0 = time.perf_counter()
+        got = len(KeyService(tr).spddump(timeout=60))
+        raw = time.perf_counter() - t0
+    print(f"  SPD raw dump through the transport: {got} messages in {raw:.2f} s ({got / raw:,.0f} msgs/s)")
+    subprocess.run(["ip", "xfrm", "policy", "flush"], check=True)
+
+    # Larval SAs live net.core.xfrm_acq_expires (30 s): everything below is timed right after the set-up.
+    t = _batch([f"xfrm state allocspi src 10.0.0.1 dst {_addr(i)} proto esp" for i in range(N)])
+    print(f"  setup: {N} larval SAs via ip -batch (allocspi) in {t:.1f} s")
+    made = time.monotonic()
+    ref, ref_lines = _timed(["ip", "xfrm", "state", "list"])
+    ours, our_lines = _timed(_cli("-D"))
+    with XfrmTransport() as tr:
+        t0 = time.perf_counter()
+        got = len(KeyService(tr).dump(timeout=60))
+        raw = time.perf_counter() - t0
+    late = time.monotonic() - made
+    print(f"  SAD dump, {N} SAs: ip xfrm state list {ref:.2f} s ({ref_lines} lines) | "
+          f"setkey-tui --kernel xfrm -D {ours:.2f} s ({our_lines} lines) | ratio {ours / ref:.1f}x")
+    print(f"  SAD raw dump through the transport: {got} messages in {raw:.2f} s ({got / raw:,.0f} msgs/s)"
+          + ("" if got == N and late < 30 else f"  [WARNING: {got} of {N}, {late:.0f} s after set-up]"))
+    subprocess.run(["ip", "xfrm", "state", "flush"], check=True)
+
+
+# ------------------------------------------------------------------------------------------ notifications
+def _writer(rate: int, count: int, w: int) -> None:
+    """Add ``count`` policies at ``rate`` per second over raw XFRM netlink; send times go to fd ``w``."""
+    from setkey_tui.kernel.xfrm import netlink as nl
+    from setkey_tui.kernel.xfrm import structs as S
+
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, nl.NETLINK_XFRM)
+    sel = S.Selector(daddr=S.addr_bytes(bytes([172, 16, 0, 1])), family=S.AF_INET, prefixlen_d=32, prefixlen_s=32)
+    msgs = []
+    for i in range(count):
+        src = bytes([10, 1 + i // 65536, (i // 256) % 256, i % 256])
+        info = S.UserPolicyInfo(sel._replace(saddr=S.addr_bytes(src)), priority=i, dir=S.POLICY_OUT)
+        msgs.append(nl.encode_msg(S.NEWPOLICY, nl.NLM_F_REQUEST, i + 1, 0, info.pack()))
+    sent = []
+    start = time.perf_counter()
+    for i, m in enumerate(msgs):
+        due = start + i / rate
+        while time.perf_counter() < due:
+            pass
+        sent.append(time.perf_counter())
+        s.send(m)
+    os.write(w, " ".join(f"{x:.9f}" for x in sent).encode() + b"\n")
+    os._exit(0)
+
+
+def _bare_listener() -> tuple[socket.socket, object]:
+    from setkey_tui.kernel.xfrm import netlink as nl
+    from setkey_tui.kernel.xfrm import structs as S
+
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, nl.NETLINK_XFRM)
+    s.bind((0, 0))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
+    s.setsockopt(nl.SOL_NETLINK, nl.NETLINK_ADD_MEMBERSHIP, S.GRP_POLICY)
+
+    def recv(timeout: float) -> int | None:
+        s.settimeout(timeout)
+        try:
+            data = s.recv(65536)
+        except TimeoutError:
+            return None
+        for m in nl.split_msgs(data):
+            if m.type == S.NEWPOLICY:
+                return S.UserPolicyInfo.unpack(m.payload).priority
+        return -1
+
+    return s, recv
+
+
+def _our_listener() -> tuple[object, object]:
+    from setkey_tui.kernel.xfrm.transport import XfrmTransport
+    from setkey_tui.pfkey.constants import ExtType, MsgType
+    from setkey_tui.pfkey.message import decode
+    from setkey_tui.pfkey.platform import LINUX
+
+    t = XfrmTransport()
+
+    def recv(timeout: float) -> int | None:
+        data = t.recv(timeout)
+        if data is None:
+            return None
+        m = decode(data, LINUX)
+        if m.type != MsgType.X_SPDADD:
+            return -1
+        return m.get(ExtType.X_POLICY).priority  # type: ignore[union-attr]
+
+    return t, recv
+
+
+def _latency(make: object, rate: int) -> list[float]:
+    count = int(rate * SECONDS_PER_RATE)
+    handle, recv = make()  # type: ignore[operator]
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        _writer(rate, count, w)
+    os.close(w)
+    got: dict[int, float] = {}
+    deadline = time.monotonic() + SECONDS_PER_RATE + 20
+    while len(got) < count and time.monotonic() < deadline:
+        idx = recv(1.0)  # type: ignore[operator]
+        if idx is not None and idx >= 0:
+            got[idx] = time.perf_counter()
+    with os.fdopen(r) as fh:
+        sent = [float(x) for x in fh.read().split()]
+    os.waitpid(pid, 0)
+    handle.close()  # type: ignore[attr-defined]
+    subprocess.run(["ip", "xfrm", "policy", "flush"], check=True)
+    return [got[i] - sent[i] for i in range(count) if i in got]
+
+
+def notifications() -> None:
+    """Latency of policy notifications at each rate: bare netlink listener vs the XFRM transport."""
+    for rate in RATES:
+        row = []
+        for name, make in (("bare netlink", _bare_listener), ("XFRM transport", _our_listener)):
+            lat = sorted(_latency(make, rate))
+            n = int(rate * SECONDS_PER_RATE)
+            p50, p99 = statistics.median(lat) * 1e3, lat[int(len(lat) * 0.99) - 1] * 1e3
+            row.append(p50)
+            print(f"  {rate:>6}/s {name:<15} {len(lat)}/{n} seen  p50 {p50:.3f} ms  p99 {p99:.3f} ms  "
+                  f"max {lat[-1] * 1e3:.3f} ms")
+        print(f"  {rate:>6}/s median latency ratio (transport / bare): {row[1] / row[0]:.1f}x")
+
+
+def main() -> None:
+    """Re-run inside `unshare -Urn` unless already there; print the figures."""
+    if os.environ.get(INNER) != "1":
+        if shutil.which("unshare") is None or shutil.which("ip") is None:
+            print("  SKIPPED: needs unshare(1) and ip(8)")
+            return
+        env = dict(os.environ, **{INNER: "1"}, PYTHONPATH=str(ROOT))
+        done = subprocess.run(["unshare", "-Urn", sys.executable, __file__], env=env, cwd=ROOT, check=False)
+        if done.returncode:
+            print(f"  FAILED or SKIPPED (exit {done.returncode}): user namespaces may be disabled here")
+        return
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    dumps()
+    notifications()
+
+
+if __name__ == "__main__":
+    main()
