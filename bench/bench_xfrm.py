@@ -1,15 +1,18 @@
-"""The XFRM transport against iproute2, in a private user + network namespace of this machine's kernel.
+"""The XFRM transport against iproute2 (and against real af_key where there is one), same state, same run.
 
-Prints, for 100k SAs (larval ones from `ip xfrm state allocspi`: this kernel may lack ESP/AH, and a larval
-SA goes through every step of the path) and 100k policies:
-- the wall time of `setkey-tui --kernel xfrm -D` / `-DP` (the path a user takes: dump, translate to PF_KEY,
-  render setkey's text) against `ip xfrm state list` / `ip xfrm policy list`, same state, same run: a ratio;
-- the raw dump through the transport (KeyService.dump/spddump: PF_KEY messages, no rendering), messages/s;
-- notification latency (change made → PF_KEY message decoded by a listener) at 1k and 10k changes/s, for
-  the XFRM transport against a bare XFRM netlink listener (what `ip xfrm monitor` reads), p50/p99/max.
+Part 1, this machine's kernel in a private user + network namespace (`unshare -Urn`):
+- 100k policies: `setkey-tui --kernel xfrm -DP` (the path a user takes: dump, translate to PF_KEY, render
+  setkey's text) against `ip xfrm policy list`: wall times and their ratio; the raw dump through the transport
+  (KeyService.spddump: PF_KEY messages, no rendering) in messages/s;
+- larval SAs (`ip xfrm state allocspi`: this kernel may lack ESP/AH; allocspi slows down with the count and a
+  larval SA lives 30 s, so 20k of them): `-D` against `ip xfrm state list`;
+- notification latency (change made → PF_KEY message decoded by a listener) at 1k and 10k changes/s, for the
+  XFRM transport against a bare XFRM netlink listener (what `ip xfrm monitor` reads), p50/p99/max.
+Part 2, inside user-mode-linux (Linux 6.1 with ESP and af_key; skipped without it): 100k ESP SAs,
+`setkey-tui --kernel xfrm -D` against `ip xfrm state list` and against `setkey-tui --kernel pfkey -D`
+(the real af_key), and the raw dumps through both transports.
 
-Run: `python bench/run.py xfrm` (it re-runs itself under `unshare -Urn`). `SETKEY_BENCH_XFRM_N` overrides
-the 100k.
+Run: `python bench/run.py xfrm`. `SETKEY_BENCH_XFRM_N` overrides the 100k.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 INNER = "SETKEY_BENCH_XFRM_INNER"
 N = int(os.environ.get("SETKEY_BENCH_XFRM_N", "100000"))
+N_LARVAL = min(N, 20_000)
 RATES = (1_000, 10_000)
 SECONDS_PER_RATE = 2.0
 
@@ -76,8 +80,8 @@ def dumps() -> None:
     subprocess.run(["ip", "xfrm", "policy", "flush"], check=True)
 
     # Larval SAs live net.core.xfrm_acq_expires (30 s): everything below is timed right after the set-up.
-    t = _batch([f"xfrm state allocspi src 10.0.0.1 dst {_addr(i)} proto esp" for i in range(N)])
-    print(f"  setup: {N} larval SAs via ip -batch (allocspi) in {t:.1f} s")
+    t = _batch([f"xfrm state allocspi src 10.0.0.1 dst {_addr(i)} proto esp" for i in range(N_LARVAL)])
+    print(f"  setup: {N_LARVAL} larval SAs via ip -batch (allocspi) in {t:.1f} s")
     made = time.monotonic()
     ref, ref_lines = _timed(["ip", "xfrm", "state", "list"])
     ours, our_lines = _timed(_cli("-D"))
@@ -86,10 +90,10 @@ def dumps() -> None:
         got = len(KeyService(tr).dump(timeout=60))
         raw = time.perf_counter() - t0
     late = time.monotonic() - made
-    print(f"  SAD dump, {N} SAs: ip xfrm state list {ref:.2f} s ({ref_lines} lines) | "
+    print(f"  SAD dump, {N_LARVAL} larval SAs: ip xfrm state list {ref:.2f} s ({ref_lines} lines) | "
           f"setkey-tui --kernel xfrm -D {ours:.2f} s ({our_lines} lines) | ratio {ours / ref:.1f}x")
     print(f"  SAD raw dump through the transport: {got} messages in {raw:.2f} s ({got / raw:,.0f} msgs/s)"
-          + ("" if got == N and late < 30 else f"  [WARNING: {got} of {N}, {late:.0f} s after set-up]"))
+          + ("" if got == N_LARVAL and late < 30 else f"  [WARNING: {got} of {N_LARVAL}, {late:.0f} s after]"))
     subprocess.run(["ip", "xfrm", "state", "flush"], check=True)
 
 
@@ -198,16 +202,69 @@ def notifications() -> None:
         print(f"  {rate:>6}/s median latency ratio (transport / bare): {row[1] / row[0]:.1f}x")
 
 
+def esp_sas() -> None:
+    """Inside user-mode-linux: 100k ESP SAs dumped by ip, by setkey-tui over XFRM and over real af_key."""
+    from setkey_tui.kernel.pfkey_socket import PFKeySocket
+    from setkey_tui.kernel.xfrm.transport import XfrmTransport
+    from setkey_tui.service import KeyService
+
+    key = "0x00112233445566778899aabbccddeeff"
+    t = _batch([f"xfrm state add src 10.0.0.1 dst {_addr(i)} proto esp spi {0x1000 + i} enc 'cbc(aes)' {key}"
+                for i in range(N)])
+    print(f"  setup: {N} ESP SAs via ip -batch in {t:.1f} s")
+    ref, ref_lines = _timed(["ip", "xfrm", "state", "list"])
+    ours, our_lines = _timed(_cli("-D"))
+    pf, pf_lines = _timed([sys.executable, "-m", "setkey_tui", "--kernel", "pfkey", "-D"])
+    print(f"  SAD dump, {N} ESP SAs: ip xfrm state list {ref:.2f} s ({ref_lines} lines) | "
+          f"setkey-tui --kernel xfrm -D {ours:.2f} s ({our_lines} lines) | "
+          f"setkey-tui --kernel pfkey -D {pf:.2f} s ({pf_lines} lines)")
+    print(f"  ratios: xfrm/ip {ours / ref:.1f}x, xfrm/pfkey (real af_key) {ours / pf:.2f}x")
+    for name, cls in (("XFRM transport", XfrmTransport), ("PF_KEY socket", PFKeySocket)):
+        with cls() as tr:
+            t0 = time.perf_counter()
+            got = len(KeyService(tr).dump(timeout=120))
+            raw = time.perf_counter() - t0
+        print(f"  raw SADB_DUMP through the {name}: {got} messages in {raw:.2f} s ({got / raw:,.0f} msgs/s)")
+
+
+def _in_uml() -> None:
+    sys.path.insert(0, str(ROOT / "tests" / "kernel" / "uml"))
+    from uml_boot import UmlError, find_uml, run_in_uml
+
+    uml = find_uml()
+    if uml is None:
+        print("  SKIPPED part 2: no user-mode-linux here (apt-get install user-mode-linux)")
+        return
+    cmd = (f"cd {ROOT} && PYTHONDONTWRITEBYTECODE=1 {INNER}=uml SETKEY_BENCH_XFRM_N={N} "
+           f"{ROOT / '.venv/bin/python'} {Path(__file__).resolve()}")
+    out: list[bytes] = []
+    try:
+        run_in_uml(cmd, uml=uml, timeout=900, mem="1500M", echo_stdout=out.append)
+    except UmlError as exc:
+        if not out:
+            print(f"  FAILED part 2: {str(exc).splitlines()[0]}")
+            return
+    sys.stdout.write(b"".join(out).decode(errors="replace"))
+    sys.stdout.flush()
+
+
 def main() -> None:
-    """Re-run inside `unshare -Urn` unless already there; print the figures."""
-    if os.environ.get(INNER) != "1":
+    """Part 1 inside `unshare -Urn`, part 2 inside user-mode-linux; print the figures."""
+    where = os.environ.get(INNER)
+    if where == "uml":
+        print("part 2: user-mode-linux (Linux 6.1, af_key and xfrm_user)", flush=True)
+        esp_sas()
+        return
+    if where != "1":
         if shutil.which("unshare") is None or shutil.which("ip") is None:
             print("  SKIPPED: needs unshare(1) and ip(8)")
             return
         env = dict(os.environ, **{INNER: "1"}, PYTHONPATH=str(ROOT))
+        print("part 1: this kernel, in a user + network namespace", flush=True)
         done = subprocess.run(["unshare", "-Urn", sys.executable, __file__], env=env, cwd=ROOT, check=False)
         if done.returncode:
             print(f"  FAILED or SKIPPED (exit {done.returncode}): user namespaces may be disabled here")
+        _in_uml()
         return
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     dumps()

@@ -66,9 +66,9 @@ IP_XFRM = [
 ]
 
 
-def _flush() -> None:
+def _flush(spec: str = "pfkey") -> None:
     for flags in (["-F"], ["-F", "-P"]):
-        assert sr.run_cli(["--kernel", "pfkey", *flags]).rc == 0
+        assert sr.run_cli(["--kernel", spec, *flags]).rc == 0
 
 
 def _dumps(transport_cls: type) -> tuple[list[Message], list[Message]]:
@@ -171,3 +171,56 @@ def test_recorded_scenarios_through_xfrm(scenario: dict) -> None:
     observed = sr.replay(scenario, "xfrm", monitor=False)
     expected = dict(scenario, monitor=None)
     sr.assert_same(observed, expected, what=f"--kernel xfrm vs recording, {scenario['id']}")
+
+
+# --------------------------------------------------------------------------------- af_key unloaded: auto
+@pytest.fixture
+def without_af_key() -> object:
+    """af_key unloaded for the test (every PF_KEY socket of earlier tests is closed), loaded again after."""
+    gone = subprocess.run(["rmmod", "af_key"], capture_output=True, text=True, check=False)
+    assert gone.returncode == 0, f"rmmod af_key: {gone.stderr}"
+    try:
+        assert not pc.pfkey_available()
+        yield
+    finally:
+        subprocess.run(["modprobe", "af_key"], check=True)
+
+
+def test_without_af_key_auto_is_the_real_kernel_over_xfrm(without_af_key: object) -> None:
+    """With af_key unloaded, `auto` opens XFRM (saying why), and every recorded scenario run over `auto`
+    prints what the real setkey printed over af_key."""
+    from setkey_tui.kernel.select import open_transport
+
+    t = open_transport("auto")
+    try:
+        assert isinstance(t, XfrmTransport)
+        assert t.description.startswith("real kernel over XFRM netlink (no PF_KEY here: ")
+    finally:
+        t.close()
+    failed = []
+    for scenario in RECORDED:
+        try:
+            sr.assert_same(sr.replay(scenario, "auto", monitor=False), dict(scenario, monitor=None),
+                           what=scenario["id"])
+        except AssertionError as exc:
+            failed.append(str(exc))
+    assert not failed, "\n".join(failed)
+
+
+async def test_without_af_key_the_tui_over_auto_shows_the_real_sad_live(without_af_key: object) -> None:
+    from setkey_tui.kernel.select import open_transport
+    from setkey_tui.tui.app import SetkeyApp
+    from setkey_tui.tui.widgets.badge import Badge
+    from tests.tui.conftest import wait_for
+
+    _flush("xfrm")
+    subprocess.run(IP_XFRM[0], shell=True, check=True)
+    app = SetkeyApp(lambda: open_transport("auto"))
+    async with app.run_test(size=(150, 45)) as pilot:
+        assert await wait_for(pilot, app.loaded.is_set, 30), app.status
+        assert app.mirror.sad.total == 1
+        subprocess.run(IP_XFRM[1], shell=True, check=True)  # arrives through the listener's event socket
+        subprocess.run("ip xfrm policy add src 10.30.0.0/16 dst 10.31.0.0/16 dir out action block", shell=True,
+                       check=True)
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 2 and app.mirror.spd.total == 1, 30)
+        assert "XFRM netlink" in str(app.query_one(Badge).render())
