@@ -133,7 +133,7 @@ def test_sa_add_translates_back_to_what_af_key_sends(text: str) -> None:
     req = X.translate(msg, _no_reqid)
     assert req.nl_type == S.NEWSA and req.reply == X.REPLY_ACK
     nl_type, payload = _as_reported(req)
-    outs = Translator(lambda: NOW).event(nl_type, msg.seq, msg.pid, payload)
+    outs = Translator(lambda: NOW, shared=False).event(nl_type, msg.seq, msg.pid, payload)
     assert [o.target for o in outs] == [ALL]
     assert outs[0].message == _sim_reply(msg)
 
@@ -155,7 +155,7 @@ def test_spdadd_translates_back_to_what_af_key_sends(text: str) -> None:
     assert isinstance(pol, PolicyExt)
     req = X.translate(msg, _no_reqid)
     nl_type, payload = _as_reported(req, index=pol.id)
-    outs = Translator(lambda: NOW).event(nl_type, msg.seq, msg.pid, payload)
+    outs = Translator(lambda: NOW, shared=False).event(nl_type, msg.seq, msg.pid, payload)
     assert [o.message for o in outs] == [expected]
 
 
@@ -216,7 +216,7 @@ def test_an_aead_sa_is_shown_as_af_key_shows_it_and_said_to_be_inexpressible() -
     aead = nl.encode_attr(S.XFRMA_ALG_AEAD, S.Algo("rfc4106(gcm(aes))", 160, bytes(20), 128).pack())
     esn = nl.encode_attr(S.XFRMA_REPLAY_ESN_VAL, struct.pack("=6I", 4, 0, 0, 0, 0, 128) + bytes(16))
     mark = nl.encode_attr(S.XFRMA_MARK, S.pack_mark(7, 0xFF))
-    tr = Translator(lambda: NOW)
+    tr = Translator(lambda: NOW, shared=False)
     out, = tr.event(S.NEWSA, 1, 2, _state(aead + esn + mark, flags=S.STATE_ESN))
     m = out.message
     sa = m.get(ExtType.SA)
@@ -235,7 +235,7 @@ def test_a_truncation_other_than_af_keys_and_a_full_selector_are_noted() -> None
     crypt = nl.encode_attr(S.XFRMA_ALG_CRYPT, S.Algo("cbc(aes)", 128, bytes(16)).pack())
     sel = S.Selector(S.addr_bytes(b"\x0a\0\0\x02"), S.addr_bytes(b"\x0a\0\0\x01"), family=S.AF_INET,
                      prefixlen_d=32, prefixlen_s=32)
-    tr = Translator(lambda: NOW)
+    tr = Translator(lambda: NOW, shared=False)
     payload = S.UserSAInfo(sel, S.addr_bytes(b"\x0a\0\0\x02"), 0x6001, 50, S.addr_bytes(b"\x0a\0\0\x01")).pack()
     out, = tr.event(S.NEWSA, 1, 2, payload + trunc + crypt)
     sa = out.message.get(ExtType.SA)
@@ -250,7 +250,7 @@ def test_a_truncation_other_than_af_keys_and_a_full_selector_are_noted() -> None
 
 
 def test_states_xfrm_does_not_name_are_derived() -> None:
-    tr = Translator(lambda: NOW)
+    tr = Translator(lambda: NOW, shared=False)
     crypt = nl.encode_attr(S.XFRMA_ALG_CRYPT, S.Algo("cbc(aes)", 128, bytes(16)).pack())
 
     def state(payload: bytes) -> int:
@@ -269,7 +269,7 @@ def test_states_xfrm_does_not_name_are_derived() -> None:
 
 
 def test_expire_keeps_the_algorithm_ids_seen_before() -> None:
-    tr = Translator(lambda: NOW)
+    tr = Translator(lambda: NOW, shared=False)
     crypt = nl.encode_attr(S.XFRMA_ALG_CRYPT, S.Algo("cbc(aes)", 128, bytes(16)).pack())
     tr.event(S.NEWSA, 0, 0, _state(crypt))
     info = S.UserSAInfo.unpack(_state(b""))
@@ -289,10 +289,39 @@ def test_acquire_proposal_follows_the_template_masks() -> None:
     ua = S.UserAcquire(S.addr_bytes(b"\x0a\0\0\x02"), 0, 50, S.addr_bytes(b"\x0a\0\0\x01"),
                        S.Selector(family=S.AF_INET), pol, 0, 0, 0, 33)
     tmpl = S.UserTmpl(bytes(16), 0, 50, S.AF_INET, bytes(16), aalgos=1 << 3, ealgos=1 << EncAlg.AESCBC)
-    out, = Translator().event(S.ACQUIRE, 0, 0, ua.pack() + nl.encode_attr(S.XFRMA_TMPL, tmpl.pack()))
+    out, = Translator(shared=False).event(S.ACQUIRE, 0, 0, ua.pack() + nl.encode_attr(S.XFRMA_TMPL, tmpl.pack()))
     m = out.message
     assert (m.type, m.satype, m.seq, m.pid, out.target) == (MsgType.ACQUIRE, SAType.ESP, 33, 0, REGISTERED)
     p = m.get(ExtType.X_POLICY)
     assert isinstance(p, PolicyExt) and (p.id, p.dir, p.priority) == (9, 2, 3)
     prop = m.get(ExtType.PROPOSAL)
     assert prop is not None and [(c.auth, c.encrypt) for c in prop.combs] == [(3, EncAlg.AESCBC)]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("text", SA_CASES, ids=[t.split(" 0x")[0] for t in SA_CASES])
+def test_fast_state_encoding_equals_the_message_path(text: str) -> None:
+    _t, payload = _as_reported(X.translate(_msgs(text)[0], _no_reqid))
+    variants = [payload, payload[:224]]  # as added, and as a larval state (no algorithm)
+    aead = nl.encode_attr(S.XFRMA_ALG_AEAD, S.Algo("rfc4106(gcm(aes))", 160, bytes(20), 128).pack())
+    variants.append(payload[:224] + aead)
+    info0 = S.UserSAInfo.unpack(payload)
+    variants.append(info0._replace(sel=info0.sel._replace(saddr=info0.saddr, prefixlen_s=32, sport=9)).pack()
+                    + payload[224:])
+    for raw in variants:
+        info, attrs = S.UserSAInfo.unpack(raw), nl.parse_attrs(raw, 224)
+        for state in (SAState.LARVAL, SAState.MATURE, SAState.DYING):
+            want = P.state_message(info, attrs, MsgType.DUMP, seq=7, pid=99, state=state).encode(LINUX)
+            got, _a, _e = P.state_bytes(info, attrs, MsgType.DUMP, seq=7, pid=99, state=state)
+            assert got == want
+
+
+def test_remembered_algorithms_serve_only_expires() -> None:
+    """A larval SA that reuses the key of an SA seen before must not borrow its algorithms."""
+    tr = Translator(lambda: NOW, shared=False)
+    crypt = nl.encode_attr(S.XFRMA_ALG_CRYPT, S.Algo("cbc(aes)", 128, bytes(16)).pack())
+    tr.event(S.NEWSA, 0, 0, _state(crypt))
+    larval = tr.event(S.NEWSA, 0, 0, _state(b""))[0].message.get(ExtType.SA)
+    assert isinstance(larval, SAExt) and (larval.encrypt, larval.state) == (0, SAState.LARVAL)
+    info = S.UserSAInfo.unpack(_state(b""))
+    data = tr.state_bytes(info, {}, MsgType.DUMP, seq=1, pid=2)
+    assert data is not None and decode(data, LINUX).get(ExtType.SA).encrypt == 0  # type: ignore[union-attr]

@@ -41,15 +41,21 @@ def _sa_key(satype: int, daddr: bytes, spi: int) -> tuple[str, int, bytes, int]:
     return ("sa", satype, daddr, spi)
 
 
+_SHARED_ALGS: dict[tuple[int, bytes, int], tuple[int, int]] = {}
+_SHARED_NOTES: dict[tuple, tuple[str, bytes, int]] = {}
+
+
 class Translator:
     """Turns XFRM states, policies and events into PF_KEY messages; remembers what later messages need."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, *, shared: bool = True) -> None:
         self.clock = clock
-        self._algs: dict[tuple[int, bytes, int], tuple[int, int]] = {}
-        # Per SA or policy, what its notes are made from (the XFRM payload and where its attributes start),
-        # turned into Notes only when asked for: most entries have none, and a dump must stay fast.
-        self._notes: dict[tuple, tuple[str, bytes, int]] = {}
+        # What later messages need and what PF_KEY lost, shared by every translator of the process (unless
+        # ``shared`` is False) so that the TUI's listener and its request socket know the same: the algorithm
+        # ids of each SA (an XFRM expire has none) and, per SA or policy, what its notes are made from (the
+        # XFRM payload and where its attributes start), turned into Notes only when asked for.
+        self._algs: dict[tuple[int, bytes, int], tuple[int, int]] = _SHARED_ALGS if shared else {}
+        self._notes: dict[tuple, tuple[str, bytes, int]] = _SHARED_NOTES if shared else {}
         self.skipped = 0  # entries af_key would not report (other protocols, sub policies …)
 
     # ------------------------------------------------------------------------------------------ notes
@@ -88,7 +94,7 @@ class Translator:
                 state = P.sa_state(info, attrs, self.clock())
             key = (info.proto, info.daddr, info.spi)
             msg = P.state_message(info, attrs, msg_type, seq=seq, pid=pid, state=state, keys=keys, hsc=hsc,
-                                  alg_ids=self._algs.get(key))
+                                  alg_ids=self._algs.get(key) if msg_type == MsgType.EXPIRE else None)
         except P.Untranslatable:
             self.skipped += 1
             return None
@@ -102,6 +108,25 @@ class Translator:
         elif self._notes:
             self._notes.pop(nkey, None)
         return msg
+
+    def state_bytes(self, info: S.UserSAInfo, attrs: dict[int, bytes], msg_type: int, *, seq: int, pid: int,
+                    raw: tuple[bytes, int] | None = None) -> bytes | None:
+        """:meth:`state` (keys, both lifetimes: a dump or GET reply) as encoded bytes, faster."""
+        key = (info.proto, info.daddr, info.spi)
+        try:
+            data, auth, encrypt = P.state_bytes(info, attrs, msg_type, seq=seq, pid=pid,
+                                                state=P.sa_state(info, attrs, self.clock()))
+        except P.Untranslatable:
+            self.skipped += 1
+            return None
+        if auth or encrypt:
+            self._algs[key] = (auth, encrypt)
+        nkey = _sa_key(data[3], info.daddr, info.spi)
+        if N.state_may_have_notes(info, attrs):
+            self._notes[nkey] = ("sa", *(raw or (info.pack() + b"".join(_attr(t, v) for t, v in attrs.items()), 224)))
+        elif self._notes:
+            self._notes.pop(nkey, None)
+        return data
 
     def forget_state(self, info: S.UserSAInfo) -> None:
         """Drop what was remembered about a state that is gone."""

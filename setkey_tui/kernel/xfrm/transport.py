@@ -88,6 +88,14 @@ def _netlink_socket(rcvbuf: int = 0) -> socket.socket:
     return s
 
 
+_SEQ = struct.Struct("=I")
+
+
+def _with_seq(data: bytes, seq: int) -> bytes:
+    """A PF_KEY message with ``sadb_msg_seq`` replaced."""
+    return data[:8] + _SEQ.pack(seq & 0xFFFFFFFF) + data[12:]
+
+
 class _Dump:
     """A dump in progress: af_key numbers its replies 1, 2, … and gives the last one seq 0."""
 
@@ -97,7 +105,7 @@ class _Dump:
         self.seq = seq
         self.pid = pid
         self.count = 0
-        self.held: Message | None = None
+        self.held: bytes | None = None  # the previous reply, sent once the next one (or the end) is known
 
 
 class XfrmTransport:
@@ -302,9 +310,10 @@ class XfrmTransport:
                 if req.reply == X.REPLY_STATE and m.type == S.NEWSA:
                     info = S.UserSAInfo.unpack(m.payload)
                     attrs = nl.parse_attrs(m.payload, S.UserSAInfo.SIZE)
-                    out = self.translator.state(info, attrs, req.pf_reply_type, seq=seq, pid=pid)
-                    if out is not None:
-                        self._deliver(out.encode(LINUX), ONE)
+                    data_out = self.translator.state_bytes(info, attrs, req.pf_reply_type, seq=seq, pid=pid,
+                                                           raw=(m.payload, S.UserSAInfo.SIZE))
+                    if data_out is not None:
+                        self._deliver(data_out, ONE)
                 elif req.reply == X.REPLY_POLICY and m.type == S.NEWPOLICY:
                     info_p = S.UserPolicyInfo.unpack(m.payload)
                     attrs = nl.parse_attrs(m.payload, S.UserPolicyInfo.SIZE)
@@ -376,19 +385,20 @@ class XfrmTransport:
                 info = S.UserSAInfo.unpack(m.payload)
                 if want != 255 and info.proto != want:
                     continue
-                out = tr.state(info, nl.parse_attrs(m.payload, S.UserSAInfo.SIZE), MsgType.DUMP, seq=0, pid=d.pid,
-                               raw=(m.payload, S.UserSAInfo.SIZE))
+                out = tr.state_bytes(info, nl.parse_attrs(m.payload, S.UserSAInfo.SIZE), MsgType.DUMP, seq=0,
+                                     pid=d.pid, raw=(m.payload, S.UserSAInfo.SIZE))
             elif not sa and m.type == S.NEWPOLICY:
                 info_p = S.UserPolicyInfo.unpack(m.payload)
-                out = tr.policy(info_p, nl.parse_attrs(m.payload, S.UserPolicyInfo.SIZE), MsgType.X_SPDDUMP,
+                msg = tr.policy(info_p, nl.parse_attrs(m.payload, S.UserPolicyInfo.SIZE), MsgType.X_SPDDUMP,
                                 seq=0, pid=d.pid, refcnt=P.REFCNT_DUMP, raw=(m.payload, S.UserPolicyInfo.SIZE))
+                out = msg.encode(LINUX) if msg is not None else None
             else:
                 continue
             if out is None:
                 continue
             if d.held is not None:
                 d.count += 1
-                self._deliver(d.held._replace(seq=d.count).encode(LINUX), ONE)
+                self._deliver(_with_seq(d.held, d.count), ONE)
             d.held = out
 
     def _end_dump(self, err: int) -> None:
@@ -398,7 +408,7 @@ class XfrmTransport:
         if err:
             self._error(d.request, err)
         elif d.held is not None:
-            self._deliver(d.held.encode(LINUX), ONE)  # the last reply: seq 0
+            self._deliver(d.held, ONE)  # the last reply: seq 0
         else:
             self._error(d.request, errno_mod.ENOENT)
 
