@@ -325,3 +325,17 @@ def test_remembered_algorithms_serve_only_expires() -> None:
     info = S.UserSAInfo.unpack(_state(b""))
     data = tr.state_bytes(info, {}, MsgType.DUMP, seq=1, pid=2)
     assert data is not None and decode(data, LINUX).get(ExtType.SA).encrypt == 0  # type: ignore[union-attr]
+
+
+def test_nat_t_mapping_becomes_new_mapping() -> None:
+    assert S.SIZES["xfrm_user_mapping"] == 64
+    um = S.UserMapping(S.addr_bytes(b"\x0a\0\0\x02"), 0x7000, S.AF_INET, 50, 3, S.addr_bytes(b"\xc0\0\2\1"),
+                       S.addr_bytes(b"\xc0\0\2\x09"), 4500, 31000)
+    assert S.UserMapping.unpack(um.pack()) == um
+    out, = Translator(shared=False).event(S.MAPPING, 0, 0, um.pack())
+    m = out.message
+    assert (m.type, m.satype, out.target) == (MsgType.X_NAT_T_NEW_MAPPING, SAType.ESP, REGISTERED)
+    assert [e.ext_type for e in m.extensions] == [ExtType.SA, ExtType.ADDRESS_SRC, ExtType.X_NAT_T_SPORT,
+                                                  ExtType.ADDRESS_DST, ExtType.X_NAT_T_DPORT]
+    assert m.get(ExtType.X_NAT_T_DPORT).port == 31000  # type: ignore[union-attr]
+    assert decode(m.encode(LINUX), LINUX) == m

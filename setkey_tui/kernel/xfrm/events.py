@@ -215,4 +215,9 @@ class Translator:
             except P.Untranslatable:
                 return []
             return [Out(msg, REGISTERED)]
-        return []  # POLEXPIRE (af_key sends nothing), NEWAE, REPORT, MIGRATE, MAPPING
+        if nl_type == S.MAPPING and len(payload) >= S.UserMapping.SIZE:
+            try:
+                return [Out(P.mapping_message(S.UserMapping.unpack(payload)), REGISTERED)]
+            except P.Untranslatable:
+                return []
+        return []  # POLEXPIRE (af_key sends nothing), NEWAE, REPORT, MIGRATE

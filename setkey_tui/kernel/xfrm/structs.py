@@ -352,6 +352,36 @@ class UserAcquire(NamedTuple):
         return cls(v[0], _ntohl(v[1]), v[2], v[3], Selector.of(v[4:]), pol, *tail)
 
 
+_MAPPING = struct.Struct("=16sIHBxI16s16sHH")
+
+
+class UserMapping(NamedTuple):
+    """``struct xfrm_user_mapping`` (64 bytes): a NAT-T peer moved (ports in host order)."""
+
+    daddr: bytes
+    spi: int
+    family: int
+    proto: int
+    reqid: int
+    old_saddr: bytes
+    new_saddr: bytes
+    old_sport: int
+    new_sport: int
+
+    SIZE = 64
+
+    def pack(self) -> bytes:
+        """The wire bytes."""
+        return _MAPPING.pack(self.daddr, _htonl(self.spi), self.family, self.proto, self.reqid, self.old_saddr,
+                             self.new_saddr, _htons(self.old_sport), _htons(self.new_sport))
+
+    @classmethod
+    def unpack(cls, buf: bytes, offset: int = 0) -> UserMapping:
+        """From the wire."""
+        v = _MAPPING.unpack_from(buf, offset)
+        return cls(v[0], _ntohl(v[1]), v[2], v[3], v[4], v[5], v[6], _ntohs(v[7]), _ntohs(v[8]))
+
+
 _EXPIRE_HARD = struct.Struct("=B7x")
 
 
@@ -499,4 +529,5 @@ SIZES = {
     "xfrm_userspi_info": _USERSA.size + _SPI_RANGE.size,
     "xfrm_encap_tmpl": _ENCAP.size,
     "xfrm_userpolicy_type": _POLICY_TYPE.size,
+    "xfrm_user_mapping": _MAPPING.size,
 }

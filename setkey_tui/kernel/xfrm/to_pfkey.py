@@ -305,6 +305,23 @@ def acquire_message(ua: S.UserAcquire, attrs: dict[int, bytes]) -> Message:
     return Message(MsgType.ACQUIRE, satype, ua.seq, 0, 0, tuple(exts))
 
 
+def mapping_message(um: S.UserMapping) -> Message:
+    """SADB_X_NAT_T_NEW_MAPPING (pfkey_send_new_mapping): the SA, its old source and port, the new ones.
+    af_key puts the state's km.seq in sadb_msg_seq; XFRM's mapping event does not carry it (0 here)."""
+    if um.proto != IPPROTO_ESP:
+        raise Untranslatable(f"protocol {um.proto}")
+    _check_family(um.family)
+    full = _full(um.family)
+    exts: list[Extension] = [
+        SAExt(um.spi),
+        AddressExt(ExtType.ADDRESS_SRC, _sockaddr(um.family, um.old_saddr), 0, full),
+        NatTPortExt(ExtType.X_NAT_T_SPORT, um.old_sport),
+        AddressExt(ExtType.ADDRESS_DST, _sockaddr(um.family, um.new_saddr), 0, full),
+        NatTPortExt(ExtType.X_NAT_T_DPORT, um.new_sport),
+    ]
+    return Message(MsgType.X_NAT_T_NEW_MAPPING, SAType.ESP, 0, 0, 0, tuple(exts))
+
+
 def flush_message(msg_type: int, proto: int, seq: int, pid: int) -> Message:
     """The header-only FLUSH / X_SPDFLUSH broadcast (``proto`` IPSEC_PROTO_ANY or 0: every satype)."""
     return Message(msg_type, PROTO_SATYPE.get(proto, 0), seq & 0xFFFFFFFF, pid & 0xFFFFFFFF)
