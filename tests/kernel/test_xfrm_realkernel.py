@@ -10,6 +10,7 @@ scenario of tests/data/realkernel.jsonl is replayed through `--kernel xfrm` and 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import tempfile
 
@@ -108,6 +109,30 @@ def test_dumps_through_xfrm_equal_dumps_through_af_key() -> None:
     assert sad_xfrm == sad_pfkey  # every SA, larval and AEAD ones included: the same bytes
     _same_modulo_refcnt(spd_xfrm, spd_pfkey)
     assert {m.reserved for m in spd_xfrm} == {2}
+
+
+def test_per_socket_policies_dump_the_same() -> None:
+    """Per-socket policies (IP_XFRM_POLICY on an open socket) are in both dumps, with direction 4/5 (index%8
+    3 and 4), identically."""
+    from setkey_tui.kernel.xfrm import structs as S
+
+    _flush()
+    socks = []
+    for xdir in (S.POLICY_IN, S.POLICY_OUT):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        info = S.UserPolicyInfo(S.Selector(family=S.AF_INET), priority=9, dir=xdir)
+        tmpl = S.UserTmpl(bytes(16), 0, 50, S.AF_INET, bytes(16), mode=S.MODE_TRANSPORT)
+        s.setsockopt(socket.IPPROTO_IP, 17, info.pack() + tmpl.pack())  # IP_XFRM_POLICY
+        socks.append(s)
+    try:
+        _sad, spd_pfkey = _dumps(PFKeySocket)
+        _sad, spd_xfrm = _dumps(XfrmTransport)
+    finally:
+        for s in socks:
+            s.close()
+    dirs = sorted(m.get(ExtType.X_POLICY).dir for m in spd_pfkey)  # type: ignore[union-attr]
+    assert dirs == [4, 5]
+    _same_modulo_refcnt(spd_xfrm, spd_pfkey)
 
 
 def test_what_pf_key_cannot_say_is_kept_beside_the_message() -> None:
