@@ -367,3 +367,27 @@ def test_recorded_policy_scenarios_through_xfrm_in_a_namespace() -> None:
     failed = [f"{sid}: {err}" for sid, err in results if err]
     assert not failed, "\n".join(failed)
     assert len(results) == len(chosen)
+
+
+def _enobufs_during_send_body() -> tuple[str, bool]:
+    """The loss noticed while a request drains the event socket is reported by the next recv, not by send."""
+    with XfrmTransport(rcvbuf=4096) as small, XfrmTransport() as writer:
+        svc = KeyService(writer)
+        for i in range(300):
+            svc.request(_messages(f"spdadd 10.8.{i // 250}.{i % 250} 10.5.0.1 any -P out discard;")[0])
+        small.send(header_only(MsgType.X_SPDFLUSH, seq=1, pid=7).encode(LINUX))  # must not raise
+        try:
+            small.recv(1.0)
+        except MessagesLost as exc:
+            lost = str(exc)
+        else:
+            lost = "not reported"
+        replies = []
+        while (data := small.recv(1.0)) is not None:
+            replies.append(decode(data, LINUX))
+        return lost, any(m.type == MsgType.X_SPDFLUSH and m.pid == 7 for m in replies)
+
+
+def test_enobufs_noticed_during_send_comes_with_the_next_recv() -> None:
+    lost, answered = run_in_netns(_enobufs_during_send_body)
+    assert lost.startswith("the kernel dropped messages") and answered

@@ -116,6 +116,7 @@ class XfrmTransport:
         self.platform = LINUX
         self.description = description
         self._closed = False
+        self._lost = False
         self._buf = bytearray(RECV_CHUNK)
         self._view = memoryview(self._buf)
         self._dumper: socket.socket | None = None
@@ -234,8 +235,12 @@ class XfrmTransport:
         if mlen * 8 != len(data):
             raise TransportError("the kernel refused the message: Message too long")
         if self._dump is None:
-            while self._drain_events(0.0):  # what happened before this request comes before its answer
-                pass
+            try:
+                while self._drain_events(0.0):  # what happened before this request comes before its answer
+                    pass
+            except MessagesLost:
+                self._lost = True  # reported by the next recv, as the kernel reports ENOBUFS
+
         self._deliver(data, PROMISC_ONLY)  # af_key copies every request to promiscuous sockets first
         try:
             msg = decode(data, LINUX)
@@ -417,6 +422,11 @@ class XfrmTransport:
         """The next PF_KEY message for this socket, or None after ``timeout`` seconds."""
         if self._closed:
             raise TransportError("the XFRM netlink socket is closed")
+        if self._lost:
+            self._lost = False
+            raise MessagesLost(
+                "the kernel dropped messages for this socket (No buffer space available): resynchronise with a dump"
+            )
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         while True:
             if self._pending:
