@@ -339,3 +339,14 @@ def test_nat_t_mapping_becomes_new_mapping() -> None:
                                                   ExtType.ADDRESS_DST, ExtType.X_NAT_T_DPORT]
     assert m.get(ExtType.X_NAT_T_DPORT).port == 31000  # type: ignore[union-attr]
     assert decode(m.encode(LINUX), LINUX) == m
+
+
+@pytest.mark.parametrize("text", POLICY_CASES, ids=[f"p{i}" for i in range(len(POLICY_CASES))])
+def test_fast_policy_encoding_equals_the_message_path(text: str) -> None:
+    _t, payload = _as_reported(X.translate(_msgs(text)[0], lambda: 0x4000), index=17)
+    info, attrs = S.UserPolicyInfo.unpack(payload), nl.parse_attrs(payload, 168)
+    templates = S.UserTmpl.unpack_all(attrs.get(S.XFRMA_TMPL, b""))
+    for refcnt in (1, 2, 3):
+        want = P.policy_message(info, templates, attrs, MsgType.X_SPDDUMP, seq=3, pid=5, refcnt=refcnt)
+        assert P.policy_bytes(info, templates, attrs, MsgType.X_SPDDUMP, seq=3, pid=5, refcnt=refcnt) == \
+            want.encode(LINUX)

@@ -390,3 +390,33 @@ def state_bytes(info: S.UserSAInfo, attrs: dict[int, bytes], msg_type: int, *, s
     body = b"".join(parts)
     head = _HDR.pack(2, msg_type, 0, satype, (16 + len(body)) // 8, 0, seq & 0xFFFFFFFF, pid & 0xFFFFFFFF)
     return head + body, auth, encrypt
+
+
+def policy_bytes(info: S.UserPolicyInfo, templates: tuple[S.UserTmpl, ...], attrs: dict[int, bytes],
+                 msg_type: int, *, seq: int, pid: int, refcnt: int) -> bytes:
+    """``policy_message(...).encode(LINUX)`` without the Message (a policy with a security context goes through
+    policy_message)."""
+    if S.XFRMA_SEC_CTX in attrs:
+        return policy_message(info, templates, attrs, msg_type, seq=seq, pid=pid, refcnt=refcnt).encode(LINUX)
+    sel = info.sel
+    fam = sel.family
+    _check_family(fam)
+    proto = sel.proto or IPSEC_PROTO_ANY
+    lft, cur = info.lft, info.curlft
+    if info.action == S.POLICY_BLOCK:
+        ptype = PolicyType.DISCARD
+    else:
+        ptype = PolicyType.IPSEC if templates else PolicyType.NONE
+    pol = _CODEC.encode_exts((PolicyExt(ptype, info.dir + 1, info.index, info.priority,
+                                        tuple(_request(t) for t in templates)),))
+    body = b"".join((
+        _address_bytes(ExtType.ADDRESS_SRC, fam, sel.saddr, sel.sport, proto, sel.prefixlen_s),
+        _address_bytes(ExtType.ADDRESS_DST, fam, sel.daddr, sel.dport, proto, sel.prefixlen_d),
+        _LIFE.pack(4, ExtType.LIFETIME_HARD, _x2key(lft.hard_packet_limit), _x2key(lft.hard_byte_limit),
+                   lft.hard_add_expires_seconds, lft.hard_use_expires_seconds),
+        _LIFE.pack(4, ExtType.LIFETIME_SOFT, _x2key(lft.soft_packet_limit), _x2key(lft.soft_byte_limit),
+                   lft.soft_add_expires_seconds, lft.soft_use_expires_seconds),
+        _LIFE.pack(4, ExtType.LIFETIME_CURRENT, cur.packets, cur.bytes, cur.add_time, cur.use_time),
+        pol,
+    ))
+    return _HDR.pack(2, msg_type, 0, 0, (16 + len(body)) // 8, refcnt, seq & 0xFFFFFFFF, pid & 0xFFFFFFFF) + body

@@ -394,9 +394,8 @@ class XfrmTransport:
                                      pid=d.pid, raw=(m.payload, S.UserSAInfo.SIZE))
             elif not sa and m.type == S.NEWPOLICY:
                 info_p = S.UserPolicyInfo.unpack(m.payload)
-                msg = tr.policy(info_p, nl.parse_attrs(m.payload, S.UserPolicyInfo.SIZE), MsgType.X_SPDDUMP,
-                                seq=0, pid=d.pid, refcnt=P.REFCNT_DUMP, raw=(m.payload, S.UserPolicyInfo.SIZE))
-                out = msg.encode(LINUX) if msg is not None else None
+                out = tr.policy_bytes(info_p, nl.parse_attrs(m.payload, S.UserPolicyInfo.SIZE), MsgType.X_SPDDUMP,
+                                      seq=0, pid=d.pid, refcnt=P.REFCNT_DUMP, raw=(m.payload, S.UserPolicyInfo.SIZE))
             else:
                 continue
             if out is None:
