@@ -45,6 +45,7 @@ def test_struct_sizes_are_the_kernels() -> None:
     assert S.SIZES["xfrm_selector"] == 56 and S.SIZES["xfrm_usersa_id"] == 24
     assert S.SIZES["xfrm_userpolicy_id"] == 64 and S.SIZES["xfrm_user_expire"] == 232
     assert S.SIZES["xfrm_userspi_info"] == 232 and S.SIZES["xfrm_encap_tmpl"] == 24
+    assert S.SIZES["xfrm_address_filter"] == 36
 
 
 def _sel() -> S.Selector:

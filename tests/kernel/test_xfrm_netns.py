@@ -21,7 +21,7 @@ from setkey_tui.kernel.xfrm.transport import XfrmTransport, XfrmUnavailable
 from setkey_tui.lang.compile import compile_statement
 from setkey_tui.lang.grammar import parse_one
 from setkey_tui.pfkey.constants import Direction, ExtType, Level, MsgType, PolicyType, SAState, SAType
-from setkey_tui.pfkey.extensions import AddressExt, PolicyExt, SA2Ext, SAExt, Sockaddr, SPIRangeExt
+from setkey_tui.pfkey.extensions import AddressExt, FilterExt, PolicyExt, SA2Ext, SAExt, Sockaddr, SPIRangeExt
 from setkey_tui.pfkey.message import Message, decode, header_only
 from setkey_tui.pfkey.platform import AF_INET, LINUX
 from setkey_tui.service import KernelReplyError, KeyService
@@ -136,6 +136,17 @@ def _larval_body() -> dict:
             sa = m.get(ExtType.SA)
             assert isinstance(sa, SAExt)
             out[name] = (m.type, m.satype, sa.state, sa.spi, [e.ext_type for e in m.extensions])
+        out["ah"] = svc.dump(SAType.AH)
+        filt = FilterExt(bytes(16), socket.inet_aton("10.9.0.4").ljust(16, b"\0"), AF_INET, 0, 32)
+        svc.transport.send(Message(MsgType.DUMP, SAType.ESP, seq=50, pid=svc.pid, extensions=(filt,)).encode(LINUX))
+        filtered = []
+        while (data := svc.transport.recv(2.0)) is not None:
+            m = decode(data, LINUX)
+            if m.type == MsgType.DUMP and m.pid == svc.pid:
+                filtered.append(m.get(ExtType.SA).spi)  # type: ignore[union-attr]
+                if m.seq == 0:
+                    break
+        out["filtered"] = filtered
         dump = svc.dump()
         out["dump"] = sorted((m.get(ExtType.SA).spi, m.get(ExtType.SA).state, m.seq) for m in dump)  # type: ignore[union-attr]
         ip = subprocess.run(["ip", "xfrm", "state"], capture_output=True, text=True, check=True).stdout
@@ -169,6 +180,7 @@ def test_larval_sas_from_getspi() -> None:
     assert r["a"][:3] == (MsgType.GETSPI, SAType.ESP, SAState.LARVAL) and 0x100 <= r["a"][3] <= 0x0FFFFFFF
     assert r["a"][4] == order
     assert r["b"][3] == 0x5000
+    assert r["ah"] == [] and r["filtered"] == [0x5000]  # satype and SADB_X_EXT_FILTER reach the kernel
     assert sorted(s for s, _st, _q in r["dump"]) == sorted([r["a"][3], 0x5000])
     assert {st for _s, st, _q in r["dump"]} == {SAState.LARVAL} and sorted(q for *_x, q in r["dump"]) == [0, 1]
     assert "spi 0x00005000" in r["ip"]

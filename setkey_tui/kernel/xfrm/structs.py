@@ -512,6 +512,14 @@ def unpack_offload(buf: bytes) -> tuple[int, int]:
     return _OFFLOAD.unpack_from(buf, 0)  # type: ignore[return-value]
 
 
+_ADDRESS_FILTER = struct.Struct("=16s16sHBB")
+
+
+def pack_address_filter(saddr: bytes, daddr: bytes, family: int, splen: int, dplen: int) -> bytes:
+    """``struct xfrm_address_filter`` (36 bytes)."""
+    return _ADDRESS_FILTER.pack(saddr, daddr, family, splen, dplen)
+
+
 def pack_usersa_flush(proto: int) -> bytes:
     """``struct xfrm_usersa_flush``."""
     return bytes([proto])
@@ -530,4 +538,5 @@ SIZES = {
     "xfrm_encap_tmpl": _ENCAP.size,
     "xfrm_userpolicy_type": _POLICY_TYPE.size,
     "xfrm_user_mapping": _MAPPING.size,
+    "xfrm_address_filter": _ADDRESS_FILTER.size,
 }

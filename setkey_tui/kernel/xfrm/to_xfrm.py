@@ -33,6 +33,7 @@ from setkey_tui.pfkey.constants import (
 )
 from setkey_tui.pfkey.extensions import (
     AddressExt,
+    FilterExt,
     KeyExt,
     LifetimeExt,
     NatTPortExt,
@@ -288,9 +289,19 @@ def flush(msg: Message) -> XfrmRequest:
 
 
 def dump(msg: Message) -> XfrmRequest:
-    """DUMP → an XFRM_MSG_GETSA dump (filtered to the satype's protocol)."""
+    """DUMP → an XFRM_MSG_GETSA dump, filtered by the kernel to the satype's protocol and, with Linux's
+    SADB_X_EXT_FILTER, to source and destination prefixes (XFRMA_ADDRESS_FILTER)."""
     proto = _satype_proto(msg.satype)
-    return XfrmRequest(S.GETSA, nl.NLM_F_REQUEST | nl.NLM_F_DUMP, b"", REPLY_DUMP_SA, MsgType.DUMP, None, proto)
+    attrs = b""
+    filt = msg.get(ExtType.X_FILTER)
+    if isinstance(filt, FilterExt):
+        if filt.splen > 128 or filt.dplen > 128:
+            raise _fail()
+        attrs += nl.encode_attr(S.XFRMA_ADDRESS_FILTER, S.pack_address_filter(
+            S.addr_bytes(filt.saddr[:16]), S.addr_bytes(filt.daddr[:16]), filt.family, filt.splen, filt.dplen))
+    if proto != IPSEC_PROTO_ANY:
+        attrs += nl.encode_attr(S.XFRMA_PROTO, bytes([proto]))
+    return XfrmRequest(S.GETSA, nl.NLM_F_REQUEST | nl.NLM_F_DUMP, attrs, REPLY_DUMP_SA, MsgType.DUMP, None, proto)
 
 
 def _selector(msg: Message) -> S.Selector:
