@@ -433,12 +433,21 @@ def _open_or_report(opts: Options, platform: Platform, err: TextIO) -> Transport
     except (TransportError, OSError, ValueError) as exc:
         err.write(f"{PROG}: cannot open kernel '{opts.kernel}': {exc}\n")
         return None
-    if (opts.kernel == "auto" or opts.kernel.startswith("ssh:")) and "simulat" in t.description.lower():
+    if _kernel_was_guessed(opts.kernel) and not t.description.endswith("real PF_KEY"):
         err.write(f"{PROG}: using the {t.description}\n")
     if t.platform is not platform:
         err.write(f"{PROG}: the {t.description} speaks the {t.platform.name} PF_KEY dialect, "
                   f"not {platform.name}: using {t.platform.name}\n")
     return t
+
+
+def _kernel_was_guessed(spec: str) -> bool:
+    """Whether ``auto`` chose the kernel (here, or on the far side of ``ssh:HOST``): then one stderr line says
+    which kernel it is when that is not the real PF_KEY a setkey user expects."""
+    if spec.startswith("ssh:"):
+        remote = spec[4:].partition("/")[2]
+        return remote in ("", "auto")
+    return spec == "auto"
 
 
 def serve_sim(ns: argparse.Namespace, err: TextIO) -> int:

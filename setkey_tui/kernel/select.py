@@ -1,7 +1,7 @@
-"""Choosing the kernel once at start: ``auto``, ``pfkey``, ``sim``, ``sim@PATH`` or ``replay:FILE``.
+"""Choosing the kernel once at start: ``auto``, ``pfkey``, ``xfrm``, ``sim``, ``sim@PATH``, ``replay:FILE``, ``ssh:HOST``.
 
-``SETKEY_TUI_KERNEL`` gives the default spec. ``auto`` opens the real PF_KEY socket when it can and
-otherwise the embedded simulated kernel, whose ``description`` then says why.
+``SETKEY_TUI_KERNEL`` gives the default spec. ``auto`` opens the real PF_KEY socket when it can, else (on
+Linux) the real kernel over XFRM netlink, else the embedded simulated kernel; ``description`` says why.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from setkey_tui.pfkey.platform import LINUX, Platform, current
 ENV_VAR = "SETKEY_TUI_KERNEL"
 SERVED_REPLY_TIMEOUT = 10.0  # a served simulated kernel may take seconds to flush or dump 100k SAs
 UNIX_PATH_MAX = 107  # bytes of a Unix socket path (sun_path is 108 with its NUL)
-CHOICES = "auto, pfkey, sim, sim@PATH, replay:FILE, ssh:HOST[/SPEC]"
+CHOICES = "auto, pfkey, xfrm, sim, sim@PATH, replay:FILE, ssh:HOST[/SPEC]"
 
 
 def default_spec() -> str:
@@ -57,11 +57,22 @@ def open_transport(spec: str | None = "auto", *, platform: Platform | None = Non
                 why = f"PF_KEY needs root or CAP_NET_ADMIN: {os.strerror(exc.errno).lower()}"
             else:
                 why = f"no PF_KEY here: {os.strerror(exc.errno).lower()}"
-            return _embedded(f"simulated kernel ({why})")
+        if (platform or current()).name == "linux":
+            from setkey_tui.kernel.xfrm.transport import XfrmTransport, XfrmUnavailable
+
+            try:
+                return XfrmTransport(description=f"real kernel over XFRM netlink ({why})")
+            except XfrmUnavailable as xexc:
+                why += f"; XFRM netlink: {os.strerror(xexc.errno).lower()}"
+        return _embedded(f"simulated kernel ({why})")
     if spec == "pfkey":
         from setkey_tui.kernel.pfkey_socket import PFKeySocket
 
         return PFKeySocket(platform=platform)
+    if spec == "xfrm":
+        from setkey_tui.kernel.xfrm.transport import XfrmTransport
+
+        return XfrmTransport()
     if spec == "sim":
         return _embedded("simulated kernel (embedded)")
     if spec.startswith("sim@"):

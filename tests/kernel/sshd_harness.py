@@ -59,6 +59,7 @@ def local_sshd() -> Iterator[Sshd]:
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
     folder = Path(tempfile.mkdtemp(prefix="setkey-sshd-"))
     proc: subprocess.Popen[bytes] | None = None
+    closed_sock: socket.socket | None = None
     try:
         for name in ("host_key", "user_key", "wrong_key"):
             _keygen(folder / name)
@@ -97,7 +98,10 @@ LogLevel ERROR
   ConnectTimeout 10
   LogLevel ERROR
 """
-        closed = _free_port()
+        # A port bound but never listened on refuses every connection, and nothing else can take it meanwhile.
+        closed_sock = socket.socket()
+        closed_sock.bind(("127.0.0.1", 0))
+        closed = int(closed_sock.getsockname()[1])
         (folder / "ssh_config").write_text(
             f"Host remote-test\n  Port {port}\n  IdentityFile {folder / 'user_key'}\n{common}\n"
             f"Host remote-wrong-key\n  Port {port}\n  IdentityFile {folder / 'wrong_key'}\n{common}\n"
@@ -118,6 +122,8 @@ LogLevel ERROR
             time.sleep(0.05)
         yield Sshd(folder, port, folder / "ssh_config", f"ssh -F {shlex.quote(str(folder / 'ssh_config'))}")
     finally:
+        if closed_sock is not None:
+            closed_sock.close()
         if proc is not None:
             proc.terminate()
             try:

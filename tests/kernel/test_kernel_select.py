@@ -51,7 +51,7 @@ def test_auto_fallback_says_when_pf_key_is_only_forbidden(monkeypatch: pytest.Mo
     t = open_transport("auto")
     try:
         assert t.description == ("simulated kernel (PF_KEY needs root or CAP_NET_ADMIN: "
-                                 "operation not permitted)")
+                                 "operation not permitted; XFRM netlink: operation not permitted)")
     finally:
         t.close()
 
@@ -91,7 +91,7 @@ def test_env_var_gives_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
         open_transport("auto")
 
 
-@pytest.mark.parametrize("spec", ["sim@", "replay:", "xfrm", "pfkey2"])
+@pytest.mark.parametrize("spec", ["sim@", "replay:", "xfrm2", "pfkey2"])
 def test_bad_specs(spec: str) -> None:
     with pytest.raises(TransportError):
         open_transport(spec)

@@ -1,0 +1,26 @@
+"""Session-wide safety: on a host without PF_KEY, ``auto`` would open the host's own kernel over XFRM netlink.
+
+Tests must never change this machine's IPsec state, so where PF_KEY is missing (this host, CI) the default
+kernel of every test and of every process a test starts is the embedded simulated kernel, unless the test
+names another one or sets ``SETKEY_TUI_KERNEL`` itself. Inside the user-mode-linux guest PF_KEY exists and
+``auto`` keeps its meaning (the guest's kernel is the test's own).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from setkey_tui.kernel.select import ENV_VAR
+
+
+def _has_pf_key() -> bool:
+    try:
+        socket.socket(15, socket.SOCK_RAW, 2).close()
+    except OSError:
+        return False
+    return True
+
+
+if not _has_pf_key():
+    os.environ.setdefault(ENV_VAR, "sim")
