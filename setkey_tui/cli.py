@@ -241,6 +241,7 @@ class Conversation:
         pid, dump_opts = data[12:16], self.dump_opts
         order: Literal["little", "big"] = "little" if platform.byteorder == "<" else "big"
         match = not getattr(t, "answers_in_order", False)
+        notes_for = getattr(t, "notes_for", None)  # XFRM: what PF_KEY cannot say about an entry
         now, count, wait = int(self.now()), 0, reply_timeout(t)
         while True:
             try:
@@ -272,8 +273,21 @@ class Conversation:
                 now = int(self.now())
             text, error = postproc(msg, now=now, options=dump_opts, platform=platform)
             out.write(text)
+            if notes_for is not None:
+                self._write_notes(notes_for(msg), opts.verbose)
             if error or msg.seq == 0:
                 return 0
+
+
+    def _write_notes(self, notes: object, verbose: bool) -> None:
+        """After an entry read over XFRM: a line saying it cannot be expressed in PF_KEY (always), and with
+        -v every XFRM attribute PF_KEY lost (AEAD, ESN, marks, …), one ``\txfrm: …`` line each."""
+        text = getattr(notes, "text", None)
+        if not notes or text is None:
+            return
+        for line in text():
+            if verbose or line.startswith("xfrm: not expressible"):
+                self.out.write(f"\t{line}\n")
 
 
 def _is_exhausted(t: Transport) -> bool:
