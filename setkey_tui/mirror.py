@@ -498,6 +498,9 @@ class Table(Generic[Row]):
         self.predicate: Callable[[Row], bool] | None = None
         self._order: list[tuple[Any, tuple[int, ...]]] = []
         self.generation = 0  # bumped on every change: views repaint when it moves
+        # True until the first dump of this table is complete, and while a later one is in flight: an empty
+        # table then means "not known yet", not "empty".
+        self.loading = True
 
     # -- view ----------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -572,6 +575,34 @@ class Table(Generic[Row]):
             bisect.insort(self._order, self._entry(row))
         self.generation += 1
 
+    def add_many(self, rows: list[Row]) -> None:
+        """Insert (or replace) many rows: one merge into the sorted order instead of a bisection per row."""
+        if not rows:
+            return
+        have = self.rows
+        fresh: dict[tuple[int, ...], Row] = {}
+        for row in rows:
+            k = row.key
+            if k in fresh or k not in have:
+                fresh[k] = have[k] = row
+            else:
+                self.upsert(row)
+        if not fresh:
+            return
+        if self.count_by is not None:
+            self.counts.update(map(self.count_by, fresh.values()))
+        pred = self.predicate
+        sv = self.sort_column.sort_value
+        entries = sorted((sv(r), r.key) for r in fresh.values() if pred is None or pred(r))
+        order = self._order
+        if entries:
+            if not order or order[-1] < entries[0]:
+                order.extend(entries)
+            else:
+                order.extend(entries)
+                order.sort()  # two sorted runs: a linear merge
+        self.generation += 1
+
     def _drop_from_order(self, row: Row) -> None:
         item = self._entry(row)
         i = bisect.bisect_left(self._order, item)
@@ -624,6 +655,63 @@ class Mirror:
         self.sad: Table[SARow] = Table(SA_COLUMNS, SARow, lambda r: r.state_name)
         self.spd: Table[SPRow] = Table(SP_COLUMNS, SPRow, lambda r: r.dir_name)
         self.spid_index: dict[int, tuple[int, ...]] = {}
+        self._staged: dict[str, list[Any] | None] = {}  # per table being loaded: rows held back, or None
+
+    # -- progressive loading -------------------------------------------------------------------------
+    @property
+    def loading(self) -> bool:
+        """True while a dump is being loaded into either table."""
+        return bool(self._staged)
+
+    def loading_table(self, which: str) -> bool:
+        """True while a dump is being loaded into ``which`` (``sad`` or ``spd``)."""
+        return which in self._staged
+
+    def begin_load(self, which: str) -> None:
+        """A dump of ``which`` starts. An empty table shows the rows as they come; a table that holds rows
+        keeps showing them and takes the dump's in one swap at :meth:`end_load`."""
+        table = self.sad if which == "sad" else self.spd
+        self._staged[which] = [] if table.total else None
+        table.loading = True
+        table.generation += 1
+
+    def load_rows(self, which: str, rows: list[Any]) -> None:
+        """The next rows of the dump of ``which``."""
+        staged = self._staged.get(which)
+        if staged is not None:
+            staged.extend(rows)
+            return
+        if which == "sad":
+            self.sad.add_many(rows)
+        else:
+            self.spd.add_many(rows)
+            for r in rows:
+                self.spid_index[r.spid] = r.key
+
+    def end_load(self, which: str) -> None:
+        """The dump of ``which`` is complete."""
+        table = self.sad if which == "sad" else self.spd
+        table.loading = False
+        table.generation += 1
+        if which not in self._staged:
+            return
+        staged = self._staged.pop(which)
+        if staged is None:
+            return
+        if which == "sad":
+            self.sad.replace_all(staged)
+        else:
+            self.spd.replace_all(staged)
+            self.spid_index = {r.spid: r.key for r in self.spd.rows.values()}
+
+    def abort_load(self) -> None:
+        """A dump failed: keep what is shown."""
+        self._staged.clear()
+        self.sad.loading = self.spd.loading = False
+
+    def loaded_without_dump(self) -> None:
+        """The tables are known without a dump (a replay starts empty and follows its messages)."""
+        self.sad.loading = self.spd.loading = False
 
     # -- loading -------------------------------------------------------------------------------------
     def load_sad(self, msgs: Iterable[Message]) -> None:
@@ -635,6 +723,7 @@ class Mirror:
             except ValueError:
                 continue
         self.sad.replace_all(rows)
+        self.sad.loading = False
 
     def load_spd(self, msgs: Iterable[Message]) -> None:
         """Replace the SPD with the policies of a dump."""
@@ -645,6 +734,7 @@ class Mirror:
             except ValueError:
                 continue
         self.spd.replace_all(rows)
+        self.spd.loading = False
         self.spid_index = {r.spid: r.key for r in self.spd.rows.values()}
 
     # -- events --------------------------------------------------------------------------------------

@@ -12,9 +12,11 @@ import errno as errno_mod
 import ipaddress
 import itertools
 import os
+import struct
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
@@ -81,6 +83,47 @@ def check_packet(src: str, dst: str, proto: int, sport: int, dport: int, size: i
         raise TrafficInputError("size", f"packet size {size} is out of range (1-{MAX_PACKET_SIZE})")
 
 
+# Requests whose answers change nothing: their promiscuous copies are not news for a listener.
+READ_ONLY_REQUESTS = frozenset({MsgType.GET, MsgType.X_SPDGET, MsgType.REGISTER})
+DUMP_TYPES = frozenset({MsgType.DUMP, MsgType.X_SPDDUMP})
+
+
+class InFlight:
+    """This process's requests still waiting for their answer, by (type, seq): shared by the service that sends
+    them and the listener that must not take their promiscuous copies for news. Thread-safe."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._lock = threading.Lock()
+        self._requests: set[tuple[int, int]] = set()
+
+    def begin(self, msg_type: int, seq: int) -> None:
+        """A request was sent."""
+        with self._lock:
+            self._requests.add((msg_type, seq))
+
+    def end(self, msg_type: int, seq: int) -> None:
+        """Its answer came (or never will)."""
+        with self._lock:
+            self._requests.discard((msg_type, seq))
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._requests
+
+
+class Header:
+    """Reads the fields of a ``sadb_msg`` header from bytes, without decoding the message."""
+
+    def __init__(self, platform: Platform) -> None:
+        self._unpack = struct.Struct(platform.byteorder + "BBBBHHII").unpack_from
+        self._types = platform.msg_from_wire
+
+    def read(self, data: bytes) -> tuple[int, int, int, int, int]:
+        """(canonical type, errno, satype, seq, pid); raises ``struct.error`` below 16 bytes."""
+        _, wire_type, errno, satype, _, _, seq, pid = self._unpack(data)
+        return self._types.get(wire_type, wire_type), errno, satype, seq, pid
+
+
 class KeyService:
     """Requests and their replies, matched by seq + pid + type, on one transport.
 
@@ -88,12 +131,15 @@ class KeyService:
     sequence number. Messages that are not the awaited reply are kept (bounded) in :attr:`others`.
     """
 
-    def __init__(self, transport: Transport, *, pid: int | None = None, keep_others: int = 10000) -> None:
+    def __init__(self, transport: Transport, *, pid: int | None = None, keep_others: int = 10000,
+                 in_flight: InFlight | None = None) -> None:
         self.transport = transport
         self.pid = os.getpid() if pid is None else pid
         self._seq = itertools.count(_SEQ_START)
         self.others: deque[Message] = deque(maxlen=keep_others)
         self.promisc = False
+        self.in_flight = in_flight
+        self._header = Header(transport.platform)
 
     @property
     def platform(self) -> Platform:
@@ -123,8 +169,8 @@ class KeyService:
         self.transport.set_promisc(on)
         self.promisc = on
 
-    def _send(self, msg: Message) -> tuple[Message, bytes]:
-        msg = msg._replace(seq=self.next_seq(), pid=self.pid)
+    def _send(self, msg: Message, seq: int | None = None) -> tuple[Message, bytes]:
+        msg = msg._replace(seq=self.next_seq() if seq is None else seq, pid=self.pid)
         data = msg.encode(self.platform)
         self.transport.send(data)
         return msg, data
@@ -161,12 +207,20 @@ class KeyService:
         comes. A FLUSH/SPDFLUSH on Linux yields two messages for the sender; the first (the unicast one) is
         returned and the second lands in :attr:`others` later.
         """
-        sent, data = self._send(msg)
+        flight = self.in_flight if msg.type in READ_ONLY_REQUESTS else None
+        seq = self.next_seq()
+        if flight is not None:
+            flight.begin(msg.type, seq)
+        try:
+            sent, data = self._send(msg, seq)
 
-        def match(got: Message) -> bool:
-            return got.seq == sent.seq and got.pid == sent.pid and got.type == sent.type
+            def match(got: Message) -> bool:
+                return got.seq == sent.seq and got.pid == sent.pid and got.type == sent.type
 
-        reply = self._await(sent, data, time.monotonic() + timeout, match)
+            reply = self._await(sent, data, time.monotonic() + timeout, match)
+        finally:
+            if flight is not None:
+                flight.end(msg.type, seq)
         if reply.errno:
             raise KernelReplyError(reply.errno, reply.type)
         return reply
@@ -191,6 +245,50 @@ class KeyService:
             out.append(got)
             if got.seq == 0:
                 return out
+
+    def dump_stream(self, msg_type: int, satype: int = 0, timeout: float = 5.0) -> Iterator[bytes]:
+        """The replies to a DUMP or X_SPDDUMP as they arrive, as bytes (not decoded: the caller reads what it
+        needs); nothing when the table is empty. Each reply must come within ``timeout`` seconds of the
+        previous one. Replies are told from broadcasts by their header alone (type and pid)."""
+        sent, data = self._send(header_only(msg_type, satype))
+        echo: bytes | None = data if self.promisc else None
+        read = self._header.read
+        recv = self.transport.recv
+        previous = b""
+        first = True
+        while True:
+            deadline = time.monotonic() + timeout
+            while True:
+                got = recv(max(0.0, deadline - time.monotonic()))
+                if got is None:
+                    if time.monotonic() >= deadline:
+                        raise ReplyTimeout(f"no answer from the kernel to {sent.type_name} (timed out)")
+                    continue
+                if echo is not None and got == echo:
+                    echo = None
+                    continue
+                try:
+                    mtype, errno, _, seq, pid = read(got)
+                except struct.error:
+                    continue
+                if mtype == msg_type and pid == sent.pid:
+                    echo = None
+                    break
+                try:
+                    self.others.append(decode(got, self.platform))
+                except DecodeError:
+                    pass
+            if errno:
+                if errno == errno_mod.ENOENT and first:
+                    return
+                raise KernelReplyError(errno, msg_type)
+            first = False
+            if self.promisc and got == previous:
+                continue  # a promiscuous socket gets each of its replies twice
+            previous = got
+            yield got
+            if seq == 0:
+                return
 
     def dump(self, satype: int = 0, timeout: float = 5.0) -> list[Message]:
         """Every SA (SADB_DUMP) of ``satype`` (0: all); [] when the SAD is empty."""

@@ -117,7 +117,7 @@ def test_full_receive_queue_gives_lost_event() -> None:
 
 
 def test_bsd_promiscuous_copies_are_unwrapped() -> None:
-    from setkey_tui.listener import unwrap_promisc
+    from setkey_tui.pfkey.message import unwrap_promisc
     from setkey_tui.pfkey.message import header_only
     from setkey_tui.pfkey.platform import FREEBSD
 

@@ -363,12 +363,14 @@ async def test_help_palette_and_copy(env) -> None:
         assert any("add 10.0.0.1 10.0.0.2 esp 0x1001" in n for n in notes)
 
 
-async def test_newcomer_loads_example_with_one_key(env) -> None:
+async def test_newcomer_loads_example_from_the_palette(env) -> None:
     app = env.app(kernel_label="simulated kernel (no PF_KEY here)")
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
-        assert any("press l" in n.message.lower() for n in app._notifications)
-        await pilot.press("l")
+        assert any("load example" in n.message.lower() for n in app._notifications)
+        assert "l" not in app.screen.active_bindings  # never a bare key (issue 11 item 1)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        await commands["Load example"].callback()
         assert await wait_for(pilot, lambda: app.mirror.sad.total == 8 and app.mirror.spd.total == 8)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -21,6 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Log, Select
 
+from setkey_tui.link import Captured, LinkMessage, MonitorBatch
 from setkey_tui.pfkey.constants import MsgType, SAType
 from setkey_tui.pfkey.platform import LINUX, Platform
 from setkey_tui.render.monitor import format_monitor_entry
@@ -37,17 +37,6 @@ FORMAT_PER_BATCH = 100  # per drain (20 a second): 2000 messages/s formatted at 
 TYPE_CHOICES: list[tuple[str, int]] = [(m.name, int(m)) for m in MsgType if m != MsgType.RESERVED]
 PROTO_CHOICES: list[tuple[str, int]] = [("esp", SAType.ESP), ("ah", SAType.AH), ("ipcomp", SAType.IPCOMP),
                                         ("unspec (0)", 0)]
-
-
-@dataclass(frozen=True, slots=True)
-class Captured:
-    """One message as it arrived: its bytes, arrival time, and header type/satype (None if unreadable)."""
-
-    data: bytes
-    when: float
-    msg_type: int | None
-    satype: int | None
-    keys: tuple[bytes, ...] = ()
 
 
 def recording_text(items: Iterable[Captured]) -> str:
@@ -88,7 +77,7 @@ class MonitorPane(Vertical):
         self.paused = False
         self.type_filter: int | None = None
         self.proto_filter: int | None = None
-        self.waiting: deque[Captured] = deque(maxlen=PAUSE_BUFFER)
+        self.waiting: deque[Captured | str] = deque(maxlen=PAUSE_BUFFER)
         self.dropped = 0
         self.recording: deque[Captured] = deque(maxlen=RECORDING)
         self.seen = 0
@@ -104,8 +93,16 @@ class MonitorPane(Vertical):
         yield Log(max_lines=MAX_LINES, id="monitor-log", auto_scroll=True)
 
     def on_mount(self) -> None:
-        """Show the status line."""
+        """Show the status line; follow the kernel link."""
         self.update_status()
+        signal = getattr(self.app, "link_signal", None)
+        if signal is not None:
+            signal.subscribe(self, self.on_link_message, immediate=True)
+
+    def on_link_message(self, message: LinkMessage) -> None:
+        """Messages from the kernel link (and notes such as the summary of an own dump)."""
+        if isinstance(message, MonitorBatch):
+            self.feed(message.items)
 
     @property
     def log_widget(self) -> Log:
@@ -139,13 +136,15 @@ class MonitorPane(Vertical):
             return False
         return True
 
-    def feed(self, batch: list[Captured]) -> None:
-        """Take one drain's messages: record them, then show (or hold while paused) those passing the filters."""
-        if not batch:
+    def feed(self, items: list[Captured | str]) -> None:
+        """Take one drain's messages (and notes, lines of text): record the messages, then show (or hold while
+        paused) those passing the filters."""
+        if not items:
             return
+        batch = [c for c in items if not isinstance(c, str)]
         self.seen += len(batch)
         self.recording.extend(batch)
-        shown = [c for c in batch if self._passes(c)]
+        shown = [c for c in items if isinstance(c, str) or self._passes(c)]
         if self.paused:
             room = PAUSE_BUFFER - len(self.waiting)
             if len(shown) > room:
@@ -155,7 +154,9 @@ class MonitorPane(Vertical):
             self._write(shown)
         self.update_status()
 
-    def _format(self, c: Captured) -> list[str]:
+    def _format(self, c: Captured | str) -> list[str]:
+        if isinstance(c, str):
+            return [c]
         try:
             text = format_monitor_entry(c.data, when=c.when, tflag=self.tflag, hexdump=self.hexdump,
                                         platform=self.platform)
@@ -167,21 +168,23 @@ class MonitorPane(Vertical):
                 text = mask_hexdump(text, key_byte_ranges(c.data, self.platform))
         return text.rstrip("\n").split("\n")
 
-    def _write(self, items: list[Captured], *, count: bool = True, limit: int = FORMAT_PER_BATCH) -> None:
+    def _write(self, items: list[Captured | str], *, count: bool = True, limit: int = FORMAT_PER_BATCH) -> None:
         if not items:
             return
-        if len(items) > limit:
-            skip = len(items) - limit
+        notes = [c for c in items if isinstance(c, str)]
+        messages = [c for c in items if not isinstance(c, str)]
+        lines: list[str] = []
+        if len(messages) > limit:
+            skip = len(messages) - limit
             if count:
                 self.skipped += skip
-            items = items[-limit:]
-            lines = [f"… {skip} messages not shown here (too fast to read; all are kept for saving)"]
-        else:
-            lines = []
+            lines.append(f"… {skip} messages not shown here (too fast to read; all are kept for saving)")
+            keep = set(map(id, messages[-limit:]))
+            items = [c for c in items if isinstance(c, str) or id(c) in keep]
         for c in items:
             lines.extend(self._format(c))
         if count:
-            self.shown += len(items)
+            self.shown += len(items) - len(notes)
         self.log_widget.write_lines(lines)
 
     # -- controls ------------------------------------------------------------------------------------
