@@ -150,6 +150,7 @@ class Listener:
         if pid != flight.pid:
             return False
         if mtype in DUMP_TYPES:
+            self.skipped += 1
             if len(data) == 16 and not errno:
                 return True  # the copy of the DUMP request itself
             n = self.own_dumps.get(mtype, 0) + (0 if errno else 1)
@@ -158,7 +159,6 @@ class Listener:
                 self.events.put(OwnDumpEvent(mtype, n))
             else:
                 self.own_dumps[mtype] = n
-            self.skipped += 1
             return True
         if mtype in READ_ONLY_REQUESTS and (mtype, seq) in flight:
             self.skipped += 1
