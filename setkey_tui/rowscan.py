@@ -31,7 +31,7 @@ _SIZES = {_SA: 16, _CUR: 32, _HARD: 32, _SOFT: 32, _SA2: 16}
 class _Layout:
     """How to read one message shape: the structs, what to check and where each field is."""
 
-    __slots__ = ("native", "big", "check", "expected", "fields", "cuts")
+    __slots__ = ("native", "big", "check", "expected", "fields", "cuts", "get", "src_len", "dst_len")
 
     def __init__(self, native: struct.Struct, big: struct.Struct, check: Callable[[Any], Any], expected: Any,
                  fields: dict[str, tuple[str, int]], cuts: dict[str, tuple[int, int]]) -> None:
@@ -41,6 +41,22 @@ class _Layout:
         self.expected = expected
         self.fields = fields  # name -> ("n" native | "b" big-endian, index in that struct's tuple)
         self.cuts = cuts  # name -> (start, end) of a byte range kept as bytes (address extensions)
+        self.get: Callable[[tuple[Any, ...]], tuple[Any, ...]] = itemgetter(0)
+        self.src_len = self.dst_len = 0  # 4 or 16 (0: absent)
+
+    def getter(self, names: tuple[str, ...]) -> None:
+        """Read ``names`` (absent ones as 0) in one call from ``native + big + (0,)``."""
+        n_native = self.native.size and len(self.native.unpack(b"\0" * self.native.size))
+        n_big = len(self.big.unpack(b"\0" * self.big.size))
+        zero = n_native + n_big
+        idx = []
+        for name in names:
+            where = self.fields.get(name)
+            idx.append(zero if where is None else where[1] + (0 if where[0] == "n" else n_native))
+        self.get = itemgetter(*idx)
+        for tag in ("src", "dst"):
+            n = 16 if f"{tag}addr6" in self.fields else 4 if f"{tag}addr" in self.fields else 0
+            setattr(self, f"{tag}_len", n)
 
 
 class _Builder:
@@ -170,9 +186,11 @@ class RowScanner:
         if not need <= seen:
             return None
         try:
-            return bld.build(len(b), checks, cuts)
+            lay = bld.build(len(b), checks, cuts)
         except (ValueError, struct.error):
             return None
+        lay.getter(_SA_FIELDS if kind == "sa" else _SP_FIELDS)
+        return lay
 
     def _values(self, b: bytes, table: dict[int, list[_Layout]], kind: str) -> tuple[_Layout, tuple[Any, ...],
                                                                                       tuple[Any, ...]] | None:
@@ -205,42 +223,37 @@ class RowScanner:
         if got is None:
             return None
         lay, nat, big = got
-        f = lay.fields
-
-        def v(name: str, default: int = 0) -> Any:
-            w = f.get(name)
-            if w is None:
-                return default
-            return (nat if w[0] == "n" else big)[w[1]]
-
-        row = SARow.__new__(SARow)
+        (satype, spi, state, auth, enc, mode, reqid, cbytes, cadd, cuse, sadd, hadd, hbytes, sa4, sa6, da4,
+         da6) = lay.get(nat + big + (0,))
+        row = _new(SARow)
         row._msg = None
         row._raw = b
         row._platform = self.platform
         row._search = None
-        satype = nat[f["satype"][1]]
         row.satype = satype
-        spi = big[f["spi"][1]]
         row.spi = spi
-        row.state = nat[f["state"][1]]
-        row.auth = nat[f["auth"][1]]
-        row.enc = nat[f["enc"][1]]
-        row.mode = v("mode")
-        row.reqid = v("reqid")
-        row.bytes = v("cbytes")
-        row.addtime = v("cadd")
-        row.usetime = v("cuse")
-        row.soft_add = v("sadd")
-        row.hard_add = v("hadd")
-        row.hard_bytes = v("hbytes")
+        row.state = state
+        row.auth = auth
+        row.enc = enc
+        row.mode = mode
+        row.reqid = reqid
+        row.bytes = cbytes
+        row.addtime = cadd
+        row.usetime = cuse
+        row.soft_add = sadd
+        row.hard_add = hadd
+        row.hard_bytes = hbytes
         cuts = lay.cuts
         s = cuts.get("src")
-        row._src = b[s[0] : s[1]] if s else None
+        if s is None:
+            row._src = None
+            row.src_sort = (0, 0)
+        else:
+            row._src = b[s[0] : s[1]]
+            row.src_sort = (4, sa4) if lay.src_len == 4 else (16, int.from_bytes(sa6, "big"))
         d = cuts["dst"]
         row._dst = b[d[0] : d[1]]
-        row.src_sort = _addr(v, "src") if s else (0, 0)
-        dlen, dval = _addr(v, "dst")
-        row.key = (satype, dlen, dval, spi)
+        row.key = (satype, 4, da4, spi) if lay.dst_len == 4 else (satype, 16, int.from_bytes(da6, "big"), spi)
         return row
 
     def sp_row(self, b: bytes) -> SPRow | None:
@@ -249,34 +262,30 @@ class RowScanner:
         if got is None:
             return None
         lay, nat, big = got
-        f = lay.fields
-
-        def v(name: str, default: int = 0) -> Any:
-            w = f.get(name)
-            if w is None:
-                return default
-            return (nat if w[0] == "n" else big)[w[1]]
-
-        row = SPRow.__new__(SPRow)
+        (sport, dport, upper, d, ptype, prio, spid, cadd, splen, dplen, sa4, sa6, da4,
+         da6) = lay.get(nat + big + (0,))
+        row = _new(SPRow)
         row._msg = None
         row._raw = b
         row._platform = self.platform
         row._search = None
         row._requests = None
-        row.sport = sport = v("srcport")
-        row.dport = dport = v("dstport")
-        row.upper = upper = v("srcproto")
-        row.dir = d = v("dir")
-        row.action = v("ptype")
-        row.priority = v("prio")
-        row.spid = v("spid")
-        row.addtime = v("cadd")
-        row.key = (*_addr(v, "src"), v("srcplen"), sport, *_addr(v, "dst"), v("dstplen"), dport, upper, d)
+        row.sport = sport
+        row.dport = dport
+        row.upper = upper
+        row.dir = d
+        row.action = ptype
+        row.priority = prio
+        row.spid = spid
+        row.addtime = cadd
+        src = (4, sa4) if lay.src_len == 4 else (16, int.from_bytes(sa6, "big"))
+        dst = (4, da4) if lay.dst_len == 4 else (16, int.from_bytes(da6, "big"))
+        row.key = (*src, splen, sport, *dst, dplen, dport, upper, d)
         return row
 
 
-def _addr(v: Callable[..., Any], tag: str) -> tuple[int, int]:
-    a6 = v(f"{tag}addr6", None)
-    if a6 is not None:
-        return (16, int.from_bytes(a6, "big"))
-    return (4, v(f"{tag}addr"))
+_new = object.__new__
+_SA_FIELDS = ("satype", "spi", "state", "auth", "enc", "mode", "reqid", "cbytes", "cadd", "cuse", "sadd", "hadd",
+              "hbytes", "srcaddr", "srcaddr6", "dstaddr", "dstaddr6")
+_SP_FIELDS = ("srcport", "dstport", "srcproto", "dir", "ptype", "prio", "spid", "cadd", "srcplen", "dstplen",
+              "srcaddr", "srcaddr6", "dstaddr", "dstaddr6")
