@@ -259,10 +259,11 @@ class KeyService:
         while True:
             deadline = time.monotonic() + timeout
             while True:
-                got = recv(max(0.0, deadline - time.monotonic()))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ReplyTimeout(f"no answer from the kernel to {sent.type_name} (timed out)")
+                got = recv(left)
                 if got is None:
-                    if time.monotonic() >= deadline:
-                        raise ReplyTimeout(f"no answer from the kernel to {sent.type_name} (timed out)")
                     continue
                 if echo is not None and got == echo:
                     echo = None
