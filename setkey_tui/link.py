@@ -338,7 +338,14 @@ class KernelLink:
                     total: int | None = None
                     limit = FIRST_BATCH
                     due = time.monotonic() + BATCH_INTERVAL
-                    for data in service.dump_stream(mtype):
+
+                    def hand_over() -> None:  # the kernel pauses: show what came so far
+                        nonlocal batch
+                        if batch:
+                            put(_LoadRows(which, batch, count, total, gen))  # noqa: B023 - called in this loop
+                            batch = []
+
+                    for data in service.dump_stream(mtype, on_idle=hand_over, idle=BATCH_INTERVAL):
                         row = scan(data)
                         if row is None:
                             row = _row_of(data, service.platform, row_type)

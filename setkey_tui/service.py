@@ -246,10 +246,12 @@ class KeyService:
             if got.seq == 0:
                 return out
 
-    def dump_stream(self, msg_type: int, satype: int = 0, timeout: float = 5.0) -> Iterator[bytes]:
+    def dump_stream(self, msg_type: int, satype: int = 0, timeout: float = 5.0, *, idle: float = 0.05,
+                    on_idle: Callable[[], None] | None = None) -> Iterator[bytes]:
         """The replies to a DUMP or X_SPDDUMP as they arrive, as bytes (not decoded: the caller reads what it
         needs); nothing when the table is empty. Each reply must come within ``timeout`` seconds of the
-        previous one. Replies are told from broadcasts by their header alone (type and pid)."""
+        previous one. Replies are told from broadcasts by their header alone (type and pid). ``on_idle`` is
+        called whenever no reply came for ``idle`` seconds (to hand over what was read so far)."""
         sent, data = self._send(header_only(msg_type, satype))
         echo: bytes | None = data if self.promisc else None
         read = self._header.read
@@ -262,8 +264,10 @@ class KeyService:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise ReplyTimeout(f"no answer from the kernel to {sent.type_name} (timed out)")
-                got = recv(left)
+                got = recv(min(left, idle) if on_idle is not None else left)
                 if got is None:
+                    if on_idle is not None:
+                        on_idle()
                     continue
                 if echo is not None and got == echo:
                     echo = None

@@ -10,6 +10,7 @@ to which the badge, the tables and the monitor subscribe.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import signal as signal_mod
@@ -87,9 +88,13 @@ class SetkeyApp(App[int]):
     # -- the link --------------------------------------------------------------------------------------
     def on_mount(self) -> None:
         """Start the link; drain it every 50 ms; repaint the clocks in the tables every second."""
-        self.drain_timer = self.set_interval(DRAIN_INTERVAL, self.drain)
-        self.set_interval(1.0, self._tick)
         self.link.start()
+        self.set_interval(1.0, self._tick)
+        self.call_after_refresh(self._start_draining)
+
+    def _start_draining(self) -> None:
+        """Drain once the main screen's widgets are mounted and subscribed (nothing posted is lost)."""
+        self.drain_timer = self.set_interval(DRAIN_INTERVAL, self.drain)
 
     def on_unmount(self) -> None:
         """Stop the listener thread and close the kernel socket."""
@@ -514,7 +519,7 @@ def run(kernel_spec: str = "auto", platform: Platform | None = None) -> int:
         result = app.run()
     finally:
         restore()
-    return int(result or 0)
+    return app.return_code or int(result or 0)
 
 
 def exit_on_signals(app: App[Any]) -> Callable[[], None]:
@@ -523,7 +528,11 @@ def exit_on_signals(app: App[Any]) -> Callable[[], None]:
     old: dict[int, Any] = {}
 
     def handler(signum: int, frame: object) -> None:
-        app.call_from_thread(app.exit, 128 + signum) if app.is_running else sys.exit(128 + signum)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not running yet, or already stopped
+            sys.exit(128 + signum)
+        loop.call_soon_threadsafe(lambda: app.exit(return_code=128 + signum))
 
     for sig in (signal_mod.SIGTERM, signal_mod.SIGHUP):
         try:
