@@ -15,6 +15,7 @@ seen while a dump is in flight are applied at once and again after it, so that n
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 import time
@@ -519,6 +520,9 @@ class KernelLink:
             self.status = self._live_status()
             self.status_style = ""
             self._changed = True
+            # The rows are long-lived and free of reference cycles: keep the cyclic GC from rescanning them.
+            # bench/bench_tui.py measures it (1k msgs/s with 100k + 100k rows: repaint median 101 → 62 ms).
+            gc.freeze()
             first_load = not self.loaded.is_set()
             self.loaded.set()
             empty = not self.mirror.sad.total and not self.mirror.spd.total
