@@ -273,3 +273,41 @@ def test_the_link_has_no_textual_import() -> None:
             "print(any(m.split('.')[0] == 'textual' for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_monitor_follows_the_tail_pauses_when_scrolled_up_and_searches(env) -> None:
+    from setkey_tui.tui.widgets.monitor import MonitorLog
+
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(pilot, app.loaded.is_set)
+        pane = app.query_one(MonitorPane)
+        log = pane.query_one(MonitorLog)
+        script = "".join(f"add 10.1.0.{i} 10.2.0.{i} esp {0x5000 + i:#x} -E aes-cbc 0x{'22' * 16} ;\n"
+                         for i in range(1, 40))
+        apply_script(env.host, script)
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 39 and log.line_count > log.size.height)
+        await pilot.pause()
+        assert log.following and log.scroll_offset.y == log.max_scroll_y  # the newest line is in view
+        log.focus()
+        await pilot.press("pageup")
+        assert not log.following and "End to follow" in pane.status_text()
+        apply_script(env.host, script.replace("esp 0x5", "esp 0x6").replace("10.1.0.", "10.3.0."))
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 78)
+        await pilot.pause()
+        assert log.scroll_offset.y < log.max_scroll_y  # still where the user left it
+        await pilot.press("end")
+        assert log.following and log.scroll_offset.y == log.max_scroll_y
+        assert "End to follow" not in pane.status_text()
+        await pilot.press("slash")
+        assert app.focused is pane.query_one("#monitor-search")
+        await pilot.press(*"spi=24614")
+        assert pane.query_one("#monitor-search").value == "spi=24614", pane.query_one("#monitor-search").value
+        await pilot.press("enter")  # 0x6026 (the newest messages: shown whole)
+        assert app.focused is log and log.match_line is not None
+        assert "spi=24614" in log.lines[log.match_line]
+        first = log.match_line
+        await pilot.press("n")  # the request, its copy and the kernel's answer all name the SPI
+        assert log.match_line != first and "spi=24614" in log.lines[log.match_line]
+        await pilot.press("N")
+        assert log.match_line == first
