@@ -9,8 +9,10 @@ Figures printed:
   2. While 1k kernel messages/s arrive (10% of them changing rows on screen): kernel message → changed row
      painted (median, p95, max; target ≤ 100 ms), without and then with ``gc.freeze()`` after the load.
   3. Monitor pane fed 10k msgs/s for 10 s: lines kept (bounded), RSS, key press latency.
-  4. (``--tmux``) ``setkey-tui`` in tmux (capture-pane) on ``serve-sim`` with N SAs + N policies, beside
+  4. (``--tmux [N]``, alone) ``setkey-tui`` in tmux (capture-pane) on ``serve-sim`` with N SAs + N policies, beside
      ``setkey-tui -D`` and ``-D -P`` on the same served kernel in the same run.
+  5. (``--uml [N]``, alone) inside user-mode-linux on real PF_KEY: N SAs + N policies (default 50k), the CLI's
+     -D and -D -P, then the app headless.
 
 The stand-in answers REGISTER, DUMP and SPDDUMP from pre-encoded messages, so figures 1–3 measure the TUI, not a
 simulated kernel.
@@ -454,14 +456,13 @@ async def bench_monitor() -> None:
 
 
 def big_state(n: int) -> str:
-    """A setkey script of ``n`` ESP SAs and ``n`` policies (out, in, fwd in turn)."""
+    """A setkey script of ``n`` ESP SAs and ``n`` outbound policies."""
     lines = []
     for i in range(n):
         src, dst = f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", f"172.16.{i >> 8 & 255}.{i & 255}"
         lines.append(f"add {src} {dst} esp {0x1000 + i:#x} -m transport -E aes-cbc 0x{i:032x} "
                      f"-A hmac-sha256 0x{i:064x};")
-        direction = ("out", "in", "fwd")[i % 3]
-        lines.append(f"spdadd {src} {dst} any -P {direction} ipsec esp/transport//require;")
+        lines.append(f"spdadd {src} {dst} any -P out ipsec esp/transport//require;")
     return "\n".join(lines) + "\n"
 
 
@@ -529,7 +530,7 @@ def bench_tmux(n: int) -> None:
             now = time.perf_counter() - t
             if first is None and " esp " in screen and "0x0000" in screen:
                 first = now
-            if want_sad in screen and want_spd in screen and " live" in screen:
+            if want_sad in screen and want_spd in screen and " · live" in screen:
                 done = now
                 break
             time.sleep(0.05)
@@ -556,9 +557,83 @@ def bench_tmux(n: int) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def bench_uml_inner(n: int) -> None:
+    """Inside user-mode-linux (real PF_KEY): fill n SAs + n policies, time the CLI's -D and -D -P, then the app
+    headless on the same kernel (first rows painted, every row loaded with exact counts)."""
+    from setkey_tui.kernel.pfkey_socket import PFKeySocket
+    from setkey_tui.lang.compile import compile_statement
+    from setkey_tui.lang.grammar import parse
+
+    def flush() -> None:
+        svc = KeyService(PFKeySocket())
+        svc.request(header_only(MsgType.FLUSH))
+        svc.request(header_only(MsgType.X_SPDFLUSH))
+        svc.close()
+
+    flush()
+    t = time.perf_counter()
+    svc = KeyService(PFKeySocket())
+    for st in parse(big_state(n)):
+        for msg in compile_statement(st):
+            svc.request(msg)
+    svc.close()
+    print(f"  real PF_KEY (user-mode-linux): {n:,} SAs + {n:,} policies added in {time.perf_counter() - t:.1f} s",
+          flush=True)
+    exe = [sys.executable, "-m", "setkey_tui", "--kernel", "pfkey"]
+    cli = []
+    for flags in (["-D"], ["-D", "-P"]):
+        t = time.perf_counter()
+        out = subprocess.run([*exe, *flags], capture_output=True)
+        cli.append(time.perf_counter() - t)
+        count = out.stdout.count(b"esp mode=") if flags == ["-D"] else out.stdout.count(b"\n\tesp/")
+        print(f"  CLI {' '.join(flags):6}: {cli[-1]:6.2f} s ({count:,} entries, rc {out.returncode})", flush=True)
+    probe = PaintProbe()
+
+    async def run_app() -> None:
+        app = SetkeyApp(PFKeySocket, now=time.time)
+        start = time.perf_counter()
+        async with app.run_test(size=SIZE) as pilot:
+            assert await wait(pilot, lambda: probe.first_row_painted is not None, 600)
+            first = (probe.first_row_painted or 0.0) - start
+            ok = await wait_loaded(pilot, app, n, n, 1200)
+            done = time.perf_counter() - start
+            both = sum(cli)
+            print(f"  TUI headless: first rows painted {first:.2f} s (target ≤ 1 s); every row "
+                  f"{'loaded' if ok else 'NOT loaded'} in {done:.2f} s = {done / both:.2f} × (CLI -D + -D -P = "
+                  f"{both:.2f} s) (target ≤ 1.3 ×); SAD {app.mirror.sad.total:,}, SPD {app.mirror.spd.total:,}; "
+                  f"RSS {rss_mb():.0f} MB; reloads {app.resyncs}", flush=True)
+
+    asyncio.run(run_app())
+    flush()
+
+
+def bench_uml(n: int) -> None:
+    """Boot user-mode-linux and run :func:`bench_uml_inner` there."""
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "tests" / "kernel" / "uml"))
+    from uml_boot import UmlError, run_in_uml  # type: ignore[import-not-found]
+
+    uml = shutil.which("linux.uml") or "/usr/bin/linux.uml"
+    command = f"cd {root} && PYTHONDONTWRITEBYTECODE=1 .venv/bin/python bench/bench_tui.py --uml-inner {n}"
+    try:
+        run_in_uml(command, uml=uml, timeout=1800, mem="1500M",
+                   echo_stdout=lambda b: (sys.stdout.write(b.decode(errors="replace")), sys.stdout.flush()))
+    except UmlError as exc:
+        print(f"  (user-mode-linux: {str(exc).splitlines()[0][:200]})")
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the measurements and print the figures (``--tmux [N]``: also the app in tmux on serve-sim)."""
+    """Run the measurements and print the figures (``--tmux [N]``: only the app in tmux on serve-sim)."""
     args = sys.argv[1:] if argv is None else argv
+    for flag, fn in (("--uml-inner", bench_uml_inner), ("--uml", bench_uml)):
+        if flag in args:
+            i = args.index(flag)
+            fn(int(args[i + 1]) if len(args) > i + 1 and args[i + 1].isdigit() else 50_000)
+            return
+    if "--tmux" in args:
+        i = args.index("--tmux")
+        bench_tmux(int(args[i + 1]) if len(args) > i + 1 and args[i + 1].isdigit() else COUNT)
+        return
     t = time.perf_counter()
     sas, sps = dump_replies(COUNT), spdump_replies(COUNT)
     print(f"  (building {COUNT:,} + {COUNT:,} kernel replies for the stand-in took {time.perf_counter() - t:.1f} s)")
@@ -570,10 +645,6 @@ def main(argv: list[str] | None = None) -> None:
     del kernel
     asyncio.run(bench_monitor())
     print(f"  peak RSS of the whole run: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
-    if "--tmux" in args:
-        i = args.index("--tmux")
-        n = int(args[i + 1]) if len(args) > i + 1 and args[i + 1].isdigit() else COUNT
-        bench_tmux(n)
 
 
 if __name__ == "__main__":
