@@ -42,7 +42,7 @@ DRAIN_BUDGET = 0.04  # seconds one drain may spend applying dump rows before it 
 FIRST_BATCH = 500  # rows of the first batch of a dump (on screen at once), then up to BATCH_MAX
 BATCH_MAX = 10_000
 BATCH_INTERVAL = 0.05  # a batch leaves the dump thread at least this often while replies arrive
-MAX_FOLLOWUPS = 2  # reloads in a row caused by losses during or right after a reload
+MAX_FOLLOWUPS = 1  # reloads in a row caused by losses during or right after a reload (or the first load)
 RESYNC_PAUSE = 0.5  # seconds before a reload asked for during a reload
 RESYNC_GRACE = 3.0  # a loss this soon after a reload is counted as caused by it
 HELD_MAX = 200_000  # kernel messages kept to re-apply after a reload
@@ -224,6 +224,7 @@ class KernelLink:
         self._reload_ended = -1e9
         self._held: list[Message] = []  # kernel messages seen while a dump is in flight
         self._posted_status: LinkStatus | None = None
+        self._after_loss = False  # the dump in flight was asked for because messages were lost
         self._changed = False
         self._threads: list[threading.Thread] = []
 
@@ -404,6 +405,7 @@ class KernelLink:
         self._resyncing = True
         self._held = []
         self.resyncs += 1
+        self._after_loss = not by_user
         self._set_status("reloading…" if by_user else "messages were lost: reloading…")
         self._generation += 1
         self._spawn(self._dump_thread, self._generation, False, name="kernel-dump")
@@ -526,6 +528,10 @@ class KernelLink:
             first_load = not self.loaded.is_set()
             self.loaded.set()
             empty = not self.mirror.sad.total and not self.mirror.spd.total
+            if self._after_loss:
+                self._after_loss = False
+                self.post(Notice(f"Reloaded after lost kernel messages: the tables are exact again (SAD "
+                                 f"{self.mirror.sad.total:,}, SPD {self.mirror.spd.total:,}).", severity="warning"))
             if ev.first and first_load and empty and "simulat" in self.kernel_description.lower():
                 self.post(Notice("This is a simulated kernel, empty for now. Open the command palette (ctrl+p) "
                                  "and choose Load example for a scenario whose SAs expire as you watch; a adds "

@@ -311,3 +311,18 @@ async def test_monitor_follows_the_tail_pauses_when_scrolled_up_and_searches(env
         assert log.match_line != first and "spi=24614" in log.lines[log.match_line]
         await pilot.press("N")
         assert log.match_line == first
+
+
+async def test_a_loss_reloads_once_and_says_what_happened(env) -> None:
+    from setkey_tui.listener import LostEvent
+
+    apply_script(env.host, example_text())
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(pilot, app.loaded.is_set)
+        app.link.events.put(LostEvent("3 message(s) lost"))
+        assert await wait_for(pilot, lambda: any("Reloaded after lost kernel messages" in n.message
+                                                 for n in app._notifications))
+        assert app.link.resyncs == 1 and app.mirror.sad.total == 8 and app.link.status == "live"
+        notes = [n.message for n in app._notifications]
+        assert any("3 message(s) lost" in n and "reloading" in n for n in notes)
