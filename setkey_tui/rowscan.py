@@ -278,9 +278,12 @@ class RowScanner:
         row.priority = prio
         row.spid = spid
         row.addtime = cadd
-        src = (4, sa4) if lay.src_len == 4 else (16, int.from_bytes(sa6, "big"))
-        dst = (4, da4) if lay.dst_len == 4 else (16, int.from_bytes(da6, "big"))
-        row.key = (*src, splen, sport, *dst, dplen, dport, upper, d)
+        if lay.src_len == 4 and lay.dst_len == 4:
+            row.key = (4, sa4, splen, sport, 4, da4, dplen, dport, upper, d)
+        else:
+            src = (4, sa4) if lay.src_len == 4 else (16, int.from_bytes(sa6, "big"))
+            dst = (4, da4) if lay.dst_len == 4 else (16, int.from_bytes(da6, "big"))
+            row.key = (*src, splen, sport, *dst, dplen, dport, upper, d)
         return row
 
 

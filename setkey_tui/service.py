@@ -139,7 +139,7 @@ class KeyService:
         self.others: deque[Message] = deque(maxlen=keep_others)
         self.promisc = False
         self.in_flight = in_flight
-        self._header = Header(transport.platform)
+        self._seq_pid = struct.Struct(transport.platform.byteorder + "II").unpack_from
 
     @property
     def platform(self) -> Platform:
@@ -254,46 +254,52 @@ class KeyService:
         called whenever no reply came for ``idle`` seconds (to hand over what was read so far)."""
         sent, data = self._send(header_only(msg_type, satype))
         echo: bytes | None = data if self.promisc else None
-        read = self._header.read
         recv = self.transport.recv
+        wire_type = self.platform.msg_to_wire.get(msg_type, msg_type)
+        seq_pid = self._seq_pid
+        want_pid = sent.pid
+        promisc = self.promisc
+        wait = min(timeout, idle) if on_idle is not None else timeout
         previous = b""
         first = True
+        deadline: float | None = None  # set when waiting starts; a reply clears it
         while True:
-            deadline = time.monotonic() + timeout
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise ReplyTimeout(f"no answer from the kernel to {sent.type_name} (timed out)")
-                got = recv(min(left, idle) if on_idle is not None else left)
-                if got is None:
-                    if on_idle is not None:
-                        on_idle()
-                    continue
-                if echo is not None and got == echo:
+            got = recv(wait)
+            # The fast path, taken by every reply: its header alone says it is one.
+            if got is not None and len(got) >= 16 and got[1] == wire_type:
+                seq, pid = seq_pid(got, 8)
+                if pid == want_pid:
+                    if echo is not None and got == echo:
+                        echo = None
+                        continue
                     echo = None
+                    deadline = None
+                    errno = got[2]
+                    if errno:
+                        if errno == errno_mod.ENOENT and first:
+                            return
+                        raise KernelReplyError(errno, msg_type)
+                    first = False
+                    if promisc and got == previous:
+                        continue  # a promiscuous socket gets each of its replies twice
+                    previous = got
+                    yield got
+                    if seq == 0:
+                        return
                     continue
-                try:
-                    mtype, errno, _, seq, pid = read(got)
-                except struct.error:
-                    continue
-                if mtype == msg_type and pid == sent.pid:
-                    echo = None
-                    break
-                try:
-                    self.others.append(decode(got, self.platform))
-                except DecodeError:
-                    pass
-            if errno:
-                if errno == errno_mod.ENOENT and first:
-                    return
-                raise KernelReplyError(errno, msg_type)
-            first = False
-            if self.promisc and got == previous:
-                continue  # a promiscuous socket gets each of its replies twice
-            previous = got
-            yield got
-            if seq == 0:
-                return
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + timeout
+            elif now >= deadline:
+                raise ReplyTimeout(f"no answer from the kernel to {sent.type_name} (timed out)")
+            if got is None:
+                if on_idle is not None:
+                    on_idle()
+                continue
+            try:
+                self.others.append(decode(got, self.platform))
+            except DecodeError:
+                pass
 
     def dump(self, satype: int = 0, timeout: float = 5.0) -> list[Message]:
         """Every SA (SADB_DUMP) of ``satype`` (0: all); [] when the SAD is empty."""
