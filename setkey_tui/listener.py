@@ -1,8 +1,14 @@
 """The background listener: a promiscuous PF_KEY socket whose messages become events on a queue.
 
-The only thread of the application. It never touches widgets: the app drains ``events`` on a timer.
-Events: :class:`MessageEvent` (one message, decoded when possible), :class:`LostEvent` (the kernel dropped
-messages: resynchronise with a dump), :class:`FailedEvent` (the listener stopped).
+It never touches widgets: the app drains ``events`` on a timer. Events: :class:`MessageEvent` (one message,
+decoded when possible), :class:`OwnDumpEvent` (a dump this process asked for ended: how many of its replies were
+copied here), :class:`LostEvent` (the kernel dropped messages: resynchronise with a dump), :class:`FailedEvent`
+(the listener stopped).
+
+On Linux a promiscuous socket also gets a copy of every reply to this process's own requests, the replies to
+its own DUMP and SPDDUMP included (100k SAs: 100k copies). Those are told apart by their header alone — this
+process's pid, and a dump type or the (type, seq) of a read-only request in flight — and are counted, never
+decoded. Messages of any other process are always decoded and passed on.
 """
 
 from __future__ import annotations
@@ -14,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
-from setkey_tui.pfkey.constants import MsgType
-from setkey_tui.pfkey.message import Message, decode
-from setkey_tui.pfkey.platform import Platform
+from setkey_tui.pfkey.message import Message, decode, unwrap_promisc
 from setkey_tui.pfkey.wire import DecodeError
+from setkey_tui.service import DUMP_TYPES, READ_ONLY_REQUESTS, Header, InFlight
 
 POLL_INTERVAL = 0.1  # seconds a recv waits before the thread checks whether to stop
 
@@ -30,6 +35,15 @@ class MessageEvent:
     msg: Message | None
     error: str | None
     when: float
+
+
+@dataclass(frozen=True, slots=True)
+class OwnDumpEvent:
+    """A dump this process asked for ended (or was cut by a loss): ``count`` replies copied here, not shown."""
+
+    msg_type: int
+    count: int
+    complete: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,18 +60,7 @@ class FailedEvent:
     reason: str
 
 
-Event = MessageEvent | LostEvent | FailedEvent
-
-
-def unwrap_promisc(data: bytes, platform: Platform) -> bytes:
-    """The message inside a BSD promiscuous copy (wrapped in an extra X_PROMISC header); else ``data``."""
-    if not platform.promisc_wraps or len(data) <= 16 or data[1] != MsgType.X_PROMISC:
-        return data
-    inner = data[16:]
-    order = "little" if platform.byteorder == "<" else "big"
-    if len(inner) >= 16 and int.from_bytes(inner[4:6], order) * 8 == len(inner):
-        return inner
-    return data
+Event = MessageEvent | OwnDumpEvent | LostEvent | FailedEvent
 
 
 class Listener:
@@ -72,10 +75,15 @@ class Listener:
         events: queue.SimpleQueue[Event],
         *,
         clock: Callable[[], float] = time.time,
+        in_flight: InFlight | None = None,
     ) -> None:
         self._open = open_transport
         self.events = events
         self._clock = clock
+        self.in_flight = in_flight
+        self.own_dumps: dict[int, int] = {}  # dump type -> copies of this process's replies counted so far
+        self.decoded = 0  # messages decoded and passed on (the others' messages)
+        self.skipped = 0  # copies of this process's own replies, counted and not decoded
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ready = threading.Event()
@@ -132,21 +140,60 @@ class Listener:
             except (OSError, TransportError):
                 pass
 
+    def own_copy(self, data: bytes, header: Header) -> bool:
+        """Whether ``data`` is a copy of a reply to one of this process's own requests (counted, not decoded).
+        The end of an own dump queues an :class:`OwnDumpEvent`."""
+        flight = self.in_flight
+        if flight is None or len(data) < 16:
+            return False
+        mtype, errno, _, seq, pid = header.read(data)
+        if pid != flight.pid:
+            return False
+        if mtype in DUMP_TYPES:
+            self.skipped += 1
+            if len(data) == 16 and not errno:
+                return True  # the copy of the DUMP request itself
+            n = self.own_dumps.get(mtype, 0) + (0 if errno else 1)
+            if seq == 0 or errno:
+                self.own_dumps.pop(mtype, None)
+                self.events.put(OwnDumpEvent(mtype, n))
+            else:
+                self.own_dumps[mtype] = n
+            return True
+        if mtype in READ_ONLY_REQUESTS and (mtype, seq) in flight:
+            self.skipped += 1
+            return True
+        return False
+
+    def _loss(self, exc: MessagesLost) -> None:
+        for mtype, n in self.own_dumps.items():
+            self.events.put(OwnDumpEvent(mtype, n, complete=False))
+        self.own_dumps.clear()
+        self.events.put(LostEvent(str(exc) or "messages were lost (ENOBUFS)"))
+
     def _loop(self, transport: Transport) -> None:
         platform = transport.platform
+        header = Header(platform)
+        own_copy = self.own_copy
+        put = self.events.put
+        wraps = platform.promisc_wraps
         while not self._stop.is_set():
             try:
                 data = transport.recv(POLL_INTERVAL)
             except MessagesLost as exc:
-                self.events.put(LostEvent(str(exc) or "messages were lost (ENOBUFS)"))
+                self._loss(exc)
                 continue
             if data is None:
                 continue
+            if wraps:
+                data = unwrap_promisc(data, platform)
+            if own_copy(data, header):
+                continue
             when = self._clock()
-            data = unwrap_promisc(data, platform)
             try:
                 msg: Message | None = decode(data, platform)
                 error = None
             except DecodeError as exc:
                 msg, error = None, str(exc)
-            self.events.put(MessageEvent(data, msg, error, when))
+            self.decoded += 1
+            put(MessageEvent(data, msg, error, when))

@@ -22,7 +22,9 @@ from typing import Any, Generic, TypeVar
 from setkey_tui.algorithms import AUTH_BY_NAME, COMP_NAMES, ENC_BY_NAME
 from setkey_tui.pfkey.constants import PRIORITY_DEFAULT, ExtType, MsgType, SAState, SAType
 from setkey_tui.pfkey.extensions import AddressExt, LifetimeExt, PolicyExt, SA2Ext, SAExt, Sockaddr
-from setkey_tui.pfkey.message import Message
+from setkey_tui.pfkey.message import Message, decode
+from setkey_tui.pfkey.platform import Platform
+from setkey_tui.pfkey.wire import codec_for
 from setkey_tui.render.names import PROTOCOL_NAMES
 
 AUTH_NAMES: dict[int, str] = {}
@@ -65,6 +67,25 @@ def _addr_sort(sa: Sockaddr | None) -> tuple[int, int]:
     if sa is None:
         return (0, 0)
     return (len(sa.addr), int.from_bytes(sa.addr, "big"))
+
+
+_ADDRESSES: dict[bytes, AddressExt] = {}  # an address extension's bytes -> decoded (rows share them)
+_ADDRESSES_MAX = 65536
+
+
+def address_ext(raw: bytes, platform: Platform | None) -> AddressExt:
+    """The address extension whose wire bytes are ``raw`` (decoded once, then shared)."""
+    x = _ADDRESSES.get(raw)
+    if x is None:
+        assert platform is not None
+        codec = codec_for(platform)
+        etype = int.from_bytes(raw[2:4], "little" if platform.byteorder == "<" else "big")
+        x = codec.decode_ext(raw, 0, len(raw), etype)
+        assert isinstance(x, AddressExt)
+        if len(_ADDRESSES) >= _ADDRESSES_MAX:
+            _ADDRESSES.clear()
+        _ADDRESSES[raw] = x
+    return x
 
 
 def _endpoint_text(ext: AddressExt | None, *, full_prefix: bool, with_port: bool) -> str:
@@ -114,84 +135,96 @@ def sa_key(msg: Message) -> tuple[int, ...]:
 
 
 class SARow:
-    """One SA as the SAD table shows it. Built from its message with the least work (100k of them arrive
-    in one dump); everything else is read from the message when asked for."""
+    """One SA as the SAD table shows it: the columns' values, read once; the whole message on demand.
 
-    __slots__ = ("key", "msg", "satype", "src_ext", "dst_ext", "spi", "state", "enc", "auth", "_search")
+    Built from a decoded message (``SARow(msg)``) or, for dumps, straight from the wire bytes by
+    :mod:`setkey_tui.rowscan` (then ``msg`` is decoded from the kept bytes when asked for)."""
+
+    __slots__ = ("key", "satype", "spi", "state", "enc", "auth", "mode", "reqid", "addtime", "usetime", "bytes",
+                 "soft_add", "hard_add", "hard_bytes", "src_sort", "_src", "_dst", "_msg", "_raw", "_platform",
+                 "_search")
+
+    key: tuple[int, ...]
+    satype: int
+    spi: int
+    state: int
+    enc: int
+    auth: int
+    mode: int  # sadb_x_sa2_mode (0 when absent)
+    reqid: int  # sadb_x_sa2_reqid (0 when absent)
+    addtime: int  # when the SA was added (epoch seconds; 0 when unknown)
+    usetime: int  # when it was first used (0: not yet)
+    bytes: int  # bytes processed so far
+    soft_add: int  # soft addtime lifetime in seconds (0: none)
+    hard_add: int  # hard addtime lifetime in seconds (0: none)
+    hard_bytes: int  # hard byte lifetime (0: none)
+    src_sort: tuple[int, int]  # the source address as (length, value), for sorting
 
     def __init__(self, msg: Message) -> None:
-        sa = src = dst = None
+        sa = src = dst = sa2 = cur = soft = hard = None
         for e in msg.extensions:
             t = e.ext_type
             if t == 1:
                 sa = e
+            elif t == 2:
+                cur = e
+            elif t == 3:
+                hard = e
+            elif t == 4:
+                soft = e
             elif t == 5:
                 src = e
             elif t == 6:
                 dst = e
-                if src is not None:
-                    break
+            elif t == 19:
+                sa2 = e
         if not isinstance(sa, SAExt) or not isinstance(dst, AddressExt):
             raise ValueError(f"{msg.type_name} message without an SA or destination address")
-        self.msg = msg
+        self._msg: Message | None = msg
+        self._raw: bytes | None = None
+        self._platform: Platform | None = None
         self.satype = msg.satype
         self.spi = sa.spi
         self.state = sa.state
         self.enc = sa.encrypt
         self.auth = sa.auth
-        self.src_ext = src if isinstance(src, AddressExt) else None
-        self.dst_ext = dst
+        self._src: AddressExt | bytes | None = src if isinstance(src, AddressExt) else None
+        self._dst: AddressExt | bytes = dst
+        self.src_sort = _addr_sort(src.sockaddr) if isinstance(src, AddressExt) else (0, 0)
+        sa2_ok = isinstance(sa2, SA2Ext)
+        self.mode = sa2.mode if sa2_ok else 0  # type: ignore[union-attr]
+        self.reqid = sa2.reqid if sa2_ok else 0  # type: ignore[union-attr]
+        c = cur if isinstance(cur, LifetimeExt) else None
+        self.addtime = c.addtime if c else 0
+        self.usetime = c.usetime if c else 0
+        self.bytes = c.bytes if c else 0
+        self.soft_add = soft.addtime if isinstance(soft, LifetimeExt) else 0
+        h = hard if isinstance(hard, LifetimeExt) else None
+        self.hard_add = h.addtime if h else 0
+        self.hard_bytes = h.bytes if h else 0
         daddr = dst.sockaddr.addr
-        self.key: tuple[int, ...] = (int(msg.satype), len(daddr), int.from_bytes(daddr, "big"), sa.spi)
+        self.key = (int(msg.satype), len(daddr), int.from_bytes(daddr, "big"), sa.spi)
         self._search: str | None = None
 
     @property
-    def mode(self) -> int:
-        """``sadb_x_sa2_mode`` (0 when absent)."""
-        sa2 = self.msg.get(ExtType.X_SA2)
-        return sa2.mode if isinstance(sa2, SA2Ext) else 0
+    def msg(self) -> Message:
+        """The SA's message as the kernel sent it (decoded now when the row was built from bytes)."""
+        if self._msg is not None:
+            return self._msg
+        assert self._raw is not None
+        return decode(self._raw, self._platform)
 
     @property
-    def reqid(self) -> int:
-        """``sadb_x_sa2_reqid`` (0 when absent)."""
-        sa2 = self.msg.get(ExtType.X_SA2)
-        return sa2.reqid if isinstance(sa2, SA2Ext) else 0
+    def src_ext(self) -> AddressExt | None:
+        """The source address extension (None when the message had none)."""
+        x = self._src
+        return address_ext(x, self._platform) if type(x) is bytes else x  # type: ignore[return-value]
 
     @property
-    def addtime(self) -> int:
-        """When the SA was added (epoch seconds; 0 when unknown)."""
-        c = _lifetime(self.msg, ExtType.LIFETIME_CURRENT)
-        return c.addtime if c else 0
-
-    @property
-    def usetime(self) -> int:
-        """When the SA was first used (0: not yet)."""
-        c = _lifetime(self.msg, ExtType.LIFETIME_CURRENT)
-        return c.usetime if c else 0
-
-    @property
-    def bytes(self) -> int:
-        """Bytes processed so far."""
-        c = _lifetime(self.msg, ExtType.LIFETIME_CURRENT)
-        return c.bytes if c else 0
-
-    @property
-    def soft_add(self) -> int:
-        """Soft addtime lifetime in seconds (0: none)."""
-        s = _lifetime(self.msg, ExtType.LIFETIME_SOFT)
-        return s.addtime if s else 0
-
-    @property
-    def hard_add(self) -> int:
-        """Hard addtime lifetime in seconds (0: none)."""
-        h = _lifetime(self.msg, ExtType.LIFETIME_HARD)
-        return h.addtime if h else 0
-
-    @property
-    def hard_bytes(self) -> int:
-        """Hard byte lifetime (0: none)."""
-        h = _lifetime(self.msg, ExtType.LIFETIME_HARD)
-        return h.bytes if h else 0
+    def dst_ext(self) -> AddressExt:
+        """The destination address extension."""
+        x = self._dst
+        return address_ext(x, self._platform) if type(x) is bytes else x  # type: ignore[return-value,arg-type]
 
     @property
     def src(self) -> str:
@@ -288,10 +321,23 @@ def priority_text(priority: int) -> str:
 
 
 class SPRow:
-    """One security policy as the SPD table shows it."""
+    """One security policy as the SPD table shows it: the columns' values, read once; the rest on demand.
 
-    __slots__ = ("key", "msg", "src", "dst", "src_net", "dst_net", "sport", "dport", "upper", "dir",
-                 "action", "priority", "requests", "spid", "reqids", "addtime", "_search")
+    Built from a decoded message (``SPRow(msg)``) or, for dumps, straight from the wire bytes by
+    :mod:`setkey_tui.rowscan`."""
+
+    __slots__ = ("key", "sport", "dport", "upper", "dir", "action", "priority", "spid", "addtime", "_msg", "_raw",
+                 "_platform", "_search", "_requests")
+
+    key: tuple[int, ...]  # (src length, src, src prefix, sport, dst length, dst, dst prefix, dport, upper, dir)
+    sport: int
+    dport: int
+    upper: int
+    dir: int
+    action: int
+    priority: int
+    spid: int
+    addtime: int
 
     def __init__(self, msg: Message) -> None:
         src = msg.get(ExtType.ADDRESS_SRC)
@@ -300,24 +346,69 @@ class SPRow:
         cur = msg.get(ExtType.LIFETIME_CURRENT)
         if not isinstance(pol, PolicyExt) or not isinstance(src, AddressExt) or not isinstance(dst, AddressExt):
             raise ValueError(f"{msg.type_name} message without a policy or its addresses")
-        self.msg = msg
-        self.src_net = ipaddress.ip_network((src.sockaddr.ip, src.prefixlen), strict=False)
-        self.dst_net = ipaddress.ip_network((dst.sockaddr.ip, dst.prefixlen), strict=False)
+        self._msg: Message | None = msg
+        self._raw: bytes | None = None
+        self._platform: Platform | None = None
         self.sport = src.sockaddr.port
         self.dport = dst.sockaddr.port
-        self.src = _endpoint_text(src, full_prefix=True, with_port=True)
-        self.dst = _endpoint_text(dst, full_prefix=True, with_port=True)
         self.upper = src.proto
         self.dir = pol.dir
         self.action = pol.policy_type
         self.priority = pol.priority
         self.spid = pol.id
-        self.requests = " ".join(_request_text(r) for r in pol.requests)
-        self.reqids = frozenset(r.reqid for r in pol.requests if r.reqid)
         self.addtime = cur.addtime if isinstance(cur, LifetimeExt) else 0
-        self.key: tuple[int, ...] = (*_addr_sort(src.sockaddr), src.prefixlen, self.sport,
-                                     *_addr_sort(dst.sockaddr), dst.prefixlen, self.dport, self.upper, pol.dir)
+        self.key = (*_addr_sort(src.sockaddr), src.prefixlen, self.sport,
+                    *_addr_sort(dst.sockaddr), dst.prefixlen, self.dport, self.upper, pol.dir)
         self._search: str | None = None
+        self._requests: str | None = None
+
+    @property
+    def msg(self) -> Message:
+        """The policy's message as the kernel sent it (decoded now when the row was built from bytes)."""
+        if self._msg is not None:
+            return self._msg
+        assert self._raw is not None
+        return decode(self._raw, self._platform)
+
+    def _ends(self) -> tuple[AddressExt, AddressExt]:
+        src, dst = self.msg.get(ExtType.ADDRESS_SRC), self.msg.get(ExtType.ADDRESS_DST)
+        assert isinstance(src, AddressExt) and isinstance(dst, AddressExt)
+        return src, dst
+
+    @property
+    def src(self) -> str:
+        """``10.0.0.0/24[any]``."""
+        return _endpoint_text(self._ends()[0], full_prefix=True, with_port=True)
+
+    @property
+    def dst(self) -> str:
+        """``10.1.0.0/24[443]``."""
+        return _endpoint_text(self._ends()[1], full_prefix=True, with_port=True)
+
+    @property
+    def src_net(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        """The source range."""
+        return _net(self.key[0], self.key[1], self.key[2])
+
+    @property
+    def dst_net(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        """The destination range."""
+        return _net(self.key[4], self.key[5], self.key[6])
+
+    @property
+    def requests(self) -> str:
+        """The requests as setkey writes them: ``esp/tunnel/A-B/require …``."""
+        if self._requests is None:
+            pol = self.msg.get(ExtType.X_POLICY)
+            reqs = pol.requests if isinstance(pol, PolicyExt) else ()
+            self._requests = " ".join(_request_text(r) for r in reqs)
+        return self._requests
+
+    @property
+    def reqids(self) -> frozenset[int]:
+        """The reqids its requests name."""
+        pol = self.msg.get(ExtType.X_POLICY)
+        return frozenset(r.reqid for r in pol.requests if r.reqid) if isinstance(pol, PolicyExt) else frozenset()
 
     @property
     def upper_name(self) -> str:
@@ -342,6 +433,11 @@ class SPRow:
         return self._search
 
 
+def _net(length: int, value: int, prefixlen: int) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    ip = ipaddress.IPv4Address(value) if length == 4 else ipaddress.IPv6Address(value)
+    return ipaddress.ip_network((ip, prefixlen), strict=False)
+
+
 Row = TypeVar("Row", SARow, SPRow)
 
 
@@ -360,7 +456,7 @@ def _dl(v: int | None) -> int:
 
 
 SA_COLUMNS: tuple[Column, ...] = (
-    Column("src", "Source", 18, lambda r: _addr_sort(r.src_ext.sockaddr if r.src_ext else None)),
+    Column("src", "Source", 18, lambda r: r.src_sort),
     Column("dst", "Destination", 18, lambda r: r.key[1:3]),
     Column("proto", "Proto", 6, lambda r: r.proto),
     Column("spi", "SPI", 10, lambda r: r.spi),
@@ -376,10 +472,8 @@ SA_COLUMNS: tuple[Column, ...] = (
 )
 
 SP_COLUMNS: tuple[Column, ...] = (
-    Column("src", "Source", 22, lambda r: (r.src_net.version, int(r.src_net.network_address),
-                                           r.src_net.prefixlen, r.sport)),
-    Column("dst", "Destination", 22, lambda r: (r.dst_net.version, int(r.dst_net.network_address),
-                                                r.dst_net.prefixlen, r.dport)),
+    Column("src", "Source", 22, lambda r: r.key[0:4]),
+    Column("dst", "Destination", 22, lambda r: r.key[4:8]),
     Column("upper", "Upper", 6, lambda r: r.upper),
     Column("dir", "Dir", 4, lambda r: r.dir),
     Column("action", "Action", 8, lambda r: r.action_name),
@@ -404,6 +498,9 @@ class Table(Generic[Row]):
         self.predicate: Callable[[Row], bool] | None = None
         self._order: list[tuple[Any, tuple[int, ...]]] = []
         self.generation = 0  # bumped on every change: views repaint when it moves
+        # True until the first dump of this table is complete, and while a later one is in flight: an empty
+        # table then means "not known yet", not "empty".
+        self.loading = True
 
     # -- view ----------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -478,6 +575,34 @@ class Table(Generic[Row]):
             bisect.insort(self._order, self._entry(row))
         self.generation += 1
 
+    def add_many(self, rows: list[Row]) -> None:
+        """Insert (or replace) many rows: one merge into the sorted order instead of a bisection per row."""
+        if not rows:
+            return
+        have = self.rows
+        fresh: dict[tuple[int, ...], Row] = {}
+        for row in rows:
+            k = row.key
+            if k in fresh or k not in have:
+                fresh[k] = have[k] = row
+            else:
+                self.upsert(row)
+        if not fresh:
+            return
+        if self.count_by is not None:
+            self.counts.update(map(self.count_by, fresh.values()))
+        pred = self.predicate
+        sv = self.sort_column.sort_value
+        entries = sorted((sv(r), r.key) for r in fresh.values() if pred is None or pred(r))
+        order = self._order
+        if entries:
+            if not order or order[-1] < entries[0]:
+                order.extend(entries)
+            else:
+                order.extend(entries)
+                order.sort()  # two sorted runs: a linear merge
+        self.generation += 1
+
     def _drop_from_order(self, row: Row) -> None:
         item = self._entry(row)
         i = bisect.bisect_left(self._order, item)
@@ -530,6 +655,63 @@ class Mirror:
         self.sad: Table[SARow] = Table(SA_COLUMNS, SARow, lambda r: r.state_name)
         self.spd: Table[SPRow] = Table(SP_COLUMNS, SPRow, lambda r: r.dir_name)
         self.spid_index: dict[int, tuple[int, ...]] = {}
+        self._staged: dict[str, list[Any] | None] = {}  # per table being loaded: rows held back, or None
+
+    # -- progressive loading -------------------------------------------------------------------------
+    @property
+    def loading(self) -> bool:
+        """True while a dump is being loaded into either table."""
+        return bool(self._staged)
+
+    def loading_table(self, which: str) -> bool:
+        """True while a dump is being loaded into ``which`` (``sad`` or ``spd``)."""
+        return which in self._staged
+
+    def begin_load(self, which: str) -> None:
+        """A dump of ``which`` starts. An empty table shows the rows as they come; a table that holds rows
+        keeps showing them and takes the dump's in one swap at :meth:`end_load`."""
+        table = self.sad if which == "sad" else self.spd
+        self._staged[which] = [] if table.total else None
+        table.loading = True
+        table.generation += 1
+
+    def load_rows(self, which: str, rows: list[Any]) -> None:
+        """The next rows of the dump of ``which``."""
+        staged = self._staged.get(which)
+        if staged is not None:
+            staged.extend(rows)
+            return
+        if which == "sad":
+            self.sad.add_many(rows)
+        else:
+            self.spd.add_many(rows)
+            for r in rows:
+                self.spid_index[r.spid] = r.key
+
+    def end_load(self, which: str) -> None:
+        """The dump of ``which`` is complete."""
+        table = self.sad if which == "sad" else self.spd
+        table.loading = False
+        table.generation += 1
+        if which not in self._staged:
+            return
+        staged = self._staged.pop(which)
+        if staged is None:
+            return
+        if which == "sad":
+            self.sad.replace_all(staged)
+        else:
+            self.spd.replace_all(staged)
+            self.spid_index = {r.spid: r.key for r in self.spd.rows.values()}
+
+    def abort_load(self) -> None:
+        """A dump failed: keep what is shown."""
+        self._staged.clear()
+        self.sad.loading = self.spd.loading = False
+
+    def loaded_without_dump(self) -> None:
+        """The tables are known without a dump (a replay starts empty and follows its messages)."""
+        self.sad.loading = self.spd.loading = False
 
     # -- loading -------------------------------------------------------------------------------------
     def load_sad(self, msgs: Iterable[Message]) -> None:
@@ -541,6 +723,7 @@ class Mirror:
             except ValueError:
                 continue
         self.sad.replace_all(rows)
+        self.sad.loading = False
 
     def load_spd(self, msgs: Iterable[Message]) -> None:
         """Replace the SPD with the policies of a dump."""
@@ -551,6 +734,7 @@ class Mirror:
             except ValueError:
                 continue
         self.spd.replace_all(rows)
+        self.spd.loading = False
         self.spid_index = {r.spid: r.key for r in self.spd.rows.values()}
 
     # -- events --------------------------------------------------------------------------------------

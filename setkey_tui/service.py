@@ -12,9 +12,11 @@ import errno as errno_mod
 import ipaddress
 import itertools
 import os
+import struct
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
@@ -81,6 +83,47 @@ def check_packet(src: str, dst: str, proto: int, sport: int, dport: int, size: i
         raise TrafficInputError("size", f"packet size {size} is out of range (1-{MAX_PACKET_SIZE})")
 
 
+# Requests whose answers change nothing: their promiscuous copies are not news for a listener.
+READ_ONLY_REQUESTS = frozenset({MsgType.GET, MsgType.X_SPDGET, MsgType.REGISTER})
+DUMP_TYPES = frozenset({MsgType.DUMP, MsgType.X_SPDDUMP})
+
+
+class InFlight:
+    """This process's requests still waiting for their answer, by (type, seq): shared by the service that sends
+    them and the listener that must not take their promiscuous copies for news. Thread-safe."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._lock = threading.Lock()
+        self._requests: set[tuple[int, int]] = set()
+
+    def begin(self, msg_type: int, seq: int) -> None:
+        """A request was sent."""
+        with self._lock:
+            self._requests.add((msg_type, seq))
+
+    def end(self, msg_type: int, seq: int) -> None:
+        """Its answer came (or never will)."""
+        with self._lock:
+            self._requests.discard((msg_type, seq))
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._requests
+
+
+class Header:
+    """Reads the fields of a ``sadb_msg`` header from bytes, without decoding the message."""
+
+    def __init__(self, platform: Platform) -> None:
+        self._unpack = struct.Struct(platform.byteorder + "BBBBHHII").unpack_from
+        self._types = platform.msg_from_wire
+
+    def read(self, data: bytes) -> tuple[int, int, int, int, int]:
+        """(canonical type, errno, satype, seq, pid); raises ``struct.error`` below 16 bytes."""
+        _, wire_type, errno, satype, _, _, seq, pid = self._unpack(data)
+        return self._types.get(wire_type, wire_type), errno, satype, seq, pid
+
+
 class KeyService:
     """Requests and their replies, matched by seq + pid + type, on one transport.
 
@@ -88,12 +131,15 @@ class KeyService:
     sequence number. Messages that are not the awaited reply are kept (bounded) in :attr:`others`.
     """
 
-    def __init__(self, transport: Transport, *, pid: int | None = None, keep_others: int = 10000) -> None:
+    def __init__(self, transport: Transport, *, pid: int | None = None, keep_others: int = 10000,
+                 in_flight: InFlight | None = None) -> None:
         self.transport = transport
         self.pid = os.getpid() if pid is None else pid
         self._seq = itertools.count(_SEQ_START)
         self.others: deque[Message] = deque(maxlen=keep_others)
         self.promisc = False
+        self.in_flight = in_flight
+        self._seq_pid = struct.Struct(transport.platform.byteorder + "II").unpack_from
 
     @property
     def platform(self) -> Platform:
@@ -123,8 +169,8 @@ class KeyService:
         self.transport.set_promisc(on)
         self.promisc = on
 
-    def _send(self, msg: Message) -> tuple[Message, bytes]:
-        msg = msg._replace(seq=self.next_seq(), pid=self.pid)
+    def _send(self, msg: Message, seq: int | None = None) -> tuple[Message, bytes]:
+        msg = msg._replace(seq=self.next_seq() if seq is None else seq, pid=self.pid)
         data = msg.encode(self.platform)
         self.transport.send(data)
         return msg, data
@@ -161,12 +207,20 @@ class KeyService:
         comes. A FLUSH/SPDFLUSH on Linux yields two messages for the sender; the first (the unicast one) is
         returned and the second lands in :attr:`others` later.
         """
-        sent, data = self._send(msg)
+        flight = self.in_flight if msg.type in READ_ONLY_REQUESTS else None
+        seq = self.next_seq()
+        if flight is not None:
+            flight.begin(msg.type, seq)
+        try:
+            sent, data = self._send(msg, seq)
 
-        def match(got: Message) -> bool:
-            return got.seq == sent.seq and got.pid == sent.pid and got.type == sent.type
+            def match(got: Message) -> bool:
+                return got.seq == sent.seq and got.pid == sent.pid and got.type == sent.type
 
-        reply = self._await(sent, data, time.monotonic() + timeout, match)
+            reply = self._await(sent, data, time.monotonic() + timeout, match)
+        finally:
+            if flight is not None:
+                flight.end(msg.type, seq)
         if reply.errno:
             raise KernelReplyError(reply.errno, reply.type)
         return reply
@@ -191,6 +245,61 @@ class KeyService:
             out.append(got)
             if got.seq == 0:
                 return out
+
+    def dump_stream(self, msg_type: int, satype: int = 0, timeout: float = 5.0, *, idle: float = 0.05,
+                    on_idle: Callable[[], None] | None = None) -> Iterator[bytes]:
+        """The replies to a DUMP or X_SPDDUMP as they arrive, as bytes (not decoded: the caller reads what it
+        needs); nothing when the table is empty. Each reply must come within ``timeout`` seconds of the
+        previous one. Replies are told from broadcasts by their header alone (type and pid). ``on_idle`` is
+        called whenever no reply came for ``idle`` seconds (to hand over what was read so far)."""
+        sent, data = self._send(header_only(msg_type, satype))
+        echo: bytes | None = data if self.promisc else None
+        recv = self.transport.recv
+        wire_type = self.platform.msg_to_wire.get(msg_type, msg_type)
+        seq_pid = self._seq_pid
+        want_pid = sent.pid
+        promisc = self.promisc
+        wait = min(timeout, idle) if on_idle is not None else timeout
+        previous = b""
+        first = True
+        deadline: float | None = None  # set when waiting starts; a reply clears it
+        while True:
+            got = recv(wait)
+            # The fast path, taken by every reply: its header alone says it is one.
+            if got is not None and len(got) >= 16 and got[1] == wire_type:
+                seq, pid = seq_pid(got, 8)
+                if pid == want_pid:
+                    if echo is not None and got == echo:
+                        echo = None
+                        continue
+                    echo = None
+                    deadline = None
+                    errno = got[2]
+                    if errno:
+                        if errno == errno_mod.ENOENT and first:
+                            return
+                        raise KernelReplyError(errno, msg_type)
+                    first = False
+                    if promisc and got == previous:
+                        continue  # a promiscuous socket gets each of its replies twice
+                    previous = got
+                    yield got
+                    if seq == 0:
+                        return
+                    continue
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + timeout
+            elif now >= deadline:
+                raise ReplyTimeout(f"no answer from the kernel to {sent.type_name} (timed out)")
+            if got is None:
+                if on_idle is not None:
+                    on_idle()
+                continue
+            try:
+                self.others.append(decode(got, self.platform))
+            except DecodeError:
+                pass
 
     def dump(self, satype: int = 0, timeout: float = 5.0) -> list[Message]:
         """Every SA (SADB_DUMP) of ``satype`` (0: all); [] when the SAD is empty."""

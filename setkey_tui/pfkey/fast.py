@@ -1,6 +1,7 @@
 """The extension walk of a message, with inlined fast paths for the extensions every SA message carries.
 
-An SA dump reply is SA, three lifetimes, two or three addresses, one or two keys and SA2. Decoding those
+An SA dump reply is SA, three lifetimes, two or three addresses, one or two keys and SA2; a policy dump reply
+is a current lifetime, two addresses and an X_POLICY with its requests. Decoding those
 through one method call per extension, a generic trailer check and the NamedTuple constructors costs more than
 the parsing itself, so :func:`extension_walker` builds, per :class:`WireCodec`, a single loop that handles the
 canonical forms of those extensions inline (exact size, canonical zero padding) and hands everything else —
@@ -18,7 +19,17 @@ import struct
 from collections.abc import Callable
 
 from setkey_tui.pfkey.constants import ExtType
-from setkey_tui.pfkey.extensions import AddressExt, Extension, KeyExt, LifetimeExt, SA2Ext, SAExt, Sockaddr
+from setkey_tui.pfkey.extensions import (
+    AddressExt,
+    Extension,
+    IpsecRequest,
+    KeyExt,
+    LifetimeExt,
+    PolicyExt,
+    SA2Ext,
+    SAExt,
+    Sockaddr,
+)
 from setkey_tui.pfkey.platform import AF_INET
 from setkey_tui.pfkey.wire import DecodeError, WireCodec
 
@@ -27,7 +38,7 @@ _ZPAD = tuple(b"\0" * i for i in range(8))
 _ZERO8 = b"\0" * 8
 
 # Kinds of fast path, by canonical extension type.
-_LIFETIME, _ADDRESS, _KEY, _SA, _SA2 = 1, 2, 3, 4, 5
+_LIFETIME, _ADDRESS, _KEY, _SA, _SA2, _POLICY = 1, 2, 3, 4, 5, 6
 _KINDS = {
     ExtType.SA: _SA,
     ExtType.LIFETIME_CURRENT: _LIFETIME,
@@ -39,6 +50,7 @@ _KINDS = {
     ExtType.KEY_AUTH: _KEY,
     ExtType.KEY_ENCRYPT: _KEY,
     ExtType.X_SA2: _SA2,
+    ExtType.X_POLICY: _POLICY,
 }
 
 # Extensions a kernel repeats from SA to SA (limits, the SA2 of a mode/reqid, a peer's address, the proxy):
@@ -66,7 +78,9 @@ def extension_walker(codec: WireCodec) -> ExtensionWalker:
     for ctype, kind in _KINDS.items():
         wire = p.ext_to_wire.get(ctype)
         # Fast paths only where the wire number is the canonical one (true for 1–19 on every platform).
-        if wire == ctype and not (kind == _ADDRESS and p.bsd_sockaddr):
+        if wire == ctype and not (kind == _ADDRESS and p.bsd_sockaddr) and not (
+            kind == _POLICY and p.ipsecrequest_size != 16
+        ):
             kinds[wire] = kind
     kind_of = kinds.get
     unpack_hdr = struct.Struct(o + "HH").unpack_from
@@ -76,6 +90,10 @@ def extension_walker(codec: WireCodec) -> ExtensionWalker:
     unpack_key = struct.Struct(o + "HHH").unpack_from  # from byte 2: type, bits, reserved
     unpack_sa = struct.Struct(o + "HIBBBBI").unpack_from  # from byte 2: type, spi (native), replay … flags
     unpack_sa2 = struct.Struct(o + "HBBHII").unpack_from  # from byte 2: type, mode, r1, r2, sequence, reqid
+    unpack_policy = struct.Struct(o + "HHBBII").unpack_from  # from byte 2: type, policy type, dir, r, id, prio
+    unpack_req = struct.Struct(o + "HHBBHII").unpack_from  # a Linux sadb_x_ipsecrequest (16 bytes)
+    decode_sockaddr = codec.decode_sockaddr
+    requests: dict[bytes, IpsecRequest] = {}  # a request's bytes -> the decoded request (shared)
     unpack_be32 = struct.Struct(">I").unpack_from
     unpack_v6 = struct.Struct(">HI16s").unpack_from  # from sockaddr byte 2: port, flowinfo, address
     unpack_scope = struct.Struct(o + "I").unpack_from
@@ -86,6 +104,38 @@ def extension_walker(codec: WireCodec) -> ExtensionWalker:
     shareable = frozenset(w for w, c in p.ext_from_wire.items() if c in _SHAREABLE and w in kinds)
     shared: dict[bytes, Extension] = {}
     shared_get = shared.get
+
+    def _policy(b: bytes, off: int, end: int) -> PolicyExt | None:
+        """A Linux X_POLICY whose requests fill it exactly; None for anything else (the generic path)."""
+        t, ptype, pdir, res, pid, prio = unpack_policy(b, off + 2)
+        reqs: list[IpsecRequest] = []
+        r = off + 16
+        while r < end:
+            if end - r < 16:
+                return None
+            rlen = b[r] | b[r + 1] << 8 if o == "<" else b[r] << 8 | b[r + 1]
+            if rlen < 16 or r + rlen > end:
+                return None
+            raw = b[r : r + rlen]
+            req = requests.get(raw)
+            if req is None:
+                _, proto, mode, level, r1, reqid, r2 = unpack_req(b, r)
+                src = dst = None
+                if rlen > 16:
+                    try:
+                        src, n1 = decode_sockaddr(b, r + 16, r + rlen)
+                        dst, n2 = decode_sockaddr(b, r + 16 + n1, r + rlen)
+                    except DecodeError:
+                        return None
+                    if 16 + n1 + n2 != rlen:
+                        return None
+                req = _new(IpsecRequest, (proto, mode, level, reqid, src, dst, r1, r2))
+                if len(requests) >= SHARED_MAX:
+                    requests.clear()
+                requests[raw] = req
+            reqs.append(req)
+            r += rlen
+        return _new(PolicyExt, (ptype, pdir, pid, prio, tuple(reqs), res, t, b""))
 
     def walk(b: bytes, off: int, n: int) -> tuple[Extension, ...]:
         exts: list[Extension] = []
@@ -144,6 +194,8 @@ def extension_walker(codec: WireCodec) -> ExtensionWalker:
             elif kind == _SA2 and size == 16:
                 t, mode, r1, r2, seq, reqid = unpack_sa2(b, off + 2)
                 x = _new(SA2Ext, (mode, reqid, seq, r1, r2, t, b""))
+            elif kind == _POLICY and size >= 16:
+                x = _policy(b, off, end)
             if x is None:  # not the canonical form: the generic decoder validates and keeps trailers
                 x = decode_ext(b, off, end, etype)
             if raw is not None:

@@ -1,14 +1,21 @@
-"""The setkey-tui application: bindings, actions, the command palette and ``run()``.
+"""The setkey-tui application: actions, the command palette and ``run()``.
 
-Screens are in ``screens/``, widgets in ``widgets/``; the live link to the kernel (connection, dumps, the
-listener's queue and its 50 ms drain, requests in worker threads) is :class:`setkey_tui.tui.link.KernelLink`.
+Screens are in ``screens/`` (each holds its own bindings), widgets in ``widgets/``. The live link to the kernel
+(connection, dumps, the listener's queue, requests in worker threads) is the plain
+:class:`setkey_tui.link.KernelLink`: the app drains it every 50 ms and relays what it posts
+(:class:`~setkey_tui.link.MirrorChanged`, :class:`~setkey_tui.link.LinkStatus`,
+:class:`~setkey_tui.link.MonitorBatch`, :class:`~setkey_tui.link.Notice`) on :attr:`SetkeyApp.link_signal`,
+to which the badge, the tables and the monitor subscribe.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
+import signal as signal_mod
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
@@ -17,16 +24,18 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.signal import Signal
 from textual.widgets import TabbedContent
 
 from setkey_tui import scenarios
 from setkey_tui.kernel.base import TransportError
-from setkey_tui.mirror import SARow, SPRow
+from setkey_tui.link import KernelLink, LinkMessage, Notice, Opener, default_opener
+from setkey_tui.mirror import Mirror, SARow, SPRow
 from setkey_tui.pfkey.constants import Direction, ExtType, SAType
 from setkey_tui.pfkey.extensions import AddressExt, PolicyExt
 from setkey_tui.pfkey.platform import Platform
 from setkey_tui.pfkey.platform import current as current_platform
-from setkey_tui.tui.link import KernelLink, Opener, default_opener
+from setkey_tui.tui.actions import ACTIONS, FOOTER_SHOWN, PALETTE_ONLY, WRITE_ACTIONS
 from setkey_tui.tui.ops import (
     delete_sa_message,
     delete_sp_message,
@@ -41,54 +50,17 @@ from setkey_tui.tui.screens.main import MainScreen
 from setkey_tui.tui.widgets.monitor import MonitorPane
 from setkey_tui.tui.widgets.table_pane import TablePane
 
-# (action, key shown, title, help) — the footer, the help screen and the command palette all read this.
-ACTIONS: tuple[tuple[str, str, str, str], ...] = (
-    ("add_sa", "a", "Add SA", "Open the form that adds a security association"),
-    ("add_policy", "p", "Add policy", "Open the form that adds a security policy"),
-    ("detail", "enter", "Detail", "Every field, the statement, -x decoding and hex of the entry under the cursor"),
-    ("delete", "d", "Delete", "Delete the marked entries (space marks) or the one under the cursor"),
-    ("flush_sad", "f", "Flush SAD", "Remove every SA, or those of one protocol (asks first)"),
-    ("flush_spd", "F", "Flush SPD", "Remove every policy (asks first)"),
-    ("filter", "slash", "Filter", "Filter the table: free text and field:value (spi:0x1000, dst:10.0.0.0/8 …)"),
-    ("copy", "y", "Copy statement", "Copy the entry under the cursor as a setkey statement"),
-    ("export", "e", "Export", "Write the SAD/SPD as a setkey script (mode 0600; keys only if asked)"),
-    ("refresh", "r", "Refresh", "Dump the SAD and SPD again (after a kernel failure: connect again first)"),
-    ("simulate_traffic", "t", "Simulate traffic", "Send packets through the simulated kernel's SPD: see the policy "
-     "and SA they meet (byte counts), or the ACQUIRE a missing SA raises"),
-    ("load_example", "l", "Load example", "Apply the example scenario (SAs, policies, short lifetimes)"),
-    ("show_tab('sad-tab')", "1", "SAD tab", "Show the SAD"),
-    ("show_tab('spd-tab')", "2", "SPD tab", "Show the SPD"),
-    ("monitor_pause", "z", "Pause monitor", "Pause or resume the monitor pane (messages wait, bounded)"),
-    ("monitor_timestamps", "x", "-x / -xx", "Monitor timestamps: time of day (-x) or epoch seconds (-xx)"),
-    ("monitor_hex", "h", "Hex dump", "Monitor: add the -h hex dump before each decoding"),
-    ("monitor_clear", "c", "Clear monitor", "Empty the monitor pane"),
-    ("monitor_save", "w", "Save recording", "Save the monitored messages as a replayable recording"),
-    ("toggle_monitor", "m", "Monitor size", "Grow, shrink or hide the monitor pane"),
-    ("help", "f1", "Help", "Every binding and the filter syntax"),
-)
-MAIN_ONLY = {a for a, *_ in ACTIONS if a not in ("help",)} | {"show_tab"}
-FOOTER_SHOWN = {"add_sa", "add_policy", "delete", "filter", "flush_sad", "refresh", "load_example", "help",
-                "monitor_pause", "simulate_traffic"}
-FOOTER_LABELS = {"simulate_traffic": "Traffic"}  # shorter than the title, where the footer is short of room
+DRAIN_INTERVAL = 0.05
 
-
-def _bindings() -> list[BindingType]:
-    out: list[BindingType] = []
-    for action, key, title, _ in ACTIONS:
-        if action == "detail":
-            continue  # the table's own enter binding
-        out.append(Binding(key, action, FOOTER_LABELS.get(action, title), show=action in FOOTER_SHOWN))
-    out.append(Binding("question_mark", "help", "Help", show=False))
-    out.append(Binding("q", "quit", "Quit"))
-    return out
-
-
-class SetkeyApp(KernelLink, App[int]):
+class SetkeyApp(App[int]):
     """setkey-tui: the SAD, the SPD and every PF_KEY message, live."""
 
     CSS_PATH = "app.tcss"
     TITLE = "setkey-tui"
-    BINDINGS: ClassVar[list[BindingType]] = _bindings()
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),
+    ]
 
     def __init__(
         self,
@@ -106,12 +78,124 @@ class SetkeyApp(KernelLink, App[int]):
         self.opener = opener
         self.platform = platform or current_platform()
         self.now = now
-        self.listen = listen
         self.example_path = example_path
-        self.kernel_label = kernel_label
         self.replay = replay
         self.pid = pid
-        self.init_link()
+        self.link_signal: Signal[LinkMessage] = Signal(self, "link")
+        self.link = KernelLink(opener, platform=self.platform, post=self._relay, pid=pid, listen=listen,
+                               replay=replay, kernel_label=kernel_label, clock=now)
+
+    # -- the link --------------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        """Start the link; drain it every 50 ms; repaint the clocks in the tables every second."""
+        self.link.start()
+        self.set_interval(1.0, self._tick)
+        self.call_after_refresh(self._start_draining)
+
+    def _start_draining(self) -> None:
+        """Drain once the main screen's widgets are mounted and subscribed (nothing posted is lost)."""
+        self.drain_timer = self.set_interval(DRAIN_INTERVAL, self.drain)
+
+    def on_unmount(self) -> None:
+        """Stop the listener thread and close the kernel socket."""
+        self.link.stop()
+
+    def drain(self) -> None:
+        """Apply what the kernel said since the last drain (the link posts what changed)."""
+        self.link.drain()
+
+    def _relay(self, message: LinkMessage) -> None:
+        if isinstance(message, Notice):
+            self.notify(message.text, title=message.title, severity=message.severity,  # type: ignore[arg-type]
+                        timeout=message.timeout, markup=False)
+            return
+        self.link_signal.publish(message)
+
+    def _tick(self) -> None:
+        for table in self.query("EntryTable"):
+            table.refresh()
+
+    # Short names for the link's state, used by screens and tests.
+    @property
+    def mirror(self) -> Mirror:
+        """The SAD and SPD as shown."""
+        return self.link.mirror
+
+    @property
+    def loaded(self) -> threading.Event:
+        """Set once the first dump is on screen."""
+        return self.link.loaded
+
+    @property
+    def events(self) -> Any:
+        """The link's queue (listener events and worker results)."""
+        return self.link.events
+
+    @property
+    def status(self) -> str:
+        """The link's status word (live, loading, reloading…, why it failed)."""
+        return self.link.status
+
+    @property
+    def resyncs(self) -> int:
+        """Reloads since the start."""
+        return self.link.resyncs
+
+    @property
+    def link_broken(self) -> bool:
+        """The kernel socket or the listener failed: r connects again."""
+        return self.link.link_broken
+
+    @property
+    def service(self) -> Any:
+        """The link's kernel conversation (None until connected)."""
+        return self.link.service
+
+    @property
+    def listener(self) -> Any:
+        """The link's listener thread (None without one)."""
+        return self.link.listener
+
+    @property
+    def _resyncing(self) -> bool:
+        return self.link._resyncing
+
+    @property
+    def supported(self) -> Any:
+        """The kernel's algorithms from REGISTER (None until known)."""
+        return self.link.supported
+
+    def kernel_requests(self, msgs: Iterable[Any]) -> list[str]:
+        """Send requests (in a worker thread); the setkey-worded errors."""
+        return self.link.kernel_requests(msgs)
+
+    def traffic_unavailable(self) -> str:
+        """Why traffic cannot be simulated here ("" when it can)."""
+        return self.link.traffic_unavailable()
+
+    def send_traffic(self, packet: Any, count: int) -> Any:
+        """Simulated packets (in a worker thread), see :meth:`KernelLink.send_traffic`."""
+        return self.link.send_traffic(packet, count)
+
+    def apply_sa_states(self, states: Iterable[Any]) -> int:
+        """Show SAs' state as the kernel just told it."""
+        return self.link.apply_sa_states(states)
+
+    def _send_worker(self, msgs: list[Any], done: str) -> None:
+        self.link.send(msgs, done)
+
+    def _sync_tables(self) -> None:
+        self.link.changed()
+
+    def request_resync(self, *, by_user: bool = False) -> None:
+        """Reload both tables."""
+        self.link.request_resync(by_user=by_user)
+
+    @property
+    def simulated(self) -> bool:
+        """True on the simulated kernel (where the example scenario may be loaded)."""
+        service = self.link.service
+        return service is not None and service.can_simulate_traffic
 
     # -- screens ------------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen[Any]:
@@ -138,8 +222,11 @@ class SetkeyApp(KernelLink, App[int]):
         return isinstance(self.screen, MainScreen)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Main-screen actions are off (and out of the footer) while a form, detail or dialog is shown."""
-        if action in MAIN_ONLY and not self._on_main():
+        """A read-only kernel (a replay) hides what it cannot do; the example loads only into the simulated
+        kernel."""
+        if self.replay and action in WRITE_ACTIONS:
+            return False
+        if action == "load_example" and not self.simulated:
             return False
         return True
 
@@ -287,7 +374,11 @@ class SetkeyApp(KernelLink, App[int]):
                 str(dst.sockaddr.ip) if isinstance(dst, AddressExt) else "")
 
     def action_load_example(self) -> None:
-        """Apply the example scenario through the kernel (as ``setkey -f`` would)."""
+        """Apply the example scenario through the kernel (as ``setkey -f`` would): simulated kernel only."""
+        if not self.simulated:
+            self.notify("The example scenario is only loaded into the simulated kernel (its keys are public).",
+                        severity="warning", markup=False)
+            return
         self._load_example_worker()
 
     @work(thread=True, group="kernel", exit_on_error=False)
@@ -375,7 +466,12 @@ class SetkeyApp(KernelLink, App[int]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The command palette: every action of the app, then Textual's (themes, keys, screenshot)."""
         for action, key, title, help_text in ACTIONS:
-            yield SystemCommand(f"{title}  [{key}]", help_text, self._palette_callback(action))
+            if action == "load_example" and not self.simulated:
+                continue
+            if self.replay and action in WRITE_ACTIONS:
+                continue
+            shown = "" if key == PALETTE_ONLY else f"  [{key}]"
+            yield SystemCommand(f"{title}{shown}", help_text, self._palette_callback(action))
         yield from super().get_system_commands(screen)
 
     def _palette_callback(self, action: str) -> Callable[[], Any]:
@@ -418,5 +514,37 @@ def run(kernel_spec: str = "auto", platform: Platform | None = None) -> int:
 
     replay = isinstance(first, ReplayTransport)  # also when SETKEY_TUI_KERNEL chose it
     app = SetkeyApp(opener, platform=platform or first.platform, now=clock_from_env(), replay=replay)
-    result = app.run()
-    return int(result or 0)
+    restore = exit_on_signals(app)
+    try:
+        result = app.run()
+    finally:
+        restore()
+    return app.return_code or int(result or 0)
+
+
+def exit_on_signals(app: App[Any]) -> Callable[[], None]:
+    """SIGTERM and SIGHUP end the app the way q does, so that the terminal is restored (alternate screen left,
+    echo and the cursor back, mouse reporting off). Returns a function that puts the old handlers back."""
+    old: dict[int, Any] = {}
+
+    def handler(signum: int, frame: object) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not running yet, or already stopped
+            sys.exit(128 + signum)
+        loop.call_soon_threadsafe(lambda: app.exit(return_code=128 + signum))
+
+    for sig in (signal_mod.SIGTERM, signal_mod.SIGHUP):
+        try:
+            old[sig] = signal_mod.signal(sig, handler)
+        except (ValueError, OSError):  # not the main thread, or not on this platform
+            continue
+
+    def restore() -> None:
+        for sig, h in old.items():
+            signal_mod.signal(sig, h)
+
+    return restore
+
+
+__all__ = ["ACTIONS", "FOOTER_SHOWN", "SetkeyApp", "clock_from_env", "example_problems", "exit_on_signals", "run"]

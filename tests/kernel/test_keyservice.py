@@ -256,3 +256,50 @@ def test_service_traffic_on_a_served_kernel(tmp_path) -> None:
     finally:
         server.stop()
         thread.join(5)
+
+
+def test_dump_stream_yields_replies_as_bytes_as_they_come(host: SimHost) -> None:
+    svc = KeyService(SimTransport(host))
+    assert list(svc.dump_stream(MsgType.DUMP)) == []  # ENOENT: empty
+    for spi in range(0x800, 0x805):
+        svc.request(sa_msg(spi=spi))
+    stream = svc.dump_stream(MsgType.DUMP)
+    first = next(stream)  # the first reply before the dump is over
+    rest = list(stream)
+    got = [decode(b, LINUX) for b in [first, *rest]]
+    assert [m.get(ExtType.SA).spi for m in got] == list(range(0x804, 0x7FF, -1)) and got[-1].seq == 0
+    assert [m.get(ExtType.SA).spi for m in svc.dump()] == [m.get(ExtType.SA).spi for m in got]
+
+
+def test_dump_stream_waits_per_message_and_skips_foreign() -> None:
+    def answer(req: Message) -> list[bytes]:
+        foreign = header_only(MsgType.DUMP, 3, pid=999, seq=0).encode(LINUX)  # another process's dump
+        parts = [req._replace(seq=2, satype=3), req._replace(seq=1, satype=3)]  # never the last (seq 0)
+        return [parts[0].encode(LINUX), foreign, parts[1].encode(LINUX)]
+
+    svc = KeyService(ScriptedTransport(answer), pid=5)
+    got = []
+    with pytest.raises(ReplyTimeout):
+        for b in svc.dump_stream(MsgType.DUMP, timeout=0.1):
+            got.append(decode(b, LINUX).seq)
+    assert got == [2, 1] and [m.pid for m in svc.others] == [999]
+
+
+def test_in_flight_marks_read_only_requests_while_they_wait(host: SimHost) -> None:
+    from setkey_tui.service import InFlight
+
+    log: list[tuple[str, int, bool]] = []
+
+    class Recording(InFlight):
+        def begin(self, msg_type: int, seq: int) -> None:
+            super().begin(msg_type, seq)
+            log.append(("begin", msg_type, (msg_type, seq) in self))
+
+        def end(self, msg_type: int, seq: int) -> None:
+            super().end(msg_type, seq)
+            log.append(("end", msg_type, (msg_type, seq) in self))
+
+    svc = KeyService(SimTransport(host), pid=41, in_flight=Recording(41))
+    svc.register()
+    svc.request(sa_msg(spi=0x900))  # an ADD changes the kernel: its copies are news, never marked
+    assert log == [("begin", MsgType.REGISTER, True), ("end", MsgType.REGISTER, False)]

@@ -117,8 +117,7 @@ def test_full_receive_queue_gives_lost_event() -> None:
 
 
 def test_bsd_promiscuous_copies_are_unwrapped() -> None:
-    from setkey_tui.listener import unwrap_promisc
-    from setkey_tui.pfkey.message import header_only
+    from setkey_tui.pfkey.message import header_only, unwrap_promisc
     from setkey_tui.pfkey.platform import FREEBSD
 
     inner = header_only(MsgType.FLUSH, 3, pid=7).encode(FREEBSD)
@@ -156,3 +155,85 @@ def test_unexpected_errors_in_the_thread_become_failed_events() -> None:
     (ev,) = drain(events, 1)
     lst.stop()
     assert ev == FailedEvent("cannot open the kernel socket: ValueError: bad spec") and lst.ready.is_set()
+
+
+class ScriptedTransport:
+    """Plays a list of messages once, then nothing."""
+
+    platform = LINUX
+    description = "scripted"
+
+    def __init__(self, messages: list[bytes]) -> None:
+        self.messages = list(messages)
+        self.promisc = False
+
+    def send(self, data: bytes) -> None:
+        pass
+
+    def recv(self, timeout: float | None = None) -> bytes | None:
+        if self.messages:
+            return self.messages.pop(0)
+        time.sleep(min(timeout or 0.01, 0.01))
+        return None
+
+    def set_promisc(self, on: bool) -> None:
+        self.promisc = on
+
+    def close(self) -> None:
+        pass
+
+
+def test_own_dump_copies_are_counted_not_decoded(monkeypatch) -> None:
+    """Interleaved copies of this process's own DUMP/SPDDUMP replies (pid 77) and other processes' messages:
+    only the others' are decoded and passed on; each own dump becomes one summary event."""
+    from setkey_tui import listener as listener_mod
+    from setkey_tui.listener import OwnDumpEvent
+    from setkey_tui.pfkey.message import header_only
+    from setkey_tui.scenarios.synthetic import sa_message, sp_message
+    from setkey_tui.service import InFlight
+
+    own, other = 77, 5
+    n = 50
+    sa_copies = [sa_message(i, seq=n - 1 - i, pid=own).encode(LINUX) for i in range(n)]
+    sp_copies = [sp_message(i)._replace(seq=n - 1 - i, pid=own).encode(LINUX) for i in range(n)]
+    # The bytes after the header of an own copy are never looked at: garbage there proves it.
+    sa_copies = [c[:16] + b"\xff" * (len(c) - 16) for c in sa_copies]
+    foreign = [sa_message(1000 + i, msg_type=MsgType.ADD, pid=other, seq=i + 1).encode(LINUX) for i in range(10)]
+    foreign.append(sa_message(2000, msg_type=MsgType.DUMP, pid=other, seq=0).encode(LINUX))  # another's dump
+    stream: list[bytes] = [header_only(MsgType.DUMP, pid=own, seq=9).encode(LINUX)]  # the request's own copy
+    for i in range(n):
+        stream.append(sa_copies[i])
+        if i % 10 == 0:
+            stream.append(foreign[i // 10])
+    stream += sp_copies + foreign[5:]
+    decoded: list[bytes] = []
+    real_decode = listener_mod.decode
+
+    def counting_decode(data: bytes, platform: object) -> object:
+        decoded.append(data)
+        return real_decode(data, platform)
+
+    monkeypatch.setattr(listener_mod, "decode", counting_decode)
+    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    lst = Listener(lambda: ScriptedTransport(stream), events, in_flight=InFlight(own))
+    lst.start()
+    got = drain(events, len(foreign) + 2)
+    lst.stop()
+    messages = [e for e in got if isinstance(e, MessageEvent)]
+    summaries = [e for e in got if isinstance(e, OwnDumpEvent)]
+    assert [e.data for e in messages] == foreign and all(e.msg is not None for e in messages)
+    assert decoded == foreign
+    assert summaries == [OwnDumpEvent(MsgType.DUMP, n), OwnDumpEvent(MsgType.X_SPDDUMP, n)]
+    assert lst.skipped == 2 * n + 1 and lst.decoded == len(foreign)
+
+
+def test_without_in_flight_every_message_is_decoded() -> None:
+    from setkey_tui.scenarios.synthetic import sa_message
+
+    copies = [sa_message(i, seq=2 - i, pid=77).encode(LINUX) for i in range(3)]
+    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    lst = Listener(lambda: ScriptedTransport(copies), events)
+    lst.start()
+    got = drain(events, 3)
+    lst.stop()
+    assert [e.data for e in got if isinstance(e, MessageEvent)] == copies

@@ -363,12 +363,14 @@ async def test_help_palette_and_copy(env) -> None:
         assert any("add 10.0.0.1 10.0.0.2 esp 0x1001" in n for n in notes)
 
 
-async def test_newcomer_loads_example_with_one_key(env) -> None:
+async def test_newcomer_loads_example_from_the_palette(env) -> None:
     app = env.app(kernel_label="simulated kernel (no PF_KEY here)")
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
-        assert any("press l" in n.message.lower() for n in app._notifications)
-        await pilot.press("l")
+        assert any("load example" in n.message.lower() for n in app._notifications)
+        assert "l" not in app.screen.active_bindings  # never a bare key (issue 11 item 1)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        await commands["Load example"].callback()
         assert await wait_for(pilot, lambda: app.mirror.sad.total == 8 and app.mirror.spd.total == 8)
 
 
@@ -433,7 +435,7 @@ async def test_full_receive_buffers_lose_nothing(env) -> None:
 
 
 async def test_reloads_do_not_loop_when_each_dump_overflows(env) -> None:
-    """A dump whose own copies overflow the listener asks for a reload again: twice at most, then it says so."""
+    """A dump whose own copies overflow the listener asks for a reload again: once at most, then it says so."""
     from setkey_tui.kernel.sim import SimHost, SimKernel
 
     env.host = SimHost(SimKernel(clock=env.clock, seed=1), rcvbuf=100_000)
@@ -445,7 +447,7 @@ async def test_reloads_do_not_loop_when_each_dump_overflows(env) -> None:
             app.events.put(LostEvent("test"))
             await pilot.pause(0.05)
         assert await wait_for(pilot, lambda: "r reloads" in app.status, 8), app.status
-        assert app.resyncs == 2 and app.mirror.sad.total == 60  # two follow-ups of the first load, then no more
+        assert app.resyncs == 1 and app.mirror.sad.total == 60  # one reload after the loss, then no more
         assert "lost during the reload" in str(app.query_one(Badge).render())
         await pilot.press("r")
-        assert await wait_for(pilot, lambda: app.status == "live") and app.resyncs == 3
+        assert await wait_for(pilot, lambda: app.status == "live") and app.resyncs == 2

@@ -138,3 +138,86 @@ def test_filters() -> None:
     assert [p.dir_name for p in sps if parse_filter("dir:out", "spd")(p)] == ["out", "out"]
     assert len([p for p in sps if parse_filter("dst:172.16.0.0/16 action:ipsec proto:esp", "spd")(p)]) == 6
     assert [p.spid for p in sps if parse_filter("reqid:3", "spd")(p)] == [8 * 3 + 1]
+
+
+def _same_row(a: object, b: object) -> None:
+    for name in a.__slots__:  # type: ignore[attr-defined]
+        if not name.startswith("_"):
+            assert getattr(a, name) == getattr(b, name), name
+    for name in ("msg", "src", "dst", "search_text"):
+        va, vb = getattr(a, name), getattr(b, name)
+        assert (va() if callable(va) else va) == (vb() if callable(vb) else vb), name
+
+
+def test_rows_scanned_from_bytes_equal_rows_from_decoded_messages() -> None:
+    import ipaddress
+
+    from setkey_tui.mirror import SPRow
+    from setkey_tui.pfkey.constants import Mode
+    from setkey_tui.pfkey.extensions import AddressExt, IpsecRequest, Sockaddr
+    from setkey_tui.pfkey.platform import FREEBSD, LINUX
+    from setkey_tui.rowscan import RowScanner
+
+    def v6(m: Message) -> Message:
+        exts = []
+        for e in m.extensions:
+            if isinstance(e, AddressExt):
+                ip = ipaddress.IPv6Address("fd00::") + int.from_bytes(e.sockaddr.addr, "big")
+                e = e._replace(sockaddr=Sockaddr(10, 500, ip.packed, scope_id=2), prefixlen=64)
+            exts.append(e)
+        return m._replace(extensions=tuple(exts))
+
+    def tunnel(m: Message) -> Message:
+        pol = m.get(ExtType.X_POLICY)
+        req = IpsecRequest(50, Mode.TUNNEL, 3, 9, Sockaddr(2, 0, b"\xc0\x00\x02\x01"),
+                           Sockaddr(2, 0, b"\xc0\x00\x02\x02"))
+        return m.with_ext(pol._replace(requests=(req, pol.requests[0])))
+
+    sas = [sa_message(i, soft=i % 3 * 10, hard=i % 2 * 20, state=i % 4) for i in range(40)]
+    sas += [v6(m) for m in sas[:10]] + [sa_message(7).without(ExtType.ADDRESS_SRC, ExtType.X_SA2)]
+    sps = [sp_message(i, direction=1 + i % 3) for i in range(20)]
+    sps += [v6(m) for m in sps[:5]] + [tunnel(m) for m in sps[:5]] + [sps[0].without(ExtType.LIFETIME_CURRENT)]
+    scanner = RowScanner(LINUX)
+    for m in sas:
+        data = m.encode(LINUX)
+        row = scanner.sa_row(data)
+        assert row is not None
+        _same_row(row, SARow(decode(data, LINUX)))
+    for m in sps:
+        data = m.encode(LINUX)
+        row = scanner.sp_row(data)
+        assert row is not None
+        _same_row(row, SPRow(decode(data, LINUX)))
+    assert scanner.sa_row(sas[0].encode(LINUX)[:-8]) is None  # a length that does not add up
+    assert scanner.sa_row(sas[0]._replace(errno=2).encode(LINUX)) is None
+    assert RowScanner(FREEBSD).sa_row(sas[0].encode(FREEBSD)) is None  # BSD sockaddrs: decoded instead
+
+
+def test_add_many_merges_into_the_sorted_order_and_replaces_by_key() -> None:
+    from setkey_tui.mirror import Table
+
+    m = Mirror()
+    m.sad.set_sort("spi")
+    rows = [SARow(sa_message(i)) for i in range(100)]
+    m.sad.add_many(rows[50:])
+    m.sad.add_many(rows[:50] + [SARow(sa_message(60, state=2))])
+    assert [m.sad.row_at(i).spi for i in range(len(m.sad))] == [0x1000 + i for i in range(100)]
+    assert m.sad.counts == Counter({"mature": 99, "dying": 1})
+    t: Table[SARow] = Mirror().sad
+    t.add_many([SARow(sa_message(1)), SARow(sa_message(1, state=2))])  # the same key twice in one batch
+    assert len(t) == 1 and t.total == 1 and t.row_at(0).state_name == "dying"
+
+
+def test_progressive_load_shows_rows_then_swaps_a_reload() -> None:
+    m = Mirror()
+    assert m.sad.loading  # nothing known yet: an empty table is not "empty"
+    m.begin_load("sad")
+    m.load_rows("sad", [SARow(sa_message(i)) for i in range(3)])
+    assert m.sad.total == 3 and m.loading and m.sad.loading  # on screen while the dump goes on
+    m.end_load("sad")
+    assert not m.sad.loading and not m.loading
+    m.begin_load("sad")  # a reload: the old rows stay until the new dump is complete
+    m.load_rows("sad", [SARow(sa_message(7))])
+    assert m.sad.total == 3 and m.sad.loading
+    m.end_load("sad")
+    assert [r.spi for r in m.sad.rows.values()] == [0x1007]

@@ -83,7 +83,8 @@ async def test_resume_shows_what_waited_beyond_one_drain(env) -> None:
         lines = list(app.query_one(Log).lines)
         assert sum(line.startswith("sadb_msg{") for line in lines) == waiting
         assert "not shown" not in monitor.status_text()
-        await pilot.press("l")  # the example again: one short sentence, not a line per existing entry
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        await commands["Load example"].callback()  # the example again: one short sentence, not a line per entry
         assert await wait_for(pilot, lambda: any("already loaded" in n.message for n in app._notifications))
 
 

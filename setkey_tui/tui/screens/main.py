@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from setkey_tui.link import LinkMessage, MirrorChanged
+from setkey_tui.tui.actions import main_bindings
 from setkey_tui.tui.cells import sa_cells, sa_condition, sp_cells, sp_condition
 from setkey_tui.tui.widgets.badge import Badge
 from setkey_tui.tui.widgets.monitor import MonitorPane
@@ -21,11 +24,14 @@ SPD_EMPTY = "The SPD is empty.  l: load the example scenario  ·  p: add a polic
 
 
 class MainScreen(Screen[None]):
-    """Everything the user watches all day."""
+    """Everything the user watches all day. Its bindings (the table and monitor actions, q) live here, so
+    forms, dialogs and the detail screen never see them."""
+
+    BINDINGS: ClassVar[list[BindingType]] = main_bindings()
 
     def compose(self) -> ComposeResult:
         app: SetkeyApp = self.app  # type: ignore[assignment]
-        yield Badge(id="badge")
+        yield Badge(platform=app.platform.name, id="badge")
         with TabbedContent(id="tabs", initial="sad-tab"):
             with TabPane("SAD", id="sad-tab"):
                 yield TablePane("sad", app.mirror.sad, sa_cells, sa_condition, app.now, empty_text=SAD_EMPTY,
@@ -37,8 +43,17 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        """Start on the SAD table."""
+        """Start on the SAD table; follow the kernel link's changes."""
         self.query_one("#sad-table").focus()
+        app: SetkeyApp = self.app  # type: ignore[assignment]
+        app.link_signal.subscribe(self, self.on_link_message, immediate=True)
+
+    def on_link_message(self, message: LinkMessage) -> None:
+        """The mirror changed: the tables catch up (cheap when theirs did not)."""
+        if isinstance(message, MirrorChanged):
+            for pane in self.query(TablePane):
+                pane.entry_table.sync()
+                pane.update_summary()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Focus the table of the tab just shown."""
