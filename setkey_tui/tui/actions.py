@@ -16,6 +16,8 @@ ACTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("filter", "slash", "Filter", "Filter the table: free text and field:value (spi:0x1000, dst:10.0.0.0/8 …)"),
     ("copy", "y", "Copy statement", "Copy the entry under the cursor as a setkey statement"),
     ("export", "e", "Export", "Write the SAD/SPD as a setkey script (mode 0600; keys only if asked)"),
+    ("apply_file", "A", "Apply a file…", "Plan a setkey file against this kernel (+ added, - removed, ~ changed, "
+     "field by field, keys masked), then apply it make-before-break, verified, rolled back on failure"),
     ("refresh", "r", "Refresh", "Dump the SAD and SPD again (after a kernel failure: connect again first)"),
     ("simulate_traffic", "t", "Simulate traffic", "Send packets through the simulated kernel's SPD: see the policy "
      "and SA they meet (byte counts), or the ACQUIRE a missing SA raises"),
@@ -37,7 +39,7 @@ FOOTER_SHOWN = {"add_sa", "add_policy", "delete", "filter", "flush_sad", "refres
 FOOTER_LABELS = {"simulate_traffic": "Traffic", "monitor_pause": "Pause"}
 # What a read-only kernel (a replay) cannot do: hidden there.
 WRITE_ACTIONS = frozenset({"add_sa", "add_policy", "delete", "flush_sad", "flush_spd", "load_example",
-                           "simulate_traffic"})
+                           "simulate_traffic", "apply_file"})
 PALETTE_ONLY = "ctrl+p"
 
 

@@ -346,6 +346,25 @@ class SetkeyApp(App[int]):
 
         self.push_screen(ExportScreen(len(sad), len(spd)), answer)
 
+    def action_apply_file(self) -> None:
+        """Ask for a setkey file, then open its plan against this kernel (applied only on confirmation)."""
+
+        def answer(path: str | None) -> None:
+            if not path:
+                return
+            path = os.path.abspath(os.path.expanduser(path))
+            try:
+                with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+                    text = fh.read()
+            except OSError as exc:
+                self.notify(f"Cannot read {path}: {exc.strerror or exc}", severity="error", markup=False)
+                return
+            from setkey_tui.tui.screens.plan import PlanScreen
+
+            self.push_screen(PlanScreen(self.opener, text, path))
+
+        self.push_screen(PathScreen("Apply a setkey file (its plan is shown first)", "ipsec-tools.conf"), answer)
+
     def action_refresh(self) -> None:
         """Dump the SAD and SPD again."""
         self.request_resync(by_user=True)
