@@ -199,8 +199,8 @@ def test_the_description_names_the_host_and_the_remote_kernel(ssh_env: str, sim_
 
 
 async def test_the_tui_through_ssh_shows_a_change_made_directly(ssh_env: str, sim_path: str) -> None:
+    from setkey_tui.link import default_opener
     from setkey_tui.tui.app import SetkeyApp
-    from setkey_tui.tui.link import default_opener
     from setkey_tui.tui.widgets.badge import Badge
 
     opener, first = default_opener(ssh_env, None)
