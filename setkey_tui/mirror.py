@@ -308,7 +308,7 @@ class SARow:
         return self._search
 
 
-def _request_text(r: Any) -> str:
+def _request_text(r: IpsecRequest) -> str:
     proto = REQ_PROTO_NAMES.get(r.proto, str(r.proto))
     mode = MODE_NAMES.get(r.mode, str(r.mode))
     ends = ""
