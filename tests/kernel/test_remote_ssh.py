@@ -207,7 +207,7 @@ async def test_the_tui_through_ssh_shows_a_change_made_directly(ssh_env: str, si
     app = SetkeyApp(opener, platform=first.platform)
     async with app.run_test(size=(160, 48)) as pilot:
         assert await _wait(pilot, lambda: app.loaded.is_set() and app.status == "live")
-        assert app.kernel_description == f"{HOST} · simulated kernel served at {sim_path}"
+        assert app.link.kernel_description == f"{HOST} · simulated kernel served at {sim_path}"
         assert HOST in str(app.query_one(Badge).render())
         svc = KeyService(SimClient(sim_path))
         try:
