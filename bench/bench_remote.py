@@ -144,10 +144,10 @@ def tui_load(spec: str, path: str, rounds: int = TUI_ROUNDS) -> tuple[float, lis
     from an ADD sent directly on the kernel to its row in the app's table (drained from the listener)."""
     from sim_build import sa_msg
 
+    from setkey_tui.link import default_opener
     from setkey_tui.mirror import SARow
     from setkey_tui.pfkey.message import decode as decode_msg
     from setkey_tui.tui.app import SetkeyApp
-    from setkey_tui.tui.link import default_opener
 
     async def run() -> tuple[float, list[float]]:
         t = time.perf_counter()

@@ -170,6 +170,10 @@ class _Call:
     fn: Callable[[], None]
 
 
+# What the link's own threads queue beside the listener's events.
+_Internal = _LoadBegin | _LoadRows | _LoadEnd | _Loaded | _Broken | _Call
+
+
 def own_dump_line(ev: OwnDumpEvent) -> str:
     """``own SPDDUMP: 50,000 replies not shown``."""
     name = MsgType(ev.msg_type).name.removeprefix("X_")
@@ -201,7 +205,7 @@ class KernelLink:
         self.kernel_label = kernel_label
         self.clock = clock
         self.mirror = Mirror()
-        self.events: queue.SimpleQueue[Event | Any] = queue.SimpleQueue()
+        self.events: queue.SimpleQueue[Event | _Internal] = queue.SimpleQueue()
         self.service: KeyService | None = None
         self.listener: Listener | None = None
         self.in_flight: InFlight | None = None
@@ -500,7 +504,7 @@ class KernelLink:
         if resync:
             self.request_resync()
 
-    def _internal(self, ev: Any) -> None:
+    def _internal(self, ev: _Internal) -> None:
         if isinstance(ev, _Call):
             ev.fn()
             return

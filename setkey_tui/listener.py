@@ -13,11 +13,11 @@ decoded. Messages of any other process are always decoded and passed on.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
 from setkey_tui.pfkey.message import Message, decode, unwrap_promisc
@@ -63,6 +63,13 @@ class FailedEvent:
 Event = MessageEvent | OwnDumpEvent | LostEvent | FailedEvent
 
 
+class EventSink(Protocol):
+    """Where a listener puts its events: a ``queue.SimpleQueue`` of them (or of them and more)."""
+
+    def put(self, item: Event, /) -> None:
+        """Queue one event (never blocks)."""
+
+
 class Listener:
     """Runs a thread that opens a transport, turns promiscuous mode on and forwards every message.
 
@@ -72,7 +79,7 @@ class Listener:
     def __init__(
         self,
         open_transport: Callable[[], Transport],
-        events: queue.SimpleQueue[Event],
+        events: EventSink,
         *,
         clock: Callable[[], float] = time.time,
         in_flight: InFlight | None = None,

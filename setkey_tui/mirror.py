@@ -21,7 +21,15 @@ from typing import Any, Generic, TypeVar
 
 from setkey_tui.algorithms import AUTH_BY_NAME, COMP_NAMES, ENC_BY_NAME
 from setkey_tui.pfkey.constants import PRIORITY_DEFAULT, ExtType, MsgType, SAState, SAType
-from setkey_tui.pfkey.extensions import AddressExt, LifetimeExt, PolicyExt, SA2Ext, SAExt, Sockaddr
+from setkey_tui.pfkey.extensions import (
+    AddressExt,
+    IpsecRequest,
+    LifetimeExt,
+    PolicyExt,
+    SA2Ext,
+    SAExt,
+    Sockaddr,
+)
 from setkey_tui.pfkey.message import Message, decode
 from setkey_tui.pfkey.platform import Platform
 from setkey_tui.pfkey.wire import codec_for
@@ -80,8 +88,9 @@ def address_ext(raw: bytes, platform: Platform | None) -> AddressExt:
         assert platform is not None
         codec = codec_for(platform)
         etype = int.from_bytes(raw[2:4], "little" if platform.byteorder == "<" else "big")
-        x = codec.decode_ext(raw, 0, len(raw), etype)
-        assert isinstance(x, AddressExt)
+        ext = codec.decode_ext(raw, 0, len(raw), etype)
+        assert isinstance(ext, AddressExt)
+        x = ext
         if len(_ADDRESSES) >= _ADDRESSES_MAX:
             _ADDRESSES.clear()
         _ADDRESSES[raw] = x
@@ -191,17 +200,18 @@ class SARow:
         self._src: AddressExt | bytes | None = src if isinstance(src, AddressExt) else None
         self._dst: AddressExt | bytes = dst
         self.src_sort = _addr_sort(src.sockaddr) if isinstance(src, AddressExt) else (0, 0)
-        sa2_ok = isinstance(sa2, SA2Ext)
-        self.mode = sa2.mode if sa2_ok else 0  # type: ignore[union-attr]
-        self.reqid = sa2.reqid if sa2_ok else 0  # type: ignore[union-attr]
+        if isinstance(sa2, SA2Ext):
+            self.mode, self.reqid = sa2.mode, sa2.reqid
+        else:
+            self.mode = self.reqid = 0
         c = cur if isinstance(cur, LifetimeExt) else None
         self.addtime = c.addtime if c else 0
         self.usetime = c.usetime if c else 0
-        self.bytes = c.bytes if c else 0
+        self.bytes = c.byte_count if c else 0
         self.soft_add = soft.addtime if isinstance(soft, LifetimeExt) else 0
         h = hard if isinstance(hard, LifetimeExt) else None
         self.hard_add = h.addtime if h else 0
-        self.hard_bytes = h.bytes if h else 0
+        self.hard_bytes = h.byte_count if h else 0
         daddr = dst.sockaddr.addr
         self.key = (int(msg.satype), len(daddr), int.from_bytes(daddr, "big"), sa.spi)
         self._search: str | None = None
@@ -218,13 +228,13 @@ class SARow:
     def src_ext(self) -> AddressExt | None:
         """The source address extension (None when the message had none)."""
         x = self._src
-        return address_ext(x, self._platform) if type(x) is bytes else x  # type: ignore[return-value]
+        return address_ext(x, self._platform) if isinstance(x, bytes) else x
 
     @property
     def dst_ext(self) -> AddressExt:
         """The destination address extension."""
         x = self._dst
-        return address_ext(x, self._platform) if type(x) is bytes else x  # type: ignore[return-value,arg-type]
+        return address_ext(x, self._platform) if isinstance(x, bytes) else x
 
     @property
     def src(self) -> str:
@@ -298,7 +308,7 @@ class SARow:
         return self._search
 
 
-def _request_text(r: Any) -> str:
+def _request_text(r: IpsecRequest) -> str:
     proto = REQ_PROTO_NAMES.get(r.proto, str(r.proto))
     mode = MODE_NAMES.get(r.mode, str(r.mode))
     ends = ""
@@ -489,8 +499,8 @@ class Table(Generic[Row]):
     def __init__(self, columns: tuple[Column, ...], row_type: type[Row],
                  count_by: Callable[[Row], str] | None = None) -> None:
         self.columns = columns
-        self.row_type = row_type
-        self.count_by = count_by
+        self.row_type: type[Row] = row_type
+        self.count_by: Callable[[Row], str] | None = count_by
         self.counts: Counter[str] = Counter()  # rows by count_by (kept up to date on every change)
         self.rows: dict[tuple[int, ...], Row] = {}
         self.sort_column: Column = columns[0]
@@ -872,7 +882,7 @@ def _inside(ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
     return ip is not None and ip.version == net.version and ip in net
 
 
-def request_matches(sa: SARow, sp: SPRow, req: Any) -> bool:
+def request_matches(sa: SARow, sp: SPRow, req: IpsecRequest) -> bool:
     """Whether ``sa`` can serve request ``req`` of policy ``sp``, as the kernel picks SAs: same protocol,
     same reqid when the request names one, and the request's tunnel endpoints (tunnel mode) or else the
     policy's selector ranges containing the SA's addresses."""
@@ -885,8 +895,11 @@ def request_matches(sa: SARow, sp: SPRow, req: Any) -> bool:
     return _inside(sa.src_ip, sp.src_net) and _inside(sa.dst_ip, sp.dst_net)
 
 
+_SATYPE_PROTO: dict[int, int] = {SAType.ESP: 50, SAType.AH: 51, SAType.IPCOMP: 108}
+
+
 def _satype_proto(satype: int) -> int:
-    return {SAType.ESP: 50, SAType.AH: 51, SAType.IPCOMP: 108}.get(satype, -1)
+    return _SATYPE_PROTO.get(satype, -1)
 
 
 __all__ = [

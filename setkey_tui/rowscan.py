@@ -25,7 +25,8 @@ SHAPES_PER_LENGTH = 8  # layouts of one length (lifetimes present or not …); o
 _SA, _CUR, _HARD, _SOFT, _SRC, _DST, _SA2, _POL = (ExtType.SA, ExtType.LIFETIME_CURRENT, ExtType.LIFETIME_HARD,
                                                    ExtType.LIFETIME_SOFT, ExtType.ADDRESS_SRC, ExtType.ADDRESS_DST,
                                                    ExtType.X_SA2, ExtType.X_POLICY)
-_SIZES = {_SA: 16, _CUR: 32, _HARD: 32, _SOFT: 32, _SA2: 16}
+_LIFETIME_TAGS: dict[int, str] = {_CUR: "c", _HARD: "h", _SOFT: "s"}
+_SIZES: dict[int, int] = {_SA: 16, _CUR: 32, _HARD: 32, _SOFT: 32, _SA2: 16}
 
 
 class _Layout:
@@ -170,7 +171,7 @@ class RowScanner:
                 bld.big.append((off + 4, "I", "spi"))
                 bld.native.append((off + 9, "BBB", "state,auth,enc"))
             elif etype in (_CUR, _HARD, _SOFT) and (kind == "sa" or etype == _CUR):
-                tag = {_CUR: "c", _HARD: "h", _SOFT: "s"}[etype]
+                tag = _LIFETIME_TAGS[etype]
                 bld.native.append((off + 8, "QQQ", f"{tag}bytes,{tag}add,{tag}use"))
             elif etype in (_SRC, _DST):
                 if not self._address(bld, b, off, size, "src" if etype == _SRC else "dst", checks, cuts):
@@ -209,12 +210,12 @@ class RowScanner:
             lays = table[n] = []
         if len(lays) >= SHAPES_PER_LENGTH:
             return None
-        lay = self._layout(b, kind)
-        if lay is None:
+        made = self._layout(b, kind)
+        if made is None:
             return None
-        lays.append(lay)
-        nat = lay.native.unpack_from(b)
-        return lay, nat, lay.big.unpack_from(b)
+        lays.append(made)
+        nat = made.native.unpack_from(b)
+        return made, nat, made.big.unpack_from(b)
 
     # -- rows ----------------------------------------------------------------------------------------
     def sa_row(self, b: bytes) -> SARow | None:

@@ -21,7 +21,15 @@ from typing import Any
 
 from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
 from setkey_tui.pfkey.constants import Direction, ExtType, MsgType, PolicyType, SAState, SAType
-from setkey_tui.pfkey.extensions import AddressExt, Alg, LifetimeExt, PolicyExt, SAExt, SupportedExt
+from setkey_tui.pfkey.extensions import (
+    AddressExt,
+    Alg,
+    Extension,
+    LifetimeExt,
+    PolicyExt,
+    SAExt,
+    SupportedExt,
+)
 from setkey_tui.pfkey.message import Message, decode, header_only
 from setkey_tui.pfkey.platform import Platform
 from setkey_tui.pfkey.wire import DecodeError
@@ -363,7 +371,7 @@ class KeyService:
 
     def get_sa(self, satype: int, spi: int, src: AddressExt | None, dst: AddressExt, timeout: float = 5.0) -> Message:
         """SADB_GET of one SA: its current state (lifetimes included), as the kernel tells it."""
-        exts: list[Any] = [SAExt(spi=spi)]
+        exts: list[Extension] = [SAExt(spi=spi)]
         exts += [a._replace(trailer=b"") for a in (src, dst) if a is not None]
         return self.request(Message(MsgType.GET, satype, extensions=tuple(exts)), timeout)
 
@@ -451,7 +459,7 @@ def describe_sa(msg: Message) -> str:
     ends = " -> ".join(str(a.sockaddr.ip) if isinstance(a, AddressExt) else "?" for a in (src, dst))
     used = ""
     if isinstance(cur, LifetimeExt):
-        used = f", now {cur.bytes} bytes ({cur.allocations} packet{'' if cur.allocations == 1 else 's'})"
+        used = f", now {cur.byte_count} bytes ({cur.allocations} packet{'' if cur.allocations == 1 else 's'})"
     return f"{proto} SA {spi} {ends}{used}"
 
 

@@ -10,6 +10,7 @@ import ipaddress
 from setkey_tui.pfkey.constants import PRIORITY_DEFAULT, Direction, ExtType, Mode, MsgType, PolicyType, SAType
 from setkey_tui.pfkey.extensions import (
     AddressExt,
+    Extension,
     IpsecRequest,
     KeyExt,
     LifetimeExt,
@@ -41,7 +42,7 @@ def sa_message(
     """SA number ``i``: ESP aes-cbc/hmac-sha256 from 10.x to 172.16.x, SPI 0x1000 + i, reqid i % 100."""
     src = ipaddress.IPv4Address("10.0.0.0") + i
     dst = ipaddress.IPv4Address("172.16.0.0") + (i % 65536)
-    exts: list = [
+    exts: list[Extension] = [
         SAExt(spi=0x1000 + i, replay=32, state=state, auth=5, encrypt=12),
         LifetimeExt(ExtType.LIFETIME_CURRENT, 0, i * 10, addtime, 0),
     ]

@@ -199,15 +199,15 @@ def test_the_description_names_the_host_and_the_remote_kernel(ssh_env: str, sim_
 
 
 async def test_the_tui_through_ssh_shows_a_change_made_directly(ssh_env: str, sim_path: str) -> None:
+    from setkey_tui.link import default_opener
     from setkey_tui.tui.app import SetkeyApp
-    from setkey_tui.tui.link import default_opener
     from setkey_tui.tui.widgets.badge import Badge
 
     opener, first = default_opener(ssh_env, None)
     app = SetkeyApp(opener, platform=first.platform)
     async with app.run_test(size=(160, 48)) as pilot:
         assert await _wait(pilot, lambda: app.loaded.is_set() and app.status == "live")
-        assert app.kernel_description == f"{HOST} · simulated kernel served at {sim_path}"
+        assert app.link.kernel_description == f"{HOST} · simulated kernel served at {sim_path}"
         assert HOST in str(app.query_one(Badge).render())
         svc = KeyService(SimClient(sim_path))
         try:

@@ -111,7 +111,7 @@ def _as_reported(req: X.XfrmRequest, *, index: int = 0) -> tuple[int, bytes]:
             extra = nl.encode_attr(S.XFRMA_ALG_AUTH_TRUNC, a._replace(extra=trunc).pack())
         info = info._replace(curlft=S.LifetimeCur(add_time=NOW), replay_window=min(info.replay_window, 32))
         return req.nl_type, info.pack() + req.payload[224:] + extra
-    info_p = S.UserPolicyInfo.unpack(req.payload)._replace(index=index, curlft=S.LifetimeCur(add_time=NOW))
+    info_p = S.UserPolicyInfo.unpack(req.payload)._replace(idx=index, curlft=S.LifetimeCur(add_time=NOW))
     return req.nl_type, info_p.pack() + req.payload[168:]
 
 
@@ -286,7 +286,7 @@ def test_expire_keeps_the_algorithm_ids_seen_before() -> None:
 
 
 def test_acquire_proposal_follows_the_template_masks() -> None:
-    pol = S.UserPolicyInfo(S.Selector(family=S.AF_INET), index=9, dir=S.POLICY_OUT, priority=3)
+    pol = S.UserPolicyInfo(S.Selector(family=S.AF_INET), idx=9, dir=S.POLICY_OUT, priority=3)
     ua = S.UserAcquire(S.addr_bytes(b"\x0a\0\0\x02"), 0, 50, S.addr_bytes(b"\x0a\0\0\x01"),
                        S.Selector(family=S.AF_INET), pol, 0, 0, 0, 33)
     tmpl = S.UserTmpl(bytes(16), 0, 50, S.AF_INET, bytes(16), aalgos=1 << 3, ealgos=1 << EncAlg.AESCBC)

@@ -42,7 +42,9 @@ def _sa_key(satype: int, daddr: bytes, spi: int) -> tuple[str, int, bytes, int]:
 
 
 _SHARED_ALGS: dict[tuple[int, bytes, int], tuple[int, int]] = {}
-_SHARED_NOTES: dict[tuple, tuple[str, bytes, int]] = {}
+# What an SA's or policy's notes are keyed by: ("sa", satype, daddr, spi) or ("sp", index).
+NoteKey = tuple[str, int, bytes, int] | tuple[str, int]
+_SHARED_NOTES: dict[NoteKey, tuple[str, bytes, int]] = {}
 
 
 class Translator:
@@ -55,7 +57,7 @@ class Translator:
         # ids of each SA (an XFRM expire has none) and, per SA or policy, what its notes are made from (the
         # XFRM payload and where its attributes start), turned into Notes only when asked for.
         self._algs: dict[tuple[int, bytes, int], tuple[int, int]] = _SHARED_ALGS if shared else {}
-        self._notes: dict[tuple, tuple[str, bytes, int]] = _SHARED_NOTES if shared else {}
+        self._notes: dict[NoteKey, tuple[str, bytes, int]] = _SHARED_NOTES if shared else {}
         self.skipped = 0  # entries af_key would not report (other protocols, sub policies …)
 
     # ------------------------------------------------------------------------------------------ notes
@@ -153,10 +155,10 @@ class Translator:
                            templates: tuple[S.UserTmpl, ...], raw: tuple[bytes, int] | None) -> None:
         if (info.flags or info.sel.ifindex or S.XFRMA_MARK in attrs or S.XFRMA_IF_ID in attrs
                 or any((t.aalgos, t.ealgos, t.calgos) != (0xFFFFFFFF,) * 3 or t.spi for t in templates)):
-            self._notes[("sp", info.index)] = (
+            self._notes[("sp", info.idx)] = (
                 "sp", *(raw or (info.pack() + b"".join(_attr(t, v) for t, v in attrs.items()), 168)))
         elif self._notes:
-            self._notes.pop(("sp", info.index), None)
+            self._notes.pop(("sp", info.idx), None)
 
     def policy(self, info: S.UserPolicyInfo, attrs: dict[int, bytes], msg_type: int, *, seq: int, pid: int,
                refcnt: int, raw: tuple[bytes, int] | None = None) -> Message | None:
@@ -181,13 +183,13 @@ class Translator:
 
         if nl_type in _SA_EVENTS:
             info = S.UserSAInfo.unpack(payload)
-            msg = self.state(info, parse_attrs(payload, S.UserSAInfo.SIZE), _SA_EVENTS[nl_type], seq=seq, pid=pid,
-                             raw=(payload, S.UserSAInfo.SIZE))
+            msg = self.state(info, parse_attrs(payload, S.USERSA_INFO_SIZE), _SA_EVENTS[nl_type], seq=seq, pid=pid,
+                             raw=(payload, S.USERSA_INFO_SIZE))
             return [Out(msg, ALL)] if msg is not None else []
         if nl_type == S.DELSA:
-            attrs = parse_attrs(payload, S.UserSAId.SIZE)
+            attrs = parse_attrs(payload, S.USERSA_ID_SIZE)
             raw = attrs.get(S.XFRMA_SA)
-            if raw is None or len(raw) < S.UserSAInfo.SIZE:
+            if raw is None or len(raw) < S.USERSA_INFO_SIZE:
                 return []
             info = S.UserSAInfo.unpack(raw)
             msg = self.state(info, attrs, MsgType.DELETE, seq=seq, pid=pid, state=SAState.DEAD)
@@ -206,21 +208,21 @@ class Translator:
             self._algs.clear()
             return [Out(P.flush_message(MsgType.FLUSH, proto, seq, pid), ALL)]
         if nl_type in _SP_EVENTS:
-            info = S.UserPolicyInfo.unpack(payload)
-            attrs = parse_attrs(payload, S.UserPolicyInfo.SIZE)
-            msg = self.policy(info, attrs, _SP_EVENTS[nl_type], seq=seq, pid=pid, refcnt=P.REFCNT_NOTIFY,
-                              raw=(payload, S.UserPolicyInfo.SIZE))
+            pinfo = S.UserPolicyInfo.unpack(payload)
+            attrs = parse_attrs(payload, S.USERPOLICY_INFO_SIZE)
+            msg = self.policy(pinfo, attrs, _SP_EVENTS[nl_type], seq=seq, pid=pid, refcnt=P.REFCNT_NOTIFY,
+                              raw=(payload, S.USERPOLICY_INFO_SIZE))
             return [Out(msg, ALL)] if msg is not None else []
         if nl_type == S.DELPOLICY:
             pid_ = S.UserPolicyId.unpack(payload)
-            attrs = parse_attrs(payload, S.UserPolicyId.SIZE)
+            attrs = parse_attrs(payload, S.USERPOLICY_ID_SIZE)
             raw = attrs.get(S.XFRMA_POLICY)
-            if raw is None or len(raw) < S.UserPolicyInfo.SIZE:
+            if raw is None or len(raw) < S.USERPOLICY_INFO_SIZE:
                 return []
-            info = S.UserPolicyInfo.unpack(raw)
-            mtype = MsgType.X_SPDDELETE2 if pid_.index else MsgType.X_SPDDELETE
-            msg = self.policy(info, attrs, mtype, seq=seq, pid=pid, refcnt=P.REFCNT_DELETED)
-            self._notes.pop(("sp", info.index), None)
+            pinfo = S.UserPolicyInfo.unpack(raw)
+            mtype = MsgType.X_SPDDELETE2 if pid_.idx else MsgType.X_SPDDELETE
+            msg = self.policy(pinfo, attrs, mtype, seq=seq, pid=pid, refcnt=P.REFCNT_DELETED)
+            self._notes.pop(("sp", pinfo.idx), None)
             return [Out(msg, ALL)] if msg is not None else []
         if nl_type == S.FLUSHPOLICY:
             attrs = parse_attrs(payload, 0)
@@ -231,11 +233,11 @@ class Translator:
         if nl_type == S.ACQUIRE:
             ua = S.UserAcquire.unpack(payload)
             try:
-                msg = P.acquire_message(ua, parse_attrs(payload, S.UserAcquire.SIZE))
+                msg = P.acquire_message(ua, parse_attrs(payload, S.USER_ACQUIRE_SIZE))
             except P.Untranslatable:
                 return []
             return [Out(msg, REGISTERED)]
-        if nl_type == S.MAPPING and len(payload) >= S.UserMapping.SIZE:
+        if nl_type == S.MAPPING and len(payload) >= S.USER_MAPPING_SIZE:
             try:
                 return [Out(P.mapping_message(S.UserMapping.unpack(payload)), REGISTERED)]
             except P.Untranslatable:

@@ -102,7 +102,8 @@ def ack_errno(payload: bytes) -> int:
     """The positive errno of an NLMSG_ERROR payload (0 = success)."""
     if len(payload) < 4:
         raise NetlinkError(0, "NLMSG_ERROR shorter than its error code")
-    return -_ERR.unpack_from(payload, 0)[0]
+    err: int = _ERR.unpack_from(payload, 0)[0]
+    return -err
 
 
 def acked_seq(payload: bytes) -> int | None:

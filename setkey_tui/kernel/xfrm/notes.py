@@ -176,9 +176,9 @@ def state_notes(info: S.UserSAInfo, attrs: dict[int, bytes]) -> Notes:
         out.append(("dir", {1: "in", 2: "out"}.get(sadir[0], str(sadir[0]))))
     encap = attrs.get(S.XFRMA_ENCAP)
     if encap is not None and len(encap) >= 24:
-        e = S.EncapTmpl.unpack(encap)
-        if any(e.oa):
-            out.append(("encap-oa", _ip(info.family, e.oa)))
+        tmpl = S.EncapTmpl.unpack(encap)
+        if any(tmpl.oa):
+            out.append(("encap-oa", _ip(info.family, tmpl.oa)))
     sel = info.sel
     if sel.daddr.strip(b"\0") or sel.prefixlen_d or sel.dport or sel.sport or sel.proto or sel.ifindex:
         out.append(("sel", selector_text(sel)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 # Message types (XFRM_MSG_*).
 NEWSA, DELSA, GETSA = 0x10, 0x11, 0x12
@@ -100,6 +100,16 @@ _LFT = "8Q"  # 64
 _CUR = "4Q"  # 32
 
 
+# Wire sizes of the fixed structures (the payload offset of their message's attributes).
+USERSA_INFO_SIZE = 224
+USERPOLICY_INFO_SIZE = 168
+USERPOLICY_ID_SIZE = 64
+USER_TMPL_SIZE = 64
+USERSA_ID_SIZE = 24
+USER_ACQUIRE_SIZE = 280
+USER_MAPPING_SIZE = 64
+
+
 def addr_bytes(addr: bytes) -> bytes:
     """An IPv4 or IPv6 address as the 16-byte ``xfrm_address_t``."""
     return addr.ljust(16, b"\0")
@@ -133,8 +143,8 @@ class Selector(NamedTuple):
                 self.ifindex, self.user)
 
     @classmethod
-    def of(cls, v: tuple) -> Selector:
-        """From the 12 unpacked wire values."""
+    def of(cls, v: tuple[Any, ...]) -> Selector:
+        """From the 12 unpacked wire values (``struct.unpack_from``'s own result type)."""
         return cls(v[0], v[1], _ntohs(v[2]), _ntohs(v[3]), _ntohs(v[4]), _ntohs(v[5]), *v[6:12])
 
 
@@ -182,7 +192,6 @@ class UserSAInfo(NamedTuple):
     replay_window: int = 0
     flags: int = 0
 
-    SIZE = 224
 
     def pack(self) -> bytes:
         """The wire bytes."""
@@ -205,17 +214,16 @@ class UserPolicyInfo(NamedTuple):
     lft: LifetimeCfg = LifetimeCfg()
     curlft: LifetimeCur = LifetimeCur()
     priority: int = 0
-    index: int = 0
+    idx: int = 0  # the kernel's ``index`` (a NamedTuple field may not shadow ``tuple.index``)
     dir: int = 0
     action: int = POLICY_ALLOW
     flags: int = 0
     share: int = 0
 
-    SIZE = 168
 
     def pack(self) -> bytes:
         """The wire bytes."""
-        return _USERPOLICY.pack(*self.sel.flat(), *self.lft, *self.curlft, self.priority, self.index, self.dir,
+        return _USERPOLICY.pack(*self.sel.flat(), *self.lft, *self.curlft, self.priority, self.idx, self.dir,
                                 self.action, self.flags, self.share)
 
     @classmethod
@@ -232,14 +240,13 @@ class UserPolicyId(NamedTuple):
     """``struct xfrm_userpolicy_id`` (64 bytes): a policy by selector and direction, or by index."""
 
     sel: Selector
-    index: int = 0
+    idx: int = 0  # the kernel's ``index``
     dir: int = 0
 
-    SIZE = 64
 
     def pack(self) -> bytes:
         """The wire bytes."""
-        return _USERPOLICY_ID.pack(*self.sel.flat(), self.index, self.dir)
+        return _USERPOLICY_ID.pack(*self.sel.flat(), self.idx, self.dir)
 
     @classmethod
     def unpack(cls, buf: bytes, offset: int = 0) -> UserPolicyId:
@@ -267,7 +274,6 @@ class UserTmpl(NamedTuple):
     ealgos: int = 0xFFFFFFFF
     calgos: int = 0xFFFFFFFF
 
-    SIZE = 64
 
     def pack(self) -> bytes:
         """The wire bytes."""
@@ -297,7 +303,6 @@ class UserSAId(NamedTuple):
     family: int
     proto: int
 
-    SIZE = 24
 
     def pack(self) -> bytes:
         """The wire bytes."""
@@ -336,7 +341,6 @@ class UserAcquire(NamedTuple):
     calgos: int
     seq: int
 
-    SIZE = 280
 
     def pack(self) -> bytes:
         """The wire bytes."""
@@ -368,7 +372,6 @@ class UserMapping(NamedTuple):
     old_sport: int
     new_sport: int
 
-    SIZE = 64
 
     def pack(self) -> bytes:
         """The wire bytes."""
@@ -473,7 +476,7 @@ _OFFLOAD = struct.Struct("=iB3x")
 
 def unpack_mark(buf: bytes) -> tuple[int, int]:
     """(value, mask) of an XFRMA_MARK."""
-    return _MARK.unpack_from(buf, 0)  # type: ignore[return-value]
+    return _MARK.unpack_from(buf, 0)
 
 
 def pack_mark(value: int, mask: int) -> bytes:
@@ -509,7 +512,7 @@ def unpack_replay_esn(buf: bytes) -> dict[str, int]:
 
 def unpack_offload(buf: bytes) -> tuple[int, int]:
     """(ifindex, flags) of an XFRMA_OFFLOAD_DEV."""
-    return _OFFLOAD.unpack_from(buf, 0)  # type: ignore[return-value]
+    return _OFFLOAD.unpack_from(buf, 0)
 
 
 _ADDRESS_FILTER = struct.Struct("=16s16sHBB")

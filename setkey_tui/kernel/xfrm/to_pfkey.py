@@ -246,7 +246,7 @@ def policy_message(
         LifetimeExt(ExtType.LIFETIME_SOFT, _x2key(lft.soft_packet_limit), _x2key(lft.soft_byte_limit),
                     lft.soft_add_expires_seconds, lft.soft_use_expires_seconds),
         LifetimeExt(ExtType.LIFETIME_CURRENT, cur.packets, cur.bytes, cur.add_time, cur.use_time),
-        PolicyExt(ptype, xdir + 1, info.index, info.priority, reqs),
+        PolicyExt(ptype, xdir + 1, info.idx, info.priority, reqs),
     ]
     raw = attrs.get(S.XFRMA_SEC_CTX)
     if raw is not None and len(raw) >= 8:
@@ -293,7 +293,7 @@ def acquire_message(ua: S.UserAcquire, attrs: dict[int, bytes]) -> Message:
     exts: list[Extension] = [
         AddressExt(ExtType.ADDRESS_SRC, _sockaddr(fam, ua.saddr), 0, full),
         AddressExt(ExtType.ADDRESS_DST, _sockaddr(fam, ua.daddr), 0, full),
-        PolicyExt(PolicyType.IPSEC, Direction.OUTBOUND, ua.policy.index, ua.policy.priority),
+        PolicyExt(PolicyType.IPSEC, Direction.OUTBOUND, ua.policy.idx, ua.policy.priority),
     ]
     prop = proposal(tmpl, ua.proto)
     if prop is not None:
@@ -407,7 +407,7 @@ def policy_bytes(info: S.UserPolicyInfo, templates: tuple[S.UserTmpl, ...], attr
         ptype = PolicyType.DISCARD
     else:
         ptype = PolicyType.IPSEC if templates else PolicyType.NONE
-    pol = _CODEC.encode_exts((PolicyExt(ptype, info.dir + 1, info.index, info.priority,
+    pol = _CODEC.encode_exts((PolicyExt(ptype, info.dir + 1, info.idx, info.priority,
                                         tuple(_request(t) for t in templates)),))
     body = b"".join((
         _address_bytes(ExtType.ADDRESS_SRC, fam, sel.saddr, sel.sport, proto, sel.prefixlen_s),

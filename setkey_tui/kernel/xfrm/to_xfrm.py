@@ -49,7 +49,7 @@ from setkey_tui.pfkey.message import Message
 from setkey_tui.pfkey.platform import AF_INET
 
 AF_INET6 = 10
-SATYPE_PROTO = {SAType.AH: IPPROTO_AH, SAType.ESP: IPPROTO_ESP, SAType.IPCOMP: IPPROTO_COMP}
+SATYPE_PROTO: dict[int, int] = {SAType.AH: IPPROTO_AH, SAType.ESP: IPPROTO_ESP, SAType.IPCOMP: IPPROTO_COMP}
 SADB_AALG_MAX = 251
 SADB_EALG_MAX = 253
 SADB_X_CALG_MAX = 4
@@ -57,7 +57,7 @@ XFRM_MAX_DEPTH = 6
 SPI_MIN_DEFAULT = 0x100
 SPI_MAX_DEFAULT = 0x0FFFFFFF
 _VALID_TMPL_PROTOS = frozenset({IPPROTO_AH, IPPROTO_ESP, IPPROTO_COMP, 43, 60, IPSEC_PROTO_ANY})
-_MODE_TO_XFRM = {Mode.ANY: S.MODE_TRANSPORT, Mode.TRANSPORT: S.MODE_TRANSPORT, Mode.TUNNEL: S.MODE_TUNNEL,
+_MODE_TO_XFRM: dict[int, int] = {Mode.ANY: S.MODE_TRANSPORT, Mode.TRANSPORT: S.MODE_TRANSPORT, Mode.TUNNEL: S.MODE_TUNNEL,
                  Mode.BEET: S.MODE_BEET}
 _SA_FLAGS = ((0x80000000, S.STATE_NOECN), (0x40000000, S.STATE_DECAP_DSCP), (0x20000000, S.STATE_NOPMTUDISC))
 ACK = nl.NLM_F_REQUEST | nl.NLM_F_ACK
@@ -138,10 +138,10 @@ def _limits(hard: object, soft: object) -> S.LifetimeCfg:
 
     lft = S.LifetimeCfg()
     if isinstance(hard, LifetimeExt):
-        lft = lft._replace(hard_packet_limit=k2x(hard.allocations), hard_byte_limit=k2x(hard.bytes),
+        lft = lft._replace(hard_packet_limit=k2x(hard.allocations), hard_byte_limit=k2x(hard.byte_count),
                            hard_add_expires_seconds=hard.addtime, hard_use_expires_seconds=hard.usetime)
     if isinstance(soft, LifetimeExt):
-        lft = lft._replace(soft_packet_limit=k2x(soft.allocations), soft_byte_limit=k2x(soft.bytes),
+        lft = lft._replace(soft_packet_limit=k2x(soft.allocations), soft_byte_limit=k2x(soft.byte_count),
                            soft_add_expires_seconds=soft.addtime, soft_use_expires_seconds=soft.usetime)
     return lft
 

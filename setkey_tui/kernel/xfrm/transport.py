@@ -314,14 +314,14 @@ class XfrmTransport:
                     return
                 if req.reply == X.REPLY_STATE and m.type == S.NEWSA:
                     info = S.UserSAInfo.unpack(m.payload)
-                    attrs = nl.parse_attrs(m.payload, S.UserSAInfo.SIZE)
+                    attrs = nl.parse_attrs(m.payload, S.USERSA_INFO_SIZE)
                     data_out = self.translator.state_bytes(info, attrs, req.pf_reply_type, seq=seq, pid=pid,
-                                                           raw=(m.payload, S.UserSAInfo.SIZE))
+                                                           raw=(m.payload, S.USERSA_INFO_SIZE))
                     if data_out is not None:
                         self._deliver(data_out, ONE)
                 elif req.reply == X.REPLY_POLICY and m.type == S.NEWPOLICY:
                     info_p = S.UserPolicyInfo.unpack(m.payload)
-                    attrs = nl.parse_attrs(m.payload, S.UserPolicyInfo.SIZE)
+                    attrs = nl.parse_attrs(m.payload, S.USERPOLICY_INFO_SIZE)
                     out = self.translator.policy(info_p, attrs, req.pf_reply_type, seq=seq, pid=pid,
                                                  refcnt=P.REFCNT_NOTIFY)
                     if out is not None:
@@ -351,7 +351,7 @@ class XfrmTransport:
                     if m.type in (nl.NLMSG_DONE, nl.NLMSG_ERROR):
                         return used
                     if m.type == S.NEWPOLICY:
-                        attrs = nl.parse_attrs(m.payload, S.UserPolicyInfo.SIZE)
+                        attrs = nl.parse_attrs(m.payload, S.USERPOLICY_INFO_SIZE)
                         used.update(t.reqid for t in S.UserTmpl.unpack_all(attrs.get(S.XFRMA_TMPL, b"")))
             return used
         finally:
@@ -390,12 +390,12 @@ class XfrmTransport:
                 info = S.UserSAInfo.unpack(m.payload)
                 if want != 255 and info.proto != want:
                     continue
-                out = tr.state_bytes(info, nl.parse_attrs(m.payload, S.UserSAInfo.SIZE), MsgType.DUMP, seq=0,
-                                     pid=d.pid, raw=(m.payload, S.UserSAInfo.SIZE))
+                out = tr.state_bytes(info, nl.parse_attrs(m.payload, S.USERSA_INFO_SIZE), MsgType.DUMP, seq=0,
+                                     pid=d.pid, raw=(m.payload, S.USERSA_INFO_SIZE))
             elif not sa and m.type == S.NEWPOLICY:
                 info_p = S.UserPolicyInfo.unpack(m.payload)
-                out = tr.policy_bytes(info_p, nl.parse_attrs(m.payload, S.UserPolicyInfo.SIZE), MsgType.X_SPDDUMP,
-                                      seq=0, pid=d.pid, refcnt=P.REFCNT_DUMP, raw=(m.payload, S.UserPolicyInfo.SIZE))
+                out = tr.policy_bytes(info_p, nl.parse_attrs(m.payload, S.USERPOLICY_INFO_SIZE), MsgType.X_SPDDUMP,
+                                      seq=0, pid=d.pid, refcnt=P.REFCNT_DUMP, raw=(m.payload, S.USERPOLICY_INFO_SIZE))
             else:
                 continue
             if out is None:
