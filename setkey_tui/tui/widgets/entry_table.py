@@ -20,6 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from setkey_tui.mirror import Table
+from setkey_tui.tui.cells import fit_columns
 
 CellsFn = Callable[[Any, float], list[str]]
 
@@ -106,7 +107,25 @@ class EntryTable(ScrollView, can_focus=True):
         self.marked: set[tuple[int, ...]] = set()
         self._seen_generation = -1
         self._widths = [c.width for c in table.columns]
+        self._names = [c.name for c in table.columns]
+        self._fitted_for = -1
+        self._shown: list[tuple[int, int]] = list(enumerate(self._widths))
         self._total_width = sum(w + 1 for w in self._widths) + 2
+
+    def shown_columns(self) -> list[tuple[int, int]]:
+        """``(column index, width)`` of the columns that fit the widget's width (by priority)."""
+        width = self.size.width
+        if width != self._fitted_for and width > 0:
+            self._fitted_for = width
+            self._shown = fit_columns(self._names, self._widths, width)
+            self._total_width = sum(w + 1 for _, w in self._shown) + 2
+            self.virtual_size = Size(self._total_width, len(self.table) + 1)
+        return self._shown
+
+    def on_resize(self) -> None:
+        """Fit the columns to the new width."""
+        self.shown_columns()
+        self.refresh()
 
     # -- model sync ----------------------------------------------------------------------------------
     def sync(self, *, force: bool = False) -> None:
@@ -122,6 +141,7 @@ class EntryTable(ScrollView, can_focus=True):
                 self.cursor = idx
         self.cursor = max(0, min(self.cursor, n - 1))
         self.cursor_key = self.table.row_at(self.cursor).key if n else None
+        self.shown_columns()
         self.virtual_size = Size(self._total_width, n + 1)
         self.refresh()
 
@@ -219,9 +239,9 @@ class EntryTable(ScrollView, can_focus=True):
         if offset.y == 0:
             x = offset.x + round(self.scroll_x) - 1
             acc = 0
-            for col, w in zip(self.table.columns, self._widths, strict=True):
+            for i, w in self.shown_columns():
                 if acc <= x < acc + w + 1:
-                    self.sort_by(col.name)
+                    self.sort_by(self._names[i])
                     return
                 acc += w + 1
             return
@@ -234,7 +254,8 @@ class EntryTable(ScrollView, can_focus=True):
     # -- rendering -----------------------------------------------------------------------------------
     def _cell_segments(self, texts: list[str], style: Style) -> list[Segment]:
         segs = [Segment(" ", style)]
-        for text, w in zip(texts, self._widths, strict=True):
+        for i, w in self.shown_columns():
+            text = texts[i]
             if len(text) > w:
                 text = text[: w - 1] + "…"
             segs.append(Segment(text.ljust(w) + " ", style))

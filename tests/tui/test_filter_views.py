@@ -1,0 +1,55 @@
+"""The `/` filter: an empty filtered view says why, a filter that does not parse shows where, names of
+upper-layer protocols."""
+
+from __future__ import annotations
+
+from textual.widgets import Label
+
+from setkey_tui.mirror import SPRow
+from setkey_tui.tui.filters import parse_filter
+from tests.tui.test_flows import SA1, SIZE, started
+
+
+def _line_text(table: object, y: int) -> str:
+    return "".join(seg.text for seg in table.render_line(y))  # type: ignore[attr-defined]
+
+
+async def test_filter_hiding_every_row_and_enter_on_a_bad_filter(env) -> None:
+    env.apply(SA1)
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        table = app.query_one("#sad-table")
+        pane = app.query_one("#sad-pane")
+        assert "10.0.0.1" in _line_text(table, 1)
+        pane.apply_filter("spi:0x9999")
+        await pilot.pause()
+        line = _line_text(table, 1)
+        assert "No entry matches the filter (1 hidden" in line and "SAD is empty" not in line
+        pane.apply_filter("")
+        await pilot.pause()
+        assert "10.0.0.1" in _line_text(table, 1)
+        # Enter on a filter that does not parse keeps the input open, with the reason
+        await pilot.press("slash", *"spi:zz", "enter")
+        assert app.focused is not None and app.focused.id == "sad-filter"
+        assert pane.has_class("filtering") and pane.has_class("filter-bad")
+        assert "spi wants a number" in str(pane.query_one(".filter-error", Label).render())
+        await pilot.press("backspace", "backspace", *"0x1001", "enter")
+        assert app.focused is not None and app.focused.id == "sad-table"
+        assert not pane.has_class("filter-bad") and len(app.mirror.sad) == 1
+
+
+def test_spd_filter_by_upper_name() -> None:
+    from setkey_tui.pfkey.extensions import AddressExt
+    from setkey_tui.scenarios.synthetic import sp_message
+
+    def with_upper(i: int, proto: int) -> SPRow:
+        m = sp_message(i)
+        return SPRow(m._replace(extensions=tuple(e._replace(proto=proto) if isinstance(e, AddressExt) else e
+                                                 for e in m.extensions)))
+
+    rows = [with_upper(1, 47), with_upper(2, 6), with_upper(3, 132)]
+    pred = parse_filter("upper:gre", "spd")
+    assert pred is not None and [r.upper_name for r in rows if pred(r)] == ["gre"]
+    pred = parse_filter("upper:sctp", "spd")
+    assert pred is not None and [r.upper for r in rows if pred(r)] == [132]
