@@ -248,8 +248,9 @@ async def test_export_writes_0600_keys_only_when_asked(env, tmp_path) -> None:
             await pilot.press("e")
             dialog = app.screen
             assert isinstance(dialog, ExportScreen)
-            dialog.query_one("#export-path", Input).value = str(tmp_path / name)
+            dialog.query_one("#path", Input).value = str(tmp_path / name)
             dialog.query_one("#export-keys").value = keys
+            await pilot.pause()  # the dialog shows the new path (its layout may change) before the click
             await pilot.click("#yes")
             path = tmp_path / name
             assert await wait_for(pilot, path.exists)
