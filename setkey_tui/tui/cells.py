@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from setkey_tui.mirror import SARow, SPRow, priority_text
+from setkey_tui.mirror import SARow, SPRow
+from setkey_tui.render.policy import priority_text
 
 WARN_SECONDS = 60  # an SA whose soft or hard expiry is this close is flagged
 
@@ -109,6 +110,11 @@ def sa_condition(row: SARow, now: float) -> str:
     return ""
 
 
+def short_priority(priority: int) -> str:
+    """setkey's priority words without blanks: ``def``, ``def+10``, ``high-5`` (``0`` for none)."""
+    return priority_text(priority).removeprefix("prio ").replace(" ", "") or "0"
+
+
 def sp_cells(row: SPRow, now: float) -> list[str]:
     """The SPD columns of ``row`` (same order as ``SP_COLUMNS``)."""
     return [
@@ -117,7 +123,7 @@ def sp_cells(row: SPRow, now: float) -> list[str]:
         row.upper_name,
         row.dir_name,
         row.action_name,
-        priority_text(row.priority),
+        short_priority(row.priority),
         row.requests or "-",
         str(row.spid),
     ]

@@ -18,7 +18,8 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
-from setkey_tui.mirror import SARow, SPRow, priority_text
+from setkey_tui.mirror import SARow, SPRow
+from setkey_tui.tui.cells import short_priority
 
 Predicate = Callable[[Any], bool]
 
@@ -109,7 +110,7 @@ def _sp_term(field: str, value: str) -> Predicate:
         return lambda r: any(req.startswith(p + "/") for req in r.requests.split())
     if field == "prio":
         v = value.lower()
-        return lambda r: str(r.priority) == v or priority_text(r.priority) == v
+        return lambda r: str(r.priority) == v or short_priority(r.priority) == v
     raise FilterError(f"{field}:{value}: unknown SPD field; use one of {', '.join(SP_FIELDS)}")
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Callable, Iterable
 
 from setkey_tui.lang.compile import fwd_copy
 from setkey_tui.mirror import SARow, SPRow
@@ -35,6 +36,17 @@ def delete_sp_message(row: SPRow) -> Message:
     if isinstance(pol, PolicyExt):
         exts.append(PolicyExt(pol.policy_type, pol.dir))
     return Message(MsgType.X_SPDDELETE, 0, extensions=tuple(exts))
+
+
+def delete_statement(row: SARow | SPRow) -> str:
+    """The setkey statement saying what :func:`delete_sa_message`/:func:`delete_sp_message` send for ``row``
+    (what a delete confirmation shows)."""
+    if isinstance(row, SARow):
+        return f"delete {row.src} {row.dst} {row.proto} 0x{row.spi:x} ;"
+    text = f"spddelete {row.src} {row.dst} {row.upper_name} -P {row.dir_name} ;"
+    if row.dir_name == "in":
+        text += "  # this policy only: its fwd copy stays (as setkey -k)"
+    return text
 
 
 def flush_sad_message(satype: int) -> Message:
@@ -110,3 +122,26 @@ def write_private(path: str, text: str) -> None:
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+def copy_file_path() -> str:
+    """Where a copied statement is also written (readable by the owner only): the runtime or temp folder."""
+    folder = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return os.path.join(folder, f"setkey-tui-{os.getuid()}-copied.txt")
+
+
+def copy_text(copy_to_clipboard: Callable[[str], None], text: str) -> str:
+    """Hand ``text`` to the terminal's clipboard (OSC 52) and write it to :func:`copy_file_path`; the sentence
+    that tells the user honestly where it went (a terminal may ignore OSC 52 without telling anyone)."""
+    copy_to_clipboard(text)
+    path = copy_file_path()
+    try:
+        write_private(path, text + "\n")
+        saved = f" It is also in {path}."
+    except OSError as exc:
+        saved = f" (Could not also write {path}: {exc.strerror or exc}.)"
+    if os.environ.get("TMUX"):
+        how = "Sent to the clipboard through tmux, which passes it on only with `set -g set-clipboard on`."
+    else:
+        how = "Sent to the terminal's clipboard (OSC 52); some terminals ignore it without a word."
+    return how + saved

@@ -31,12 +31,16 @@ async def test_detail_follows_the_entry_and_says_when_it_is_gone(env) -> None:
 
         assert "(mature)" in title()
         env.clock.t += 60  # past the soft lifetime: the kernel sends the soft EXPIRE
-        assert await wait_for(pilot, lambda: "(dying)" in title(), 4), title()
+        assert await wait_for(pilot, lambda: "(dying)" in title())
         assert "state=dying" in str(detail.query_one("#detail-dump").render())
         env.clock.t += 60  # past the hard lifetime: the SA goes
-        assert await wait_for(pilot, lambda: "gone from the kernel" in title(), 4), title()
+        assert await wait_for(pilot, lambda: "gone from the kernel" in title())
         await pilot.press("k")  # the last known state can still be read
         assert "0x00112233445566778899aabbccddeeff" in str(detail.query_one("#detail-statement").render())
+        # … but it cannot be deleted: the key does nothing and the footer does not offer it
+        assert "d" not in detail.active_bindings
+        await pilot.press("d")
+        assert app.screen is detail
 
 
 def test_example_problems_are_short() -> None:
@@ -90,3 +94,89 @@ async def test_detail_copy_and_delete_of_an_inexpressible_entry_do_not_crash(env
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n", "escape")
         assert app.is_running
+
+
+async def test_fields_read_like_ip_xfrm_state(env) -> None:
+    from setkey_tui.tui.screens.detail import DetailScreen
+
+    env.apply(SA1.replace("-u 5", "-u 5 -lh 100 -ls 50 -bh 5000 -bs 4000"))
+    env.clock.t += 7
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("enter")
+        detail = app.screen
+        assert isinstance(detail, DetailScreen)
+        fields = str(detail.query_one("#detail-fields").render()).splitlines()
+        assert fields == [
+            "protocol        esp",
+            "source          10.0.0.1",
+            "destination     10.0.0.2",
+            "SPI             0x00001001 (4097)",
+            "mode            transport",
+            "reqid           5",
+            "state           mature",
+            "encryption      aes-cbc, 128-bit key •••••••• (k reveals)",
+            "authentication  hmac-sha256, 256-bit key •••••••• (k reveals)",
+            "replay window   0 (no replay check)",
+            "added           2023-11-14 22:13:20 (7s ago)",
+            "first used      never",
+            "traffic         0 bytes, 0 packets",
+            "soft limit      50s after it was added: at 22:14:10 (in 43s); 4000 bytes (4000 left)",
+            "hard limit      1m40s after it was added: at 22:15:00 (in 1m33s); 5000 bytes (5000 left)",
+        ]
+        await pilot.press("k")
+        assert "encryption      aes-cbc, key 0x00112233445566778899aabbccddeeff" in str(
+            detail.query_one("#detail-fields").render())
+
+
+async def test_policy_fields_name_priority_and_request_as_setkey_writes_them(env) -> None:
+    from setkey_tui.tui.screens.detail import DetailScreen
+
+    env.apply("spdadd 10.1.0.0/16 10.2.0.0/16 any -P out prio def+10 ipsec esp/tunnel/192.0.2.1-192.0.2.2/require ;\n")
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("2", "enter")
+        detail = app.screen
+        assert isinstance(detail, DetailScreen)
+        fields = str(detail.query_one("#detail-fields").render())
+        assert "traffic    10.1.0.0/16[any] → 10.2.0.0/16[any] any" in fields
+        assert "priority   prio def + 10 (2147483638)" in fields
+        assert "request    esp/tunnel/192.0.2.1-192.0.2.2/require" in fields
+        assert "IpsecRequest" not in fields and "Endpoint" not in fields
+
+
+async def test_delete_confirmation_shows_the_delete_statement_sent(env) -> None:
+    from setkey_tui.tui.screens.dialogs import ConfirmScreen
+
+    env.apply(SA1 + "spdadd 10.0.0.2 10.0.0.1 any -P in ipsec esp/transport//require ;\n")
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("enter", "d")
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmScreen)
+        assert confirm.details == "delete 10.0.0.1 10.0.0.2 esp 0x1001 ;"
+        await pilot.press("y")
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 0)
+        await pilot.press("2", "slash", *"dir:in", "enter", "enter", "d")
+        assert app.screen.details == ("spddelete 10.0.0.2/32[any] 10.0.0.1/32[any] any -P in ;  # this policy only: "
+                                      "its fwd copy stays (as setkey -k)")
+        await pilot.press("n")
+
+
+async def test_copy_says_where_the_statement_went(env, tmp_path, monkeypatch) -> None:
+    from setkey_tui.tui.ops import copy_file_path
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setenv("TMUX", "/tmp/tmux-0/default,1,0")
+    env.apply(SA1)
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("enter", "y")
+        assert await wait_for(pilot, lambda: any("set-clipboard on" in n for n in env.notes))
+        note = env.notes[-1]
+        assert f"It is also in {copy_file_path()}." in note and copy_file_path().startswith(str(tmp_path))
+        assert "\nadd 10.0.0.1 10.0.0.2 esp 0x1001" in (tmp_path / copy_file_path().rsplit("/", 1)[1]).read_text()

@@ -14,6 +14,16 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from setkey_tui.pfkey.constants import SAType
 
 
+def sas(n: int) -> str:
+    """``1 SA``, ``3 SAs``."""
+    return f"{n} SA" if n == 1 else f"{n} SAs"
+
+
+def policies(n: int) -> str:
+    """``1 policy``, ``3 policies``."""
+    return f"{n} policy" if n == 1 else f"{n} policies"
+
+
 class _Dialog(ModalScreen[object]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
@@ -73,9 +83,9 @@ class FlushSADScreen(_Dialog):
 
     def compose(self) -> ComposeResult:
         total = sum(self.counts.values())
-        options = [(f"all protocols ({total} SAs)", 0)]
+        options = [(f"all protocols ({sas(total)})", 0)]
         for st in (SAType.ESP, SAType.AH, SAType.IPCOMP):
-            options.append((f"{st.name.lower()} ({self.counts.get(st, 0)} SAs)", int(st)))
+            options.append((f"{st.name.lower()} ({sas(self.counts.get(st, 0))})", int(st)))
         with Vertical(classes="dialog"):
             yield Label("Flush the SAD", classes="dialog-title")
             yield Select(options, value=0, allow_blank=False, id="flush-proto")
@@ -165,8 +175,8 @@ class ExportScreen(_PathDialog):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Export as a setkey script", classes="dialog-title")
-            yield Select([(f"SAD and SPD ({self.n_sad} SAs, {self.n_spd} policies)", "both"),
-                          (f"SAD only ({self.n_sad} SAs)", "sad"), (f"SPD only ({self.n_spd} policies)", "spd")],
+            yield Select([(f"SAD and SPD ({sas(self.n_sad)}, {policies(self.n_spd)})", "both"),
+                          (f"SAD only ({sas(self.n_sad)})", "sad"), (f"SPD only ({policies(self.n_spd)})", "spd")],
                          value="both", allow_blank=False, id="export-which")
             yield from self.path_widgets(self.DEFAULT_NAME)
             yield Checkbox("Include the secret keys", value=False, id="export-keys")
