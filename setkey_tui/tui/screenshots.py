@@ -124,7 +124,7 @@ async def _expiring(pilot: Any, env: Any) -> None:
     host.tick()
     await _until(pilot, lambda: pilot.app.mirror.sa_counts().get("dying", 0) >= 1, "a dying SA")
     await _settle(pilot)
-    await pilot.press("s", "s", "s", "s", "s", "s", "s", "s", "s", "s")  # sort by "Soft in"
+    await pilot.press("s", "o")  # sort by "Soft in" (its key in the "Sort by" list)
 
 
 async def _monitor(pilot: Any, env: Any) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from textual.widgets import Label
 
 from setkey_tui.mirror import SPRow
-from setkey_tui.tui.filters import parse_filter
+from setkey_tui.tui.filters import FilterError, parse_filter
+from setkey_tui.tui.widgets.table_pane import marked_error
 from tests.tui.test_flows import SA1, SIZE, started
 
 
@@ -53,3 +54,55 @@ def test_spd_filter_by_upper_name() -> None:
     assert pred is not None and [r.upper_name for r in rows if pred(r)] == ["gre"]
     pred = parse_filter("upper:sctp", "spd")
     assert pred is not None and [r.upper for r in rows if pred(r)] == [132]
+
+
+async def test_a_filter_that_does_not_parse_shows_its_faulty_word_and_no_stale_rows(env) -> None:
+    from setkey_tui.scenarios import example_text
+
+    env.apply(example_text())
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("2", "slash", *"dir:sideways")  # "dir" alone matched rows a keystroke before
+        pane = app.query_one("#spd-pane")
+        table = app.query_one("#spd-table")
+        assert pane.has_class("filter-bad") and len(app.mirror.spd) == 0
+        error = pane.query_one(".filter-error", Label).render()
+        assert str(error) == "dir:sideways  ← dir:sideways: dir is one of in, out, fwd, any"
+        marked = marked_error("dir:sideways", FilterError("x"))
+        assert str(marked) == "x"  # no word known: the reason alone
+        try:
+            parse_filter("!dir:out dir:sideways", "spd")
+        except FilterError as exc:
+            marked = marked_error("!dir:out dir:sideways", exc)
+        assert [(str(marked)[sp.start:sp.end], str(sp.style)) for sp in marked.spans] == [("dir:sideways",
+                                                                                          "bold reverse")]
+        assert "The filter does not parse: dir:sideways" in _line_text(table, 1)
+        assert "does not parse: no rows shown" in str(pane.query_one(".filter-summary", Label).render())
+        await pilot.press(*["backspace"] * 8, *"out")
+        assert not pane.has_class("filter-bad") and len(app.mirror.spd) == 4
+
+
+async def test_sort_by_any_column_with_one_key_or_from_the_palette(env) -> None:
+    from setkey_tui.scenarios import example_text
+    from setkey_tui.tui.screens.sort import SortCommands, SortScreen, column_keys
+
+    assert column_keys(["Source", "Destination", "Proto", "SPI", "State", "Soft in", "Hard in"]) == [
+        "s", "d", "p", "i", "t", "o", "h"]
+    env.apply(example_text())
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        sad = app.mirror.sad
+        await pilot.press("s")
+        assert isinstance(app.screen, SortScreen)
+        assert "h  Hard in" in [str(o.prompt) for o in app.screen.query_one("#sort-columns").options]
+        await pilot.press("h")
+        assert sad.sort_column.name == "hard" and not sad.reverse
+        await pilot.press("s", "h")  # the same column again: reversed
+        assert sad.sort_column.name == "hard" and sad.reverse
+        provider = SortCommands(app.screen)
+        hits = [hit async for hit in provider.search("sort spd by priority")]
+        assert hits and str(hits[0].text) == "Sort SPD by Priority"
+        hits[0].command()
+        assert app.mirror.spd.sort_column.name == "prio"

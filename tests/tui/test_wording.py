@@ -46,3 +46,22 @@ def test_narrow_tables_keep_the_important_columns() -> None:
     shown = fit_columns(names, widths, 80)
     assert [names[i] for i, _ in shown] == ["src", "dst", "proto", "spi", "state", "soft", "hard"]
     assert sum(w + 1 for _, w in shown) + 2 <= 80
+
+
+async def test_marked_rows_do_not_look_like_expiring_ones(env) -> None:
+    from setkey_tui.scenarios import example_text
+    from setkey_tui.tui.screens.help import help_markdown
+
+    env.apply(example_text())
+    app = env.app()
+    async with app.run_test(size=(150, 45)) as pilot:
+        await settle(pilot)
+        table = app.query_one("#sad-table")
+        warn = table.get_component_rich_style("entry-table--warn")
+        marked = table.get_component_rich_style("entry-table--marked")
+        assert marked.bgcolor is not None and marked.bgcolor != warn.bgcolor and marked.color != warn.color
+        await pilot.press("space")
+        assert table.cursor == 1 and len(table.marked) == 1  # marks, then moves down
+        first = table.render_line(1)
+        assert first.text.lstrip().startswith("*") and any(seg.style.bgcolor == marked.bgcolor for seg in first)
+    assert "move down" in help_markdown() and "`*`" in help_markdown()

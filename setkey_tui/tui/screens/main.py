@@ -9,6 +9,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from setkey_tui.tui.cells import sa_cells, sa_condition, sp_cells, sp_condition
+from setkey_tui.tui.screens.sort import SortCommands
 from setkey_tui.tui.widgets.badge import Badge
 from setkey_tui.tui.widgets.monitor import MonitorPane
 from setkey_tui.tui.widgets.table_pane import TablePane
@@ -22,6 +23,8 @@ SPD_EMPTY = "The SPD is empty.  l: load the example scenario  ·  p: add a polic
 
 class MainScreen(Screen[None]):
     """Everything the user watches all day."""
+
+    COMMANDS = Screen.COMMANDS | {SortCommands}
 
     def compose(self) -> ComposeResult:
         app: SetkeyApp = self.app  # type: ignore[assignment]

@@ -46,7 +46,7 @@ class EntryTable(ScrollView, can_focus=True):
         height: 1fr;
         & > .entry-table--header { background: $panel; color: $foreground; text-style: bold; }
         & > .entry-table--cursor { background: $block-cursor-blurred-background; }
-        & > .entry-table--marked { color: $accent; text-style: bold; }
+        & > .entry-table--marked { background: $secondary-muted; color: $text; text-style: bold; }
         & > .entry-table--dying { color: $error; text-style: bold; }
         & > .entry-table--warn { color: $warning; }
         & > .entry-table--larval { color: $text-muted; }
@@ -64,8 +64,8 @@ class EntryTable(ScrollView, can_focus=True):
         Binding("home,g", "first", "First", show=False),
         Binding("end,G", "last", "Last", show=False),
         Binding("enter", "select", "Detail"),
-        Binding("space", "toggle_mark", "Mark", show=False),
-        Binding("s", "cycle_sort", "Sort"),
+        Binding("space", "toggle_mark", "Mark", show=False),  # and move down, to mark a run of rows
+        Binding("s", "choose_sort", "Sort by…"),
         Binding("S", "reverse_sort", "Reverse", show=False),
     ]
 
@@ -102,6 +102,7 @@ class EntryTable(ScrollView, can_focus=True):
         self.condition = condition
         self.now = now
         self.empty_text = empty_text
+        self.problem = ""  # shown instead of the rows (a filter that does not parse)
         self.cursor = 0
         self.cursor_key: tuple[int, ...] | None = None
         self.marked: set[tuple[int, ...]] = set()
@@ -220,11 +221,16 @@ class EntryTable(ScrollView, can_focus=True):
         self.move_cursor(self.cursor)
         self.post_message(self.SortChanged(self))
 
-    def action_cycle_sort(self) -> None:
-        """Sort by the next column."""
-        cols = [c.name for c in self.table.columns]
-        i = cols.index(self.table.sort_column.name)
-        self.sort_by(cols[(i + 1) % len(cols)], reverse=False)
+    def action_choose_sort(self) -> None:
+        """Ask which column to sort by (one key per column)."""
+        from setkey_tui.tui.screens.sort import SortScreen
+
+        def chosen(name: str | None) -> None:
+            if name is not None:
+                self.sort_by(name)
+
+        self.app.push_screen(SortScreen(self.table.columns, self.table.sort_column.name, self.table.reverse),
+                             chosen)
 
     def action_reverse_sort(self) -> None:
         """Flip the sort direction."""
@@ -284,8 +290,9 @@ class EntryTable(ScrollView, can_focus=True):
             if index >= n:
                 if n == 0 and y == 1:
                     st = self.get_component_rich_style("entry-table--empty")
-                    text = (f"No entry matches the filter ({self.table.total} hidden; Esc clears it)."
-                            if self.table.total else self.empty_text)
+                    text = self.problem or (
+                        f"No entry matches the filter ({self.table.total} hidden; Esc clears it)."
+                        if self.table.total else self.empty_text)
                     return Strip([Segment(" " + text, st)]).extend_cell_length(width, base)
                 return Strip.blank(width, base)
             row = self.table.row_at(index)
