@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import Input, Select
+from textual.widgets import Footer, Input, Select
 
 from setkey_tui.kernel.sim import SimTransport
 from setkey_tui.scenarios import example_text
@@ -173,6 +173,7 @@ async def shoot(name: str, step: Step, out: Path) -> Path:
         await _settle(pilot)
         await step(pilot, (clock, host))
         await _until(pilot, app.events.empty, "the kernel's messages drained")
+        await _until(pilot, lambda: all(f.children for f in app.screen.query(Footer)), "the footer's keys")
         _still(app)
         path = out / f"{name}.svg"
         app.save_screenshot(filename=path.name, path=str(out))

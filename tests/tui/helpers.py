@@ -32,6 +32,17 @@ async def settle(pilot: Any, messages: int = EXAMPLE_MESSAGES) -> None:
     monitor = app.get_screen_main().query_one("MonitorPane")
     await wait_for(pilot, lambda: monitor.seen >= messages and app.events.empty(),
                    what=f"{messages} messages in the monitor")
+    await shown(pilot)
+
+
+async def shown(pilot: Any) -> None:
+    """Wait until the screen shown is whole (its footer lists its keys, the kernel's messages are drained),
+    then stop every cursor blinking: the state a snapshot is taken in."""
+    from textual.widgets import Footer
+
+    app = pilot.app
+    await wait_for(pilot, lambda: all(f.children for f in app.screen.query(Footer)), what="the footer's keys")
+    await wait_for(pilot, app.events.empty, what="the kernel's messages drained")
     still(app)
 
 

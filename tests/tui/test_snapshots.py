@@ -7,7 +7,7 @@ from __future__ import annotations
 from setkey_tui.scenarios import example_text
 from setkey_tui.tui.app import SetkeyApp
 from tests.tui.conftest import Env
-from tests.tui.helpers import fill, settle, still, wait_for
+from tests.tui.helpers import fill, settle, shown, wait_for
 
 SIZE = (140, 42)
 SMALL = (80, 24)
@@ -31,6 +31,7 @@ def test_snapshot_spd(snap_compare) -> None:
     async def before(pilot) -> None:
         await settle(pilot)
         await pilot.press("2")
+        await shown(pilot)
 
     assert snap_compare(example_app(), terminal_size=SIZE, run_before=before)
 
@@ -39,6 +40,7 @@ def test_snapshot_detail(snap_compare) -> None:
     async def before(pilot) -> None:
         await settle(pilot)
         await pilot.press("enter")
+        await shown(pilot)
 
     assert snap_compare(example_app(), terminal_size=SIZE, run_before=before)
 
@@ -48,6 +50,7 @@ def test_snapshot_add_sa_form(snap_compare) -> None:
         await settle(pilot)
         await pilot.press("a")
         await fill(pilot, src="10.0.0.1", dst="fd00::2", spi="0x3000", enc_key="0x0011")
+        await shown(pilot)
 
     assert snap_compare(example_app(), terminal_size=(140, 60), run_before=before)
 
@@ -58,6 +61,7 @@ def test_snapshot_add_policy_form(snap_compare) -> None:
         await pilot.press("p")
         await fill(pilot, src="10.1.0.0/16", dst="10.2.0.0/16", req_mode="tunnel", tsrc="192.0.2.1",
                    tdst="192.0.2.2")
+        await shown(pilot)
 
     assert snap_compare(example_app(), terminal_size=(140, 60), run_before=before)
 
@@ -66,6 +70,7 @@ def test_snapshot_help(snap_compare) -> None:
     async def before(pilot) -> None:
         await settle(pilot)
         await pilot.press("f1")
+        await shown(pilot)
 
     assert snap_compare(example_app(), terminal_size=SIZE, run_before=before)
 
@@ -74,7 +79,7 @@ def test_snapshot_filter_and_flush_dialog(snap_compare) -> None:
     async def before(pilot) -> None:
         await settle(pilot)
         await pilot.press("slash", *"dst:10.0.0.0/8", "enter", "f")
-        still(pilot.app)
+        await shown(pilot)
 
     assert snap_compare(example_app(), terminal_size=SIZE, run_before=before)
 
@@ -88,6 +93,7 @@ def test_snapshot_monitor_hex(snap_compare) -> None:
         env.apply("delete 10.0.0.1 10.0.0.2 esp 0x1001 ;\n")
         monitor = pilot.app.query_one("MonitorPane")
         await wait_for(pilot, lambda: pilot.app.mirror.sad.total == 7 and monitor.log_widget.line_count > 0)
+        await shown(pilot)
 
     assert snap_compare(env.app(), terminal_size=SIZE, run_before=before)
 
@@ -101,6 +107,7 @@ def test_snapshot_traffic_dialog(snap_compare) -> None:
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: screen.last_run is not None)
         await wait_for(pilot, lambda: pilot.app.events.empty())
+        await shown(pilot)
 
     assert snap_compare(example_app(), terminal_size=SIZE, run_before=before)
 
@@ -114,6 +121,7 @@ def test_snapshot_small_add_sa_form(snap_compare) -> None:
         await settle(pilot)
         await pilot.press("a")
         await fill(pilot, src="10.0.0.1", dst="10.0.0.2")
+        await shown(pilot)
 
     assert snap_compare(example_app(), terminal_size=SMALL, run_before=before)
 
@@ -123,5 +131,6 @@ def test_snapshot_small_add_policy_form(snap_compare) -> None:
         await settle(pilot)
         await pilot.press("p")
         await fill(pilot, src="10.1.0.0/16")
+        await shown(pilot)
 
     assert snap_compare(example_app(), terminal_size=SMALL, run_before=before)

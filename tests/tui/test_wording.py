@@ -65,3 +65,17 @@ async def test_marked_rows_do_not_look_like_expiring_ones(env) -> None:
         first = table.render_line(1)
         assert first.text.lstrip().startswith("*") and any(seg.style.bgcolor == marked.bgcolor for seg in first)
     assert "move down" in help_markdown() and "`*`" in help_markdown()
+
+
+async def test_at_80x24_the_footer_keeps_help_and_quit_and_the_table_its_state_and_lifetimes() -> None:
+    from textual.widgets import Footer
+
+    app = example_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        keys = [k for k in app.screen.query_one(Footer).children if getattr(k, "action", None)]
+        assert [k.action for k in keys[:2]] == ["help", "quit"]
+        assert all(k.region.right <= 80 for k in keys[:2])
+        header = app.query_one("#sad-table").render_line(0).text
+        for title in ("Source", "Destination", "SPI", "State", "Soft in", "Hard in"):
+            assert title in header, header

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Label, OptionList, Static
+from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from setkey_tui.mirror import SARow, SPRow
@@ -35,6 +35,7 @@ from setkey_tui.render.spdump import format_sp
 from setkey_tui.tui.cells import duration
 from setkey_tui.tui.masking import DOT, key_byte_ranges, mask_hex_text, mask_hexdump, message_keys
 from setkey_tui.tui.ops import statement_of
+from setkey_tui.tui.screens.main import EssentialsFooter
 
 if TYPE_CHECKING:
     from setkey_tui.tui.app import SetkeyApp
@@ -201,7 +202,7 @@ class DetailScreen(Screen[None]):
             yield Static("", id="detail-kdebug", markup=False, classes="detail-block")
             yield Label("Raw message: hex (-h)", classes="detail-heading")
             yield Static("", id="detail-hex", markup=False, classes="detail-block")
-        yield Footer()
+        yield EssentialsFooter()
 
     def on_mount(self) -> None:
         """Fill every section."""

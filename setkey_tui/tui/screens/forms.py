@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from setkey_tui.algorithms import (
     AUTH_BY_NAME,
@@ -29,6 +29,7 @@ from setkey_tui.pfkey.extensions import Alg
 from setkey_tui.pfkey.message import Message
 from setkey_tui.tui.formtext import UPPER_NAMES, Built, SAForm, SPForm, build_sa, build_sp, random_key
 from setkey_tui.tui.masking import DOT
+from setkey_tui.tui.screens.main import EssentialsFooter
 
 if TYPE_CHECKING:
     from setkey_tui.tui.app import SetkeyApp
@@ -268,7 +269,7 @@ class AddSAScreen(_FormScreen):
             with Vertical(classes="form-side"):
                 yield from self.footer_parts()
                 yield Button("Random keys (ctrl+r)", id="random")
-        yield Footer()
+        yield EssentialsFooter()
 
     def form(self) -> SAForm:
         """The field values."""
@@ -345,7 +346,7 @@ class AddPolicyScreen(_FormScreen):
                 yield Label("", id="err-request", classes="field-error", markup=False)
             with Vertical(classes="form-side"):
                 yield from self.footer_parts()
-        yield Footer()
+        yield EssentialsFooter()
 
     def form(self) -> SPForm:
         """The field values."""

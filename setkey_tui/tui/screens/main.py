@@ -21,6 +21,18 @@ SAD_EMPTY = "The SAD is empty.  l: load the example scenario  ·  a: add an SA  
 SPD_EMPTY = "The SPD is empty.  l: load the example scenario  ·  p: add a policy  ·  ?: help"
 
 
+class EssentialsFooter(Footer):
+    """The footer with Help (F1) and Quit first, so that a narrow terminal (80 columns) still shows them."""
+
+    ESSENTIAL = ("help", "quit")
+
+    def compose(self) -> ComposeResult:
+        widgets = list(super().compose())
+        first = [w for w in widgets if getattr(w, "action", None) in self.ESSENTIAL]  # a FooterKey
+        yield from first
+        yield from (w for w in widgets if not any(w is f for f in first))
+
+
 class MainScreen(Screen[None]):
     """Everything the user watches all day."""
 
@@ -37,7 +49,7 @@ class MainScreen(Screen[None]):
                 yield TablePane("spd", app.mirror.spd, sp_cells, sp_condition, app.now, empty_text=SPD_EMPTY,
                                 id="spd-pane")
         yield MonitorPane(platform=app.platform, id="monitor")
-        yield Footer()
+        yield EssentialsFooter()
 
     def on_mount(self) -> None:
         """Start on the SAD table."""
