@@ -83,8 +83,12 @@ async def test_detail_copy_and_delete_of_an_inexpressible_entry_do_not_crash(env
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
-        app.mirror.sad.upsert(sa)
-        app._sync_tables()
+        from setkey_tui.listener import MessageEvent
+        from setkey_tui.pfkey.constants import MsgType
+
+        msg = sa.msg._replace(type=MsgType.ADD)  # as if the kernel had announced it
+        app.events.put(MessageEvent(msg.encode(app.platform), msg, None, env.clock()))
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 1)
         await pilot.press("y")
         assert any("no setkey statement" in n for n in env.notes)
         await pilot.press("enter")

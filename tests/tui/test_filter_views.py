@@ -106,3 +106,23 @@ async def test_sort_by_any_column_with_one_key_or_from_the_palette(env) -> None:
         assert hits and str(hits[0].text) == "Sort SPD by Priority"
         hits[0].command()
         assert app.mirror.spd.sort_column.name == "prio"
+
+
+async def test_n_and_shift_n_walk_the_filter_matches(env) -> None:
+    from setkey_tui.scenarios import example_text
+
+    env.apply(example_text())
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        table = app.query_one("#sad-table")
+        pane = app.query_one("#sad-pane")
+        await pilot.press("n")
+        assert table.cursor == 0  # no filter: n does nothing
+        await pilot.press("slash", *"proto:esp", "enter")
+        assert len(app.mirror.sad) == 6
+        await pilot.press("n", "n")
+        assert table.cursor == 2
+        assert "match 3 of 6 (8 in all" in str(pane.query_one(".filter-summary", Label).render())
+        await pilot.press("N", "N", "N")
+        assert table.cursor == 5  # round the start to the last match

@@ -21,6 +21,7 @@ TABLE_KEYS = (
     ("S, click a column title", "reverse the order / sort by that column (again: reverse)"),
     ("ctrl+p, then \"sort\"", "sort by any column from the command palette"),
     ("/ then Esc", "filter the table (a word that does not parse is marked, no rows shown) / clear the filter"),
+    ("n / N", "next / previous row the filter matched (round the end), with its number"),
 )
 DETAIL_KEYS = (
     ("k", "reveal or mask the keys of this entry"),

@@ -46,6 +46,8 @@ class TablePane(Vertical):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("n", "next_match(1)", "Next match", show=False),
+        Binding("N", "next_match(-1)", "Previous match", show=False),
     ]
 
     def __init__(
@@ -132,6 +134,23 @@ class TablePane(Vertical):
             return
         self.remove_class("filtering")
         self.entry_table.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """n / N only while a filter shows its matches."""
+        if action == "next_match":
+            return bool(self.filter_text.strip()) and not self.has_class("filter-bad")
+        return True
+
+    def action_next_match(self, step: int) -> None:
+        """Go to the next (1) or previous (-1) row the filter matched, round the end; say which it is."""
+        n = len(self.table)
+        if not n:
+            return
+        table = self.entry_table
+        table.move_cursor((table.cursor + step) % n)
+        self.query_one(".filter-summary", Label).update(
+            f"filter “{self.filter_text}”: match {table.cursor + 1} of {n} ({self.table.total} in all; n / N: "
+            "next / previous, Esc clears)")
 
     def action_clear_filter(self) -> None:
         """Esc: drop the filter."""
