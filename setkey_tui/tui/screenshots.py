@@ -48,6 +48,21 @@ def _still(app: Any) -> None:
             inp.cursor_blink = False
 
 
+async def _footer_steady(pilot: Any) -> None:
+    """The footer recomposes after a focus or screen change: wait until it lists its keys and stays put."""
+    app = pilot.app
+
+    def keys() -> list[int]:
+        return [id(k) for screen in app.screen_stack for f in screen.query(Footer) for k in f.children]
+
+    for _ in range(200):
+        before = keys()
+        await pilot.pause()
+        if before and before == keys():
+            return
+    raise NotSettled("the footer did not settle")
+
+
 async def _settle(pilot: Any) -> None:
     app = pilot.app
     await _until(pilot, app.loaded.is_set, "the first dump")
@@ -173,7 +188,7 @@ async def shoot(name: str, step: Step, out: Path) -> Path:
         await _settle(pilot)
         await step(pilot, (clock, host))
         await _until(pilot, app.events.empty, "the kernel's messages drained")
-        await _until(pilot, lambda: all(f.children for f in app.screen.query(Footer)), "the footer's keys")
+        await _footer_steady(pilot)
         _still(app)
         path = out / f"{name}.svg"
         app.save_screenshot(filename=path.name, path=str(out))

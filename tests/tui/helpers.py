@@ -41,8 +41,18 @@ async def shown(pilot: Any) -> None:
     from textual.widgets import Footer
 
     app = pilot.app
-    await wait_for(pilot, lambda: all(f.children for f in app.screen.query(Footer)), what="the footer's keys")
+
+    def footer_keys() -> list[int]:
+        return [id(k) for screen in app.screen_stack for f in screen.query(Footer) for k in f.children]
+
     await wait_for(pilot, app.events.empty, what="the kernel's messages drained")
+    for _ in range(200):  # the footer recomposes after a focus or screen change: wait until it stays put
+        keys = footer_keys()
+        await pilot.pause()
+        if keys and keys == footer_keys():
+            break
+    else:
+        raise AssertionError("the footer did not settle")
     still(app)
 
 

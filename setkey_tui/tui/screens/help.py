@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.markdown import Markdown
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
+from textual.widgets import Static
 
 from setkey_tui.tui import filters
 
@@ -77,8 +78,10 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
+        # rich's Markdown renders at once (Textual's mounts its blocks over several frames): the help screen is
+        # whole from its first frame
         with VerticalScroll(classes="help-box"):
-            yield Markdown(help_markdown())
+            yield Static(Markdown(help_markdown()), id="help-text")
 
     def action_close(self) -> None:
         """Back to where the user was."""
