@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import Footer, Input, Select
+from textual.widgets import Footer, Input, Log, Select
 
 from setkey_tui.kernel.sim import SimTransport
 from setkey_tui.scenarios import example_text
@@ -188,6 +188,8 @@ async def shoot(name: str, step: Step, out: Path) -> Path:
         await _settle(pilot)
         await step(pilot, (clock, host))
         await _until(pilot, app.events.empty, "the kernel's messages drained")
+        await _until(pilot, lambda: all(log.scroll_y >= log.max_scroll_y for screen in app.screen_stack
+                                        for log in screen.query(Log)), "the monitor at its newest line")
         await _footer_steady(pilot)
         _still(app)
         path = out / f"{name}.svg"

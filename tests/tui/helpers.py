@@ -46,6 +46,7 @@ async def shown(pilot: Any) -> None:
         return [id(k) for screen in app.screen_stack for f in screen.query(Footer) for k in f.children]
 
     await wait_for(pilot, app.events.empty, what="the kernel's messages drained")
+    await wait_for(pilot, lambda: logs_at_end(app), what="the monitor scrolled to its newest line")
     for _ in range(200):  # the footer recomposes after a focus or screen change: wait until it stays put
         keys = footer_keys()
         await pilot.pause()
@@ -54,6 +55,13 @@ async def shown(pilot: Any) -> None:
     else:
         raise AssertionError("the footer did not settle")
     still(app)
+
+
+def logs_at_end(app: App[Any]) -> bool:
+    """Every log on the screens shown is scrolled to its last line (it follows its tail)."""
+    from textual.widgets import Log
+
+    return all(log.scroll_y >= log.max_scroll_y for screen in app.screen_stack for log in screen.query(Log))
 
 
 def still(app: App[Any]) -> None:
