@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Log, Select
 
 from setkey_tui.kernel.sim import SimTransport
@@ -48,12 +49,22 @@ def _still(app: Any) -> None:
             inp.cursor_blink = False
 
 
+def _visible(app: Any) -> list[Any]:
+    """The screen shown and, under a modal one, the screens it lets through."""
+    out = []
+    for screen in reversed(app.screen_stack):
+        out.append(screen)
+        if not isinstance(screen, ModalScreen):
+            break
+    return out
+
+
 async def _footer_steady(pilot: Any) -> None:
     """The footer recomposes after a focus or screen change: wait until it lists its keys and stays put."""
     app = pilot.app
 
     def keys() -> list[int]:
-        return [id(k) for screen in app.screen_stack for f in screen.query(Footer) for k in f.children]
+        return [id(k) for screen in _visible(app) for f in screen.query(Footer) for k in f.children]
 
     for _ in range(200):
         before = keys()
@@ -188,7 +199,7 @@ async def shoot(name: str, step: Step, out: Path) -> Path:
         await _settle(pilot)
         await step(pilot, (clock, host))
         await _until(pilot, app.events.empty, "the kernel's messages drained")
-        await _until(pilot, lambda: all(log.scroll_y >= log.max_scroll_y for screen in app.screen_stack
+        await _until(pilot, lambda: all(log.scroll_y >= log.max_scroll_y for screen in _visible(app)
                                         for log in screen.query(Log)), "the monitor at its newest line")
         await _footer_steady(pilot)
         _still(app)

@@ -43,7 +43,7 @@ async def shown(pilot: Any) -> None:
     app = pilot.app
 
     def footer_keys() -> list[int]:
-        return [id(k) for screen in app.screen_stack for f in screen.query(Footer) for k in f.children]
+        return [id(k) for screen in visible_screens(app) for f in screen.query(Footer) for k in f.children]
 
     await wait_for(pilot, app.events.empty, what="the kernel's messages drained")
     await wait_for(pilot, lambda: logs_at_end(app), what="the monitor scrolled to its newest line")
@@ -61,7 +61,19 @@ def logs_at_end(app: App[Any]) -> bool:
     """Every log on the screens shown is scrolled to its last line (it follows its tail)."""
     from textual.widgets import Log
 
-    return all(log.scroll_y >= log.max_scroll_y for screen in app.screen_stack for log in screen.query(Log))
+    return all(log.scroll_y >= log.max_scroll_y for screen in visible_screens(app) for log in screen.query(Log))
+
+
+def visible_screens(app: App[Any]) -> list[Any]:
+    """The screen shown and, under a modal one, the screens it lets through."""
+    from textual.screen import ModalScreen
+
+    out = []
+    for screen in reversed(app.screen_stack):
+        out.append(screen)
+        if not isinstance(screen, ModalScreen):
+            break
+    return out
 
 
 def still(app: App[Any]) -> None:
