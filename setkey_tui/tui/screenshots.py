@@ -59,6 +59,17 @@ def _visible(app: Any) -> list[Any]:
     return out
 
 
+def _logs_at_end(app: Any) -> bool:
+    """Scroll every log shown to its last line (the picture shows the newest messages); True once there."""
+    done = True
+    for screen in _visible(app):
+        for log in screen.query(Log):
+            if log.scroll_y < log.max_scroll_y:
+                log.scroll_end(animate=False, immediate=True)
+                done = False
+    return done
+
+
 async def _footer_steady(pilot: Any) -> None:
     """The footer recomposes after a focus or screen change: wait until it lists its keys and stays put."""
     app = pilot.app
@@ -199,8 +210,7 @@ async def shoot(name: str, step: Step, out: Path) -> Path:
         await _settle(pilot)
         await step(pilot, (clock, host))
         await _until(pilot, app.events.empty, "the kernel's messages drained")
-        await _until(pilot, lambda: all(log.scroll_y >= log.max_scroll_y for screen in _visible(app)
-                                        for log in screen.query(Log)), "the monitor at its newest line")
+        await _until(pilot, lambda: _logs_at_end(app), "the monitor at its newest line")
         await _footer_steady(pilot)
         _still(app)
         path = out / f"{name}.svg"

@@ -58,10 +58,17 @@ async def shown(pilot: Any) -> None:
 
 
 def logs_at_end(app: App[Any]) -> bool:
-    """Every log on the screens shown is scrolled to its last line (it follows its tail)."""
+    """Scroll every log on the screens shown to its last line (a snapshot shows the newest messages, whatever
+    the pane's own follow logic did on a slow machine); True once each is there."""
     from textual.widgets import Log
 
-    return all(log.scroll_y >= log.max_scroll_y for screen in visible_screens(app) for log in screen.query(Log))
+    done = True
+    for screen in visible_screens(app):
+        for log in screen.query(Log):
+            if log.scroll_y < log.max_scroll_y:
+                log.scroll_end(animate=False, immediate=True)
+                done = False
+    return done
 
 
 def visible_screens(app: App[Any]) -> list[Any]:
