@@ -2,9 +2,44 @@
 
 from __future__ import annotations
 
-from setkey_tui.mirror import SARow, SPRow, priority_text
+from setkey_tui.mirror import SARow, SPRow
+from setkey_tui.render.policy import priority_text
 
 WARN_SECONDS = 60  # an SA whose soft or hard expiry is this close is flagged
+
+# When the terminal is narrow, columns give way in this order of importance (first = kept longest), after the
+# columns of SHRINK_TO were narrowed to their minimum. A column not named here goes first.
+COLUMN_PRIORITY = ("src", "dst", "spi", "proto", "dir", "action", "requests", "state", "hard", "soft", "upper",
+                   "mode", "reqid", "bytes", "prio", "enc", "auth", "age", "spid")
+SHRINK_TO = {"src": 15, "dst": 15, "requests": 24}
+
+
+def fit_columns(names: list[str], widths: list[int], room: int) -> list[tuple[int, int]]:
+    """``(column index, width)`` of the columns shown in ``room`` cells (one blank after each, two at the
+    edges), in their order: all at full width when they fit; else the shrinkable ones narrowed, then the least
+    important dropped, then the room left given back to the narrowed ones."""
+
+    def need(cols: dict[int, int]) -> int:
+        return sum(w + 1 for w in cols.values()) + 2
+
+    cols = dict(enumerate(widths))
+    if need(cols) <= room:
+        return list(cols.items())
+    for i, name in enumerate(names):
+        if name in SHRINK_TO:
+            cols[i] = min(cols[i], SHRINK_TO[name])
+    rank = {name: n for n, name in enumerate(COLUMN_PRIORITY)}
+    order = sorted(cols, key=lambda i: rank.get(names[i], len(rank)), reverse=True)
+    while need(cols) > room and len(cols) > 1:
+        del cols[order.pop(0)]
+    spare = room - need(cols)
+    for i in sorted(cols, key=lambda i: rank.get(names[i], len(rank))):
+        if spare <= 0:
+            break
+        grow = min(spare, widths[i] - cols[i])
+        cols[i] += grow
+        spare -= grow
+    return sorted(cols.items())
 
 
 def duration(seconds: float) -> str:
@@ -48,7 +83,7 @@ def sa_cells(row: SARow, now: float) -> list[str]:
         row.src,
         row.dst,
         row.proto,
-        f"0x{row.spi:08x}" if row.satype != 9 else f"0x{row.spi:04x}",
+        f"0x{row.spi:08x}",
         row.mode_name,
         str(row.reqid),
         row.enc_name or "-",
@@ -75,6 +110,11 @@ def sa_condition(row: SARow, now: float) -> str:
     return ""
 
 
+def short_priority(priority: int) -> str:
+    """setkey's priority words without blanks: ``def``, ``def+10``, ``high-5`` (``0`` for none)."""
+    return priority_text(priority).removeprefix("prio ").replace(" ", "") or "0"
+
+
 def sp_cells(row: SPRow, now: float) -> list[str]:
     """The SPD columns of ``row`` (same order as ``SP_COLUMNS``)."""
     return [
@@ -83,7 +123,7 @@ def sp_cells(row: SPRow, now: float) -> list[str]:
         row.upper_name,
         row.dir_name,
         row.action_name,
-        priority_text(row.priority),
+        short_priority(row.priority),
         row.requests or "-",
         str(row.spid),
     ]

@@ -18,13 +18,17 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
-from setkey_tui.mirror import SARow, SPRow, priority_text
+from setkey_tui.mirror import SARow, SPRow
+from setkey_tui.tui.cells import short_priority
 
 Predicate = Callable[[Any], bool]
 
 
 class FilterError(ValueError):
-    """The filter text is not understood; ``str()`` says which word and why."""
+    """The filter text is not understood; ``str()`` says which word and why, ``word`` is that word as typed
+    ("" when the whole text is at fault)."""
+
+    word: str = ""
 
 
 def _int(value: str, field: str) -> int:
@@ -109,7 +113,7 @@ def _sp_term(field: str, value: str) -> Predicate:
         return lambda r: any(req.startswith(p + "/") for req in r.requests.split())
     if field == "prio":
         v = value.lower()
-        return lambda r: str(r.priority) == v or priority_text(r.priority) == v
+        return lambda r: str(r.priority) == v or short_priority(r.priority) == v
     raise FilterError(f"{field}:{value}: unknown SPD field; use one of {', '.join(SP_FIELDS)}")
 
 
@@ -126,25 +130,34 @@ def parse_filter(text: str, kind: str) -> Predicate | None:
         return None
     term = _sa_term if kind == "sad" else _sp_term
     preds: list[Predicate] = []
-    for word in words:
-        negate = word.startswith("!") and len(word) > 1
-        if negate:
-            word = word[1:]
-        field, sep, value = word.partition(":")
-        pred: Predicate
-        if sep and field.isalpha() and field.lower() in (SA_FIELDS if kind == "sad" else SP_FIELDS):
-            if not value:
-                raise FilterError(f"{word}: give a value after the colon")
-            pred = term(field.lower(), value)
-        elif sep and field.isalpha() and value and not _looks_like_address(word):
-            pred = term(field.lower(), value)  # raises: unknown field
-        else:
-            needle = word.lower()
-            pred = _text(needle)
-        preds.append(_negate(pred) if negate else pred)
+    for typed in words:
+        try:
+            preds.append(_word(typed, kind, term))
+        except FilterError as exc:
+            exc.word = typed
+            raise
+
     if len(preds) == 1:
         return preds[0]
     return lambda r: all(p(r) for p in preds)
+
+
+def _word(typed: str, kind: str, term: Callable[[str, str], Predicate]) -> Predicate:
+    word = typed
+    negate = word.startswith("!") and len(word) > 1
+    if negate:
+        word = word[1:]
+    field, sep, value = word.partition(":")
+    pred: Predicate
+    if sep and field.isalpha() and field.lower() in (SA_FIELDS if kind == "sad" else SP_FIELDS):
+        if not value:
+            raise FilterError(f"{word}: give a value after the colon")
+        pred = term(field.lower(), value)
+    elif sep and field.isalpha() and value and not _looks_like_address(word):
+        pred = term(field.lower(), value)  # raises: unknown field
+    else:
+        pred = _text(word.lower())
+    return _negate(pred) if negate else pred
 
 
 def _text(needle: str) -> Predicate:

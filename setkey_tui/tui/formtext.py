@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from setkey_tui.algorithms import AUTH_BY_NAME, AUTH_NOKEY, COMP_BY_NAME, ENC_BY_NAME, ENC_NOKEY, find_alg
 from setkey_tui.pfkey.extensions import Alg
 
+UPPER_NAMES = ("any", "tcp", "udp", "icmp", "icmp6", "gre", "sctp")  # the policy form's choices
 SPI_MIN = 0x100  # the kernel keeps 1-255 for itself
 REQID_MAX = 0x3FFF  # setkey's manual reqid range (IPSEC_MANUAL_REQID_MAX)
 U64_MAX = 2**64 - 1  # a lifetime field of sadb_lifetime
@@ -57,11 +58,39 @@ def _address_family(text: str) -> int | None:
         return None
 
 
-def _check_addresses(b: Built, src: str, dst: str, src_id: str, dst_id: str) -> None:
-    if not src.strip():
-        b.errors[src_id] = "the source address is required"
-    if not dst.strip():
-        b.errors[dst_id] = "the destination address is required"
+def address_problem(text: str, *, what: str, prefix: bool) -> str | None:
+    """Why ``text`` is not a numeric IPv4/IPv6 address (with a ``/prefix`` length when ``prefix``), or None.
+
+    The forms take numeric addresses only (a script may use host names): a name would be looked up on every
+    keystroke, and a typing mistake would read as a name."""
+    t = text.strip()
+    if not t:
+        return f"the {what} is required"
+    host, slash, length = t.partition("/")
+    if slash and not prefix:
+        return f"{t}: an SA's {what} is one address, without a /prefix length"
+    try:
+        version = ipaddress.ip_address(host).version
+    except ValueError:
+        if "[" in host:
+            return f"{t}: give the port in its own field"
+        return f"{host} is not an IPv4 or IPv6 address (the form takes numeric addresses)"
+    if slash:
+        top = 32 if version == 4 else 128
+        if not length.isdigit() or not 0 <= int(length) <= top:
+            return f"{t}: the prefix length of an IPv{version} address is 0 to {top}"
+    return None
+
+
+def _check_addresses(b: Built, src: str, dst: str, src_id: str, dst_id: str, *, prefix: bool = False,
+                     names: tuple[str, str] = ("source address", "destination address")) -> None:
+    """Each address on its own (its error under its field), then the two together."""
+    for text, fid, what in ((src, src_id, names[0]), (dst, dst_id, names[1])):
+        problem = address_problem(text, what=what, prefix=prefix)
+        if problem:
+            b.errors[fid] = problem
+    if src_id in b.errors or dst_id in b.errors:
+        return
     fs, fd = _address_family(src), _address_family(dst)
     if fs and fd and fs != fd:
         b.errors[dst_id] = f"IPv{fs} source with an IPv{fd} destination: both must be of one family"
@@ -90,6 +119,9 @@ def key_bits(key_text: str) -> int | None:
 def _check_key(b: Built, alg_name: str, alg_id: int, key: str, supported: tuple[Alg, ...], field_id: str,
                what: str) -> None:
     bits = key_bits(key)
+    if not key.strip():
+        b.errors[field_id] = f"the {what} key is required (ctrl+r makes a random one)"
+        return
     if bits is None:
         b.errors[field_id] = f"the {what} key is 0x followed by hex digits, or a \"quoted string\""
         return
@@ -129,6 +161,44 @@ class SAForm:
     comp: str = "deflate"
     soft: str = ""
     hard: str = ""
+    soft_bytes: str = ""
+    hard_bytes: str = ""
+
+
+LIFETIMES = (  # field, setkey flag, what it counts
+    ("hard", "-lh", "hard lifetime", "seconds"),
+    ("soft", "-ls", "soft lifetime", "seconds"),
+    ("hard_bytes", "-bh", "hard byte lifetime", "bytes"),
+    ("soft_bytes", "-bs", "soft byte lifetime", "bytes"),
+)
+
+
+def _check_lifetimes(b: Built, f: SAForm) -> None:
+    """Numbers in range, soft not after hard, and (Linux) a soft limit exactly when there is a hard one."""
+    values: dict[str, int] = {}
+    for fid, flag, label, unit in LIFETIMES:
+        text = getattr(f, fid).strip()
+        if not text:
+            continue
+        n = _number(text)
+        if n is None or not 0 <= n <= U64_MAX:
+            b.errors[fid] = f"the {label} is a number of {unit} (0 to {U64_MAX})"
+        else:
+            values[fid] = n
+        b.add(f"{flag} {text}", fid)
+    for soft, hard, unit in (("soft", "hard", "s"), ("soft_bytes", "hard_bytes", " bytes")):
+        if soft in values and hard in values and values[hard] and values[soft] > values[hard]:
+            b.errors[soft] = (f"the soft limit ({values[soft]}{unit}) comes after the hard one "
+                              f"({values[hard]}{unit}): the SA would die before its warning")
+    has_hard = any(getattr(f, fid).strip() for fid in ("hard", "hard_bytes"))
+    has_soft = any(getattr(f, fid).strip() for fid in ("soft", "soft_bytes"))
+    if has_hard != has_soft:
+        missing = "hard" if has_soft else "soft"
+        if f.soft_bytes.strip() or f.hard_bytes.strip():
+            missing += "_bytes" if not (f.soft.strip() or f.hard.strip()) else ""
+        b.errors.setdefault(missing, f"Linux wants a {missing.split('_')[0]} limit when there is a "
+                            f"{'soft' if missing.startswith('hard') else 'hard'} one (one alone is refused: "
+                            "EINVAL)")
 
 
 def build_sa(f: SAForm, supported: tuple[tuple[Alg, ...], tuple[Alg, ...]]) -> Built:
@@ -136,7 +206,12 @@ def build_sa(f: SAForm, supported: tuple[tuple[Alg, ...], tuple[Alg, ...]]) -> B
     b = Built()
     _check_addresses(b, f.src, f.dst, "src", "dst")
     spi = _number(f.spi)
-    if spi is None:
+    if not f.spi.strip():
+        b.errors["spi"] = "the SPI is required: 0x1000 or 4096"
+        spi = 0
+    if "spi" in b.errors:
+        pass
+    elif spi is None:
         b.errors["spi"] = "the SPI is a number: 0x1000 or 4096"
     elif f.proto == "ipcomp" and not 0 < spi <= 0xFFFF:
         b.errors["spi"] = "an IPComp CPI is 1 to 0xffff"
@@ -159,16 +234,7 @@ def build_sa(f: SAForm, supported: tuple[tuple[Alg, ...], tuple[Alg, ...]]) -> B
         if n is None or not 0 <= n <= REQID_MAX:
             b.errors["reqid"] = f"the reqid is 0 to {REQID_MAX} (setkey's manual range)"
         b.add(f"-u {f.reqid.strip()}", "reqid")
-    for fid, flag, label in (("hard", "-lh", "hard"), ("soft", "-ls", "soft")):
-        value = getattr(f, fid).strip()
-        if value:
-            n = _number(value)
-            if n is None or not 0 <= n <= U64_MAX:
-                b.errors[fid] = f"the {label} lifetime is a number of seconds (0 to {U64_MAX})"
-            b.add(f"{flag} {value}", fid)
-    if bool(f.soft.strip()) != bool(f.hard.strip()):
-        missing = "hard" if f.soft.strip() else "soft"
-        b.errors.setdefault(missing, "Linux wants both lifetimes or neither (one alone is refused: EINVAL)")
+    _check_lifetimes(b, f)
     auth_algs, enc_algs = supported
     if f.proto == "esp":
         enc_id = ENC_BY_NAME.get(f.enc, -1)
@@ -228,8 +294,13 @@ def _port(b: Built, value: str, fid: str) -> str:
 def build_sp(f: SPForm) -> Built:
     """The ``spdadd`` statement for ``f`` and the errors found before the grammar runs."""
     b = Built()
-    _check_addresses(b, f.src, f.dst, "src", "dst")
+    _check_addresses(b, f.src, f.dst, "src", "dst", prefix=True,
+                     names=("source range", "destination range"))
     sport = _port(b, f.sport, "sport")
+    upper = f.upper.strip().lower() or "any"
+    number = _number(upper)
+    if upper not in UPPER_NAMES and (number is None or not 0 <= number <= 255):
+        b.errors["upper"] = f"{f.upper}: an upper-layer protocol is {', '.join(UPPER_NAMES)} or 0 to 255"
     dport = _port(b, f.dport, "dport")
     b.add("spdadd")
     b.add(f.src.strip() or "?", "src")
@@ -238,7 +309,7 @@ def build_sp(f: SPForm) -> Built:
     b.add(f.dst.strip() or "?", "dst")
     b.text += f"[{dport}]"
     b.spans.append((len(b.text) - len(dport) - 2, len(b.text), "dport"))
-    b.add(f.upper, "upper")
+    b.add(upper, "upper")
     b.add(f"-P {f.direction}", "direction")
     if f.priority.strip():
         n = _number(f.priority)
@@ -249,13 +320,15 @@ def build_sp(f: SPForm) -> Built:
     if f.action == "ipsec":
         ends = ""
         if f.req_mode == "tunnel":
-            if not f.tsrc.strip() or not f.tdst.strip():
-                b.errors["tsrc" if not f.tsrc.strip() else "tdst"] = "tunnel mode needs both tunnel endpoints"
-            else:
-                fs, fd = _address_family(f.tsrc), _address_family(f.tdst)
-                if fs and fd and fs != fd:
-                    b.errors["tdst"] = "the tunnel endpoints must be of one family"
+            for text, fid, what in ((f.tsrc, "tsrc", "source"), (f.tdst, "tdst", "destination")):
+                if not text.strip():
+                    b.errors[fid] = f"tunnel mode needs the tunnel {what} address"
+            if "tsrc" not in b.errors and "tdst" not in b.errors:
+                _check_addresses(b, f.tsrc, f.tdst, "tsrc", "tdst",
+                                 names=("tunnel source", "tunnel destination"))
             ends = f"{f.tsrc.strip()}-{f.tdst.strip()}"
+            if f.level == "use" and f.direction == "out":
+                b.errors["level"] = "level use is refused for an outbound tunnel policy (Linux: EINVAL)"
         level = f.level
         if f.reqid.strip():
             n = _number(f.reqid)

@@ -16,52 +16,103 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from setkey_tui.kernel.sim import SimHost, SimKernel, SimTransport
-from setkey_tui.lang.compile import compile_statement
-from setkey_tui.lang.grammar import parse
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Log, Select
+
+from setkey_tui.kernel.sim import SimTransport
 from setkey_tui.scenarios import example_text
-from setkey_tui.service import KeyService
+from setkey_tui.scenarios.sim import PID, T0, Clock, apply_script, sim_host
 from setkey_tui.tui.app import SetkeyApp
 
-T0 = 1_700_000_000.0
-PID = 4242
+__all__ = ["PID", "SCREENS", "T0", "Clock", "apply_script", "main", "shoot"]
+
 SIZE = (150, 44)
+EXAMPLE_MESSAGES = 2  # kernel messages the monitor shows once the first dumps are in (the listener's X_PROMISC)
 
 
-class Clock:
-    """A settable clock shared by the simulated kernel and the app."""
-
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
+class NotSettled(RuntimeError):
+    """The app did not reach the state a screenshot needs."""
 
 
-def apply_script(host: SimHost, text: str) -> None:
-    """Apply setkey statements to the simulated kernel directly (pid fixed), as another process would."""
-    svc = KeyService(SimTransport(host), pid=PID)
-    try:
-        for st in parse(text):
-            for msg in compile_statement(st):
-                svc.request(msg)
-    finally:
-        svc.close()
-
-
-async def _until(pilot: Any, cond: Callable[[], bool], timeout: float = 10.0) -> None:
+async def _until(pilot: Any, cond: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not cond():
+    while not cond():
+        if time.monotonic() >= deadline:
+            raise NotSettled(f"after {timeout} s still waiting for {what}")
         await pilot.pause(0.05)
+
+
+def _still(app: Any) -> None:
+    """No blinking cursor: the picture does not depend on the blink phase."""
+    for screen in app.screen_stack:
+        for inp in screen.query(Input):
+            inp.cursor_blink = False
+
+
+def _visible(app: Any) -> list[Any]:
+    """The screen shown and, under a modal one, the screens it lets through."""
+    out = []
+    for screen in reversed(app.screen_stack):
+        out.append(screen)
+        if not isinstance(screen, ModalScreen):
+            break
+    return out
+
+
+def _logs_at_end(app: Any) -> bool:
+    """Scroll every log shown to its last line (the picture shows the newest messages); True once there."""
+    done = True
+    for screen in _visible(app):
+        for log in screen.query(Log):
+            if log.scroll_y < log.max_scroll_y:
+                log.scroll_end(animate=False, immediate=True)
+                done = False
+    return done
+
+
+async def _footer_steady(pilot: Any) -> None:
+    """The footer recomposes after a focus or screen change: wait until it lists its keys and stays put."""
+    app = pilot.app
+
+    def keys() -> list[int]:
+        return [id(k) for screen in _visible(app) for f in screen.query(Footer) for k in f.children]
+
+    for _ in range(200):
+        before = keys()
+        await pilot.pause()
+        if before and before == keys():
+            return
+    raise NotSettled("the footer did not settle")
 
 
 async def _settle(pilot: Any) -> None:
     app = pilot.app
-    await _until(pilot, app.loaded.is_set)
-    await _until(pilot, app.events.empty)
-    await pilot.pause(0.3)
-    await _until(pilot, app.events.empty)
-    await pilot.pause(0.1)
+    await _until(pilot, app.loaded.is_set, "the first dump")
+    monitor = app.get_screen_main().query_one("MonitorPane")
+    log = monitor.query_one(Log)
+
+    def summarised() -> bool:
+        return all(any(line.startswith(s) for line in log.lines) for s in ("own DUMP: ", "own SPDDUMP: "))
+
+    await _until(pilot, lambda: monitor.seen >= EXAMPLE_MESSAGES and app.events.empty() and summarised(),
+                 "the monitor")
+    _still(app)
+
+
+async def _fill(pilot: Any, **values: str) -> None:
+    """Fill form fields as a user would: focus, type, Tab away (selects are chosen)."""
+    screen = pilot.app.screen
+    for name, value in values.items():
+        widget = screen.query_one(f"#f-{name}")
+        if isinstance(widget, Input):
+            widget.focus()
+            await pilot.pause()
+            widget.value = value
+            await pilot.press("tab")
+        elif isinstance(widget, Select):
+            widget.value = value
+            await pilot.pause()
+    _still(pilot.app)
 
 
 Step = Callable[[Any, Any], Awaitable[None]]
@@ -87,21 +138,19 @@ async def _detail_policy(pilot: Any, env: Any) -> None:
 
 async def _add_sa(pilot: Any, env: Any) -> None:
     await pilot.press("a")
-    pilot.app.screen.fill(src="10.0.0.1", dst="10.0.0.3", spi="0x3000", mode="transport", reqid="7",
-                          enc_key="0x0011")
-    await pilot.pause(0.1)
+    await _fill(pilot, src="10.0.0.1", dst="10.0.0.3", spi="0x3000", mode="transport", reqid="7",
+                enc_key="0x0011")
 
 
 async def _add_policy(pilot: Any, env: Any) -> None:
     await pilot.press("p")
-    pilot.app.screen.fill(src="10.1.0.0/16", dst="10.3.0.0/16", req_mode="tunnel", tsrc="192.0.2.1",
-                          tdst="192.0.2.3", level="unique", reqid="300")
-    await pilot.pause(0.1)
+    await _fill(pilot, src="10.1.0.0/16", dst="10.3.0.0/16", req_mode="tunnel", tsrc="192.0.2.1",
+                tdst="192.0.2.3", level="unique", reqid="300")
 
 
 async def _filter(pilot: Any, env: Any) -> None:
     await pilot.press("slash", *"dst:10.0.0.0/8")
-    await pilot.pause(0.1)
+    _still(pilot.app)
 
 
 async def _flush(pilot: Any, env: Any) -> None:
@@ -116,24 +165,24 @@ async def _expiring(pilot: Any, env: Any) -> None:
     clock, host = env
     clock.t += 35
     host.tick()
-    await _until(pilot, lambda: pilot.app.mirror.sa_counts().get("dying", 0) >= 1)
+    await _until(pilot, lambda: pilot.app.mirror.sa_counts().get("dying", 0) >= 1, "a dying SA")
     await _settle(pilot)
-    await pilot.press("s", "s", "s", "s", "s", "s", "s", "s", "s", "s")  # sort by "Soft in"
+    await pilot.press("s", "o")  # sort by "Soft in" (its key in the "Sort by" list)
 
 
 async def _monitor(pilot: Any, env: Any) -> None:
     await pilot.press("m", "c", "h")
-    apply_script(env[1], "delete 10.0.0.1 10.0.0.2 esp 0x1001 ;\n")
-    await _until(pilot, lambda: pilot.app.mirror.sad.total == 7)
+    apply_script(env[1], "delete 10.0.0.1 10.0.0.2 esp 0x1001 ;\n", clock=env[0])
+    await _until(pilot, lambda: pilot.app.mirror.sad.total == 7, "the SA deleted")
     await _settle(pilot)
 
 
 async def _traffic(pilot: Any, env: Any) -> None:
     await pilot.press("t")
     screen = pilot.app.screen
-    screen.fill(src="10.1.0.5", dst="10.2.0.9", size="1400", count="3")
+    await _fill(pilot, src="10.1.0.5", dst="10.2.0.9", size="1400", count="3")
     await pilot.press("ctrl+s")
-    await _until(pilot, lambda: screen.last_run is not None)
+    await _until(pilot, lambda: screen.last_run is not None, "the packets sent")
     await _settle(pilot)
 
 
@@ -150,21 +199,26 @@ SCREENS: dict[str, Step] = {
     "expiring": _expiring,
     "monitor": _monitor,
     "traffic": _traffic,
+    "sad-80x24": _nothing,
+    "add-sa-80x24": _add_sa,
 }
 
 
 async def shoot(name: str, step: Step, out: Path) -> Path:
     """Start the app on a fresh simulated kernel with the example scenario, run ``step``, save the SVG."""
     clock = Clock()
-    host = SimHost(SimKernel(clock=clock, seed=1))
-    apply_script(host, example_text())
+    host = sim_host(clock)
+    apply_script(host, example_text(), clock=clock)
     app = SetkeyApp(lambda: SimTransport(host, description="simulated kernel (no PF_KEY here)"), now=clock,
                     pid=PID)
-    size = (150, 62) if name.startswith("add") else SIZE
+    size = (80, 24) if name.endswith("80x24") else (150, 62) if name.startswith("add") else SIZE
     async with app.run_test(size=size) as pilot:
         await _settle(pilot)
         await step(pilot, (clock, host))
-        await pilot.pause(0.2)
+        await _until(pilot, app.events.empty, "the kernel's messages drained")
+        await _until(pilot, lambda: _logs_at_end(app), "the monitor at its newest line")
+        await _footer_steady(pilot)
+        _still(app)
         path = out / f"{name}.svg"
         app.save_screenshot(filename=path.name, path=str(out))
     return path

@@ -9,14 +9,14 @@ from textual.widgets import Input, Label, Log, Select, Static
 
 from setkey_tui.listener import FailedEvent, LostEvent
 from setkey_tui.scenarios import example_text
+from setkey_tui.scenarios.sim import sim_host
 from setkey_tui.tui.screens.detail import DetailScreen
 from setkey_tui.tui.screens.dialogs import ConfirmScreen, ExportScreen, FlushSADScreen
 from setkey_tui.tui.screens.forms import AddPolicyScreen, AddSAScreen
 from setkey_tui.tui.screens.help import HelpScreen
-from setkey_tui.tui.screenshots import apply_script
 from setkey_tui.tui.widgets.badge import Badge
 from setkey_tui.tui.widgets.monitor import MonitorPane
-from tests.tui.conftest import wait_for
+from tests.tui.helpers import error_at, fill, wait_for
 
 SIZE = (150, 45)
 SA1 = ("add 10.0.0.1 10.0.0.2 esp 0x1001 -m transport -u 5 -E aes-cbc 0x00112233445566778899aabbccddeeff "
@@ -28,7 +28,7 @@ async def started(pilot, app) -> None:
 
 
 async def test_start_shows_dump_and_badge(env) -> None:
-    apply_script(env.host, example_text())
+    env.apply(example_text())
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
@@ -46,7 +46,7 @@ async def test_add_sa_through_form_row_comes_from_kernel_broadcast(env) -> None:
         await pilot.press("a")
         assert isinstance(app.screen, AddSAScreen)
         form = app.screen
-        form.fill(src="10.9.0.1", dst="10.9.0.2", spi="0x2345", mode="transport")
+        await fill(pilot, src="10.9.0.1", dst="10.9.0.2", spi="0x2345", mode="transport")
         await pilot.press("ctrl+r")  # random keys of the right length
         enc_key = form.query_one("#f-enc_key", Input).value
         assert len(enc_key) == 2 + 32  # aes-cbc: 128 bits
@@ -63,13 +63,12 @@ async def test_without_listener_no_row_appears_by_local_guess(env) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
         await pilot.press("a")
-        form = app.screen
-        form.fill(src="10.9.0.1", dst="10.9.0.2", spi="0x2345")
+        await fill(pilot, src="10.9.0.1", dst="10.9.0.2", spi="0x2345")
         await pilot.press("ctrl+r")
         await pilot.press("ctrl+s")
         assert await wait_for(pilot, lambda: not isinstance(app.screen, AddSAScreen))
-        await pilot.pause(0.2)
-        assert app.mirror.sad.total == 0  # sent and accepted, but only a kernel message may add a row
+        assert len(env.host.kernel.sas) == 1  # the kernel has it (the form closes once it answered) …
+        assert app.mirror.sad.total == 0  # … but only a kernel message may add a row
         await pilot.press("r")
         assert await wait_for(pilot, lambda: app.mirror.sad.total == 1)
 
@@ -80,34 +79,33 @@ async def test_form_errors_at_their_fields(env) -> None:
         await started(pilot, app)
         await pilot.press("a")
         form = app.screen
-        form.fill(src="10.0.0.1", dst="fd00::2", spi="0x10", enc_key="0x0011", auth_key="0x00")
-        err = {fid: str(form.query_one(f"#err-{fid}", Label).render()) for fid in form.FIELD_IDS}
-        assert "one family" in err["dst"]
-        assert "0x100" in err["spi"]
-        assert "aes-cbc takes a key of 128 to 256 bits; this one has 16" in err["enc_key"]
-        assert "hmac-sha256" in err["auth_key"] and "256" in err["auth_key"]
-        form.fill(dst="10.0.0.2", spi="0x1000", enc_key="0x" + "11" * 16, auth_key="0x" + "22" * 32,
-                  soft="30")
-        err = {fid: str(form.query_one(f"#err-{fid}", Label).render()) for fid in form.FIELD_IDS}
-        assert "both lifetimes" in err["hard"]
-        # an error only the grammar finds is shown at the field that wrote the offending token
-        form.fill(soft="", src="10.0.0.1 junk")
-        err = {fid: str(form.query_one(f"#err-{fid}", Label).render()) for fid in form.FIELD_IDS}
-        grammar_error = err["src"] or err["dst"]
-        assert grammar_error.startswith("setkey: ") and "at [" in grammar_error, err
+        await fill(pilot, src="10.0.0.1", dst="fd00::2", spi="0x10", enc_key="0x0011", auth_key="0x00")
+        assert "one family" in error_at(form, "dst")
+        assert "0x100" in error_at(form, "spi")
+        assert "aes-cbc takes a key of 128 to 256 bits; this one has 16" in error_at(form, "enc_key")
+        assert "hmac-sha256" in error_at(form, "auth_key") and "256" in error_at(form, "auth_key")
+        await fill(pilot, dst="10.0.0.2", spi="0x1000", enc_key="0x" + "11" * 16, auth_key="0x" + "22" * 32,
+                   soft="30")
+        assert error_at(form, "hard") == ""  # not left yet: no error shown there …
+        await pilot.press("ctrl+s")  # … until a submit
+        assert "hard limit when there is a soft one" in error_at(form, "hard")
+        # an address is checked on its own, its error under its own field
+        await fill(pilot, soft="", src="10.0.0.1 junk")
+        assert error_at(form, "src") == "10.0.0.1 junk is not an IPv4 or IPv6 address (the form takes numeric addresses)"
+        assert error_at(form, "dst") == ""
         await pilot.press("ctrl+s")
         assert isinstance(app.screen, AddSAScreen)
-        assert "Not sent" in str(form.query_one("#form-error", Label).render())
+        assert "Not sent: Source: 10.0.0.1 junk is not" in str(form.query_one("#form-error", Label).render())
 
 
 async def test_kernel_error_in_setkey_words_form_stays_filled(env) -> None:
-    apply_script(env.host, SA1)
+    env.apply(SA1)
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
         await pilot.press("a")
         form = app.screen
-        form.fill(src="10.0.0.1", dst="10.0.0.2", spi="0x1001", enc_key="0x" + "11" * 16,
+        await fill(pilot, src="10.0.0.1", dst="10.0.0.2", spi="0x1001", enc_key="0x" + "11" * 16,
                   auth_key="0x" + "22" * 32)
         await pilot.press("ctrl+s")
         label = form.query_one("#form-error", Label)
@@ -123,7 +121,7 @@ async def test_add_policy_form(env) -> None:
         await pilot.press("p")
         form = app.screen
         assert isinstance(form, AddPolicyScreen)
-        form.fill(src="10.1.0.0/16", dst="10.2.0.0/16", req_mode="tunnel", tsrc="192.0.2.1", tdst="192.0.2.2")
+        await fill(pilot, src="10.1.0.0/16", dst="10.2.0.0/16", req_mode="tunnel", tsrc="192.0.2.1", tdst="192.0.2.2")
         preview = str(form.query_one("#preview", Static).render())
         assert preview == ("spdadd 10.1.0.0/16[any] 10.2.0.0/16[any] any -P out ipsec "
                            "esp/tunnel/192.0.2.1-192.0.2.2/require ;")
@@ -134,7 +132,7 @@ async def test_add_policy_form(env) -> None:
 
 
 async def test_delete_marked_rows(env) -> None:
-    apply_script(env.host, example_text())
+    env.apply(example_text())
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
@@ -147,7 +145,7 @@ async def test_delete_marked_rows(env) -> None:
 
 
 async def test_flush_sad_per_protocol_then_all(env) -> None:
-    apply_script(env.host, example_text())
+    env.apply(example_text())
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
@@ -168,7 +166,7 @@ async def test_flush_sad_per_protocol_then_all(env) -> None:
 
 
 async def test_filter_and_sort(env) -> None:
-    apply_script(env.host, example_text())
+    env.apply(example_text())
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
@@ -183,10 +181,10 @@ async def test_filter_and_sort(env) -> None:
         assert len(sad) == 5
         pane = app.query_one("#sad-pane")
         assert "state is one of larval, mature, dying, dead" in pane.apply_filter("state:bogus")
-        assert pane.has_class("filter-bad") and len(sad) == 5  # the last good filter stays
+        assert pane.has_class("filter-bad") and len(sad) == 0  # not the results of an older text
         await pilot.press("escape")
         assert len(sad) == 8
-        await pilot.press("s", "s", "s")  # sort by the 4th column: SPI
+        await pilot.press("s", "i")  # "Sort by…", then SPI's key
         assert sad.sort_column.name == "spi"
         spis = [sad.row_at(i).spi for i in range(len(sad))]
         assert spis == sorted(spis)
@@ -202,7 +200,7 @@ async def test_filter_and_sort(env) -> None:
 
 
 async def test_detail_masks_keys_until_revealed(env) -> None:
-    apply_script(env.host, SA1)
+    env.apply(SA1)
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
@@ -226,7 +224,7 @@ async def test_detail_masks_keys_until_revealed(env) -> None:
 
 
 async def test_detail_links_sa_and_policies(env) -> None:
-    apply_script(env.host, example_text())
+    env.apply(example_text())
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
@@ -242,7 +240,7 @@ async def test_detail_links_sa_and_policies(env) -> None:
 
 
 async def test_export_writes_0600_keys_only_when_asked(env, tmp_path) -> None:
-    apply_script(env.host, SA1 + "spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/transport//require ;\n")
+    env.apply(SA1 + "spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/transport//require ;\n")
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
@@ -250,11 +248,12 @@ async def test_export_writes_0600_keys_only_when_asked(env, tmp_path) -> None:
             await pilot.press("e")
             dialog = app.screen
             assert isinstance(dialog, ExportScreen)
-            dialog.query_one("#export-path", Input).value = str(tmp_path / name)
+            dialog.query_one("#path", Input).value = str(tmp_path / name)
             dialog.query_one("#export-keys").value = keys
+            await pilot.pause()  # the dialog shows the new path (its layout may change) before the click
             await pilot.click("#yes")
-            await pilot.pause()
             path = tmp_path / name
+            assert await wait_for(pilot, path.exists)
             assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
             text = path.read_text()
             assert "spdadd 10.0.0.1" in text and "add 10.0.0.1 10.0.0.2 esp 0x1001" in text
@@ -269,7 +268,7 @@ async def test_monitor_pause_hex_filter_clear_save(env, tmp_path) -> None:
         await pilot.press("c")
         await pilot.press("z")
         assert monitor.paused
-        apply_script(env.host, SA1)
+        env.apply(SA1)
         assert await wait_for(pilot, lambda: len(monitor.waiting) >= 2)
         assert "PAUSED" in monitor.status_text() and "waiting" in monitor.status_text()
         assert app.mirror.sad.total == 1  # the tables stay live while the monitor is paused
@@ -288,9 +287,10 @@ async def test_monitor_pause_hex_filter_clear_save(env, tmp_path) -> None:
         assert monitor.hexdump and monitor.tflag == 2
         monitor.query_one("#monitor-type", Select).value = 4  # DELETE only
         await pilot.pause()
-        apply_script(env.host, "delete 10.0.0.1 10.0.0.2 esp 0x1001 ;\nspdflush ;\n")
-        assert await wait_for(pilot, lambda: app.query_one(Log).line_count > 0)
-        await pilot.pause(0.2)
+        env.apply("spdadd 10.0.0.1 10.0.0.2 any -P out none ;\n")
+        assert await wait_for(pilot, lambda: app.mirror.spd.total == 1)
+        env.apply("delete 10.0.0.1 10.0.0.2 esp 0x1001 ;\nspdflush ;\n")
+        assert await wait_for(pilot, lambda: app.mirror.spd.total == 0)  # the flush came after the delete
         lines = list(app.query_one(Log).lines)
         assert lines[0].startswith("1700000000.000000")
         assert any(line.startswith("00000000: 02 04 ") for line in lines)
@@ -298,7 +298,7 @@ async def test_monitor_pause_hex_filter_clear_save(env, tmp_path) -> None:
         await pilot.press("w")
         app.screen.query_one("#path", Input).value = str(tmp_path / "rec.txt")
         await pilot.press("enter")
-        await pilot.pause()
+        assert await wait_for(pilot, (tmp_path / "rec.txt").exists)
         rec = (tmp_path / "rec.txt").read_text().splitlines()
         assert len(rec) == monitor.seen
         when, hexdata = rec[-1].split(" ")
@@ -320,16 +320,16 @@ async def test_monitor_pause_buffer_is_bounded(env) -> None:
 
 
 async def test_lost_messages_resync_and_failed_listener(env) -> None:
-    apply_script(env.host, SA1)
+    env.apply(SA1)
     app = env.app(listen=False)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
-        apply_script(env.host, SA1.replace("0x1001", "0x1002"))
+        env.apply(SA1.replace("0x1001", "0x1002"))
         assert app.mirror.sad.total == 1
         app.events.put(LostEvent("1 message(s) lost"))
         assert await wait_for(pilot, lambda: app.mirror.sad.total == 2)
         assert app.resyncs == 1
-        notes = [n.message for n in app._notifications]
+        notes = env.notes
         assert any("lost" in n and "reloading" in n for n in notes)
         app.events.put(FailedEvent("socket closed"))
         assert await wait_for(pilot, lambda: "listener stopped" in app.status)
@@ -339,7 +339,7 @@ async def test_lost_messages_resync_and_failed_listener(env) -> None:
 
 
 async def test_help_palette_and_copy(env) -> None:
-    apply_script(env.host, SA1)
+    env.apply(SA1)
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
@@ -359,15 +359,15 @@ async def test_help_palette_and_copy(env) -> None:
                        "Pause monitor", "Save recording", "Load example", "Theme"):
             assert any(t.startswith(needed) for t in titles), needed
         await pilot.press("y")
-        notes = [n.message for n in app._notifications]
+        notes = env.notes
         assert any("add 10.0.0.1 10.0.0.2 esp 0x1001" in n for n in notes)
 
 
-async def test_newcomer_loads_example_from_the_palette(env) -> None:
+async def test_newcomer_loads_example_with_one_key(env) -> None:
     app = env.app(kernel_label="simulated kernel (no PF_KEY here)")
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
-        assert any("load example" in n.message.lower() for n in app._notifications)
+        assert any("load example" in n.lower() for n in env.notes)
         assert "l" not in app.screen.active_bindings  # never a bare key (issue 11 item 1)
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
         await commands["Load example"].callback()
@@ -375,7 +375,7 @@ async def test_newcomer_loads_example_from_the_palette(env) -> None:
 
 
 async def test_lifetimes_count_down_and_expire(env) -> None:
-    apply_script(env.host, "add 10.0.0.1 10.0.0.2 esp 0x2001 -ls 30 -lh 60 -E aes-cbc 0x" + "11" * 16
+    env.apply("add 10.0.0.1 10.0.0.2 esp 0x2001 -ls 30 -lh 60 -E aes-cbc 0x" + "11" * 16
                  + " -A hmac-sha1 0x" + "22" * 20 + " ;\n")
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
@@ -402,7 +402,7 @@ async def test_recording_replays_into_the_tables(env, tmp_path) -> None:
     path = tmp_path / "session.rec"
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
-        apply_script(env.host, SA1 + "spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/transport//require ;\n")
+        env.apply(SA1 + "spdadd 10.0.0.1 10.0.0.2 any -P out ipsec esp/transport//require ;\n")
         assert await wait_for(pilot, lambda: app.mirror.spd.total == 1)
         app.query_one(MonitorPane).save_recording(str(path))
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
@@ -416,19 +416,17 @@ async def test_recording_replays_into_the_tables(env, tmp_path) -> None:
 async def test_full_receive_buffers_lose_nothing(env) -> None:
     """Small socket buffers: a burst of broadcasts overflows the request socket (ENOBUFS) and the listener's;
     the tables resynchronise with every row, and the next request still gets its answer."""
-    from setkey_tui.kernel.sim import SimHost, SimKernel
-
-    env.host = SimHost(SimKernel(clock=env.clock, seed=1), rcvbuf=6000)
+    env.host = sim_host(env.clock, rcvbuf=6000)
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
         adds = "".join(SA1.replace("0x1001", hex(0x2000 + i)) for i in range(60))
         deletes = "".join(f"delete 10.0.0.1 10.0.0.2 esp {hex(0x2000 + i)} ;\n" for i in range(5, 60))
-        apply_script(env.host, adds + deletes)
-        ok = await wait_for(pilot, lambda: app.resyncs >= 1 and not app._resyncing and app.mirror.sad.total == 5)
+        env.apply(adds + deletes)
+        ok = await wait_for(pilot, lambda: app.resyncs >= 1 and app.status == "live" and app.mirror.sad.total == 5)
         assert ok, (app.resyncs, app.mirror.sad.total, app.status)
         await pilot.press("a")
-        app.screen.fill(src="10.9.0.1", dst="10.9.0.2", spi="0x2345")
+        await fill(pilot, src="10.9.0.1", dst="10.9.0.2", spi="0x2345")
         await pilot.press("ctrl+r", "ctrl+s")
         assert await wait_for(pilot, lambda: not isinstance(app.screen, AddSAScreen))
         assert await wait_for(pilot, lambda: app.mirror.sad.total == 6)
@@ -436,10 +434,8 @@ async def test_full_receive_buffers_lose_nothing(env) -> None:
 
 async def test_reloads_do_not_loop_when_each_dump_overflows(env) -> None:
     """A dump whose own copies overflow the listener asks for a reload again: once at most, then it says so."""
-    from setkey_tui.kernel.sim import SimHost, SimKernel
-
-    env.host = SimHost(SimKernel(clock=env.clock, seed=1), rcvbuf=100_000)
-    apply_script(env.host, "".join(SA1.replace("0x1001", hex(0x2000 + i)) for i in range(60)))
+    env.host = sim_host(env.clock, rcvbuf=100_000)
+    env.apply("".join(SA1.replace("0x1001", hex(0x2000 + i)) for i in range(60)))
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)

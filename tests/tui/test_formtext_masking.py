@@ -67,7 +67,7 @@ def test_policy_statement() -> None:
     assert parse(b.text)
     assert b.field_at(b.text.index("500") + 1) == "sport"
     b = build_sp(SPForm(src="10.0.0.0/24", dst="10.0.1.0/24", req_mode="tunnel", tsrc="192.0.2.1", sport="70000"))
-    assert "both tunnel endpoints" in b.errors["tdst"] and "65535" in b.errors["sport"]
+    assert "needs the tunnel destination address" in b.errors["tdst"] and "65535" in b.errors["sport"]
     b = build_sp(SPForm(src="10.0.0.0/24", dst="10.0.1.0/24", action="discard"))
     assert b.text == "spdadd 10.0.0.0/24[any] 10.0.1.0/24[any] any -P out discard ;" and not b.errors
 

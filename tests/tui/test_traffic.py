@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Label, Log, Static
+from textual.widgets import Log, Static
 
 from setkey_tui.kernel.replay import ReplayTransport
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.platform import LINUX
+from setkey_tui.scenarios.sim import PID
 from setkey_tui.service import TrafficInputError
 from setkey_tui.tui.app import SetkeyApp
 from setkey_tui.tui.screens.help import help_markdown
 from setkey_tui.tui.screens.traffic import TrafficScreen
-from setkey_tui.tui.screenshots import PID, apply_script
 from setkey_tui.tui.traffic import TrafficRun, packet_from_form
-from tests.tui.conftest import wait_for
+from tests.tui.helpers import error_at, fill, wait_for
 
 SIZE = (150, 45)
 REQUIRE_NO_SA = "spdadd 10.1.0.0/16 10.2.0.0/16 any -P out ipsec esp/transport//require ;\n"
@@ -44,14 +44,14 @@ def sa_bytes(app, spi: int) -> int | None:
 
 async def send(pilot, screen: TrafficScreen, **values: str) -> str:
     before = screen.last_run
-    screen.fill(**values)
+    await fill(pilot, **values)
     await pilot.press("ctrl+s")
     assert await wait_for(pilot, lambda: screen.last_run is not before)
     return result_text(screen)
 
 
 async def test_acquire_for_a_require_policy_without_sa(env) -> None:
-    apply_script(env.host, REQUIRE_NO_SA)
+    env.apply(REQUIRE_NO_SA)
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
@@ -70,7 +70,7 @@ async def test_acquire_for_a_require_policy_without_sa(env) -> None:
 
 
 async def test_bytes_counted_then_soft_and_hard_expiry(env) -> None:
-    apply_script(env.host, WITH_SA)
+    env.apply(WITH_SA)
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
@@ -92,7 +92,7 @@ async def test_bytes_counted_then_soft_and_hard_expiry(env) -> None:
 
 
 async def test_policy_mismatch_and_field_errors(env) -> None:
-    apply_script(env.host, WITH_SA)
+    env.apply(WITH_SA)
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
@@ -101,26 +101,25 @@ async def test_policy_mismatch_and_field_errors(env) -> None:
         text = await send(pilot, screen, src="10.5.0.1", dst="10.6.0.1", proto="udp")
         assert text == "no policy matched: sent in the clear"
         run = screen.last_run
-        screen.fill(src="10.5.0.300")
+        # a field refused: the send action answers at once (no worker starts), so nothing is sent
+        await fill(pilot, src="10.5.0.300")
         await pilot.press("ctrl+s")
-        await pilot.pause(0.1)
-        assert screen.last_run is run  # nothing sent
-        assert "10.5.0.300 is not an IP address" in str(screen.query_one("#err-src", Label).render())
-        screen.fill(src="10.5.0.1", dst="fd00::1")
+        assert "10.5.0.300 is not an IP address" in error_at(screen, "src")
+        assert result_text(screen) == "Not sent: fix the field marked in red."
+        await fill(pilot, src="10.5.0.1", dst="fd00::1")
         await pilot.press("ctrl+s")
-        await pilot.pause(0.1)
-        assert str(screen.query_one("#err-src", Label).render()) == ""
-        assert "must both be IPv4 or both IPv6" in str(screen.query_one("#err-dst", Label).render())
-        screen.fill(dst="10.6.0.1", dport="http")
+        assert error_at(screen, "src") == ""
+        assert "must both be IPv4 or both IPv6" in error_at(screen, "dst")
+        await fill(pilot, dst="10.6.0.1", dport="http")
         await pilot.press("ctrl+s")
-        await pilot.pause(0.1)
-        assert "must be a number" in str(screen.query_one("#err-dport", Label).render())
+        assert "must be a number" in error_at(screen, "dport")
+        assert screen.last_run is run
         await pilot.press("escape")
         assert not isinstance(app.screen, TrafficScreen)
 
 
 async def test_dialog_starts_from_the_cursor_sa_and_is_in_the_palette(env) -> None:
-    apply_script(env.host, WITH_SA)
+    env.apply(WITH_SA)
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
@@ -137,12 +136,12 @@ async def test_not_available_on_a_replay(env, tmp_path) -> None:
     app = SetkeyApp(lambda: ReplayTransport(str(rec), LINUX), replay=True, now=env.clock,
                     pid=PID)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        assert await wait_for(pilot, app.loaded.is_set)
         assert app.check_action("simulate_traffic", ()) is False  # a read-only kernel hides it (issue 11 item 3)
-        await pilot.press("t")
-        await pilot.pause(0.1)
-        assert not isinstance(app.screen, TrafficScreen)
+        assert "t" not in app.screen.active_bindings
         assert app.traffic_unavailable().startswith("traffic can only be simulated on the simulated kernel")
+        await pilot.press("t")
+        assert not isinstance(app.screen, TrafficScreen)
 
 
 def test_in_help_footer_and_palette() -> None:

@@ -1,7 +1,8 @@
-"""Small modal dialogs: yes/no confirmation, flush-SAD protocol choice, export, a file path."""
+"""Small modal dialogs: yes/no confirmation, flush-SAD protocol choice, export, a file path (shown in full)."""
 
 from __future__ import annotations
 
+import os
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -13,11 +14,24 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from setkey_tui.pfkey.constants import SAType
 
 
+def sas(n: int) -> str:
+    """``1 SA``, ``3 SAs``."""
+    return f"{n} SA" if n == 1 else f"{n} SAs"
+
+
+def policies(n: int) -> str:
+    """``1 policy``, ``3 policies``."""
+    return f"{n} policy" if n == 1 else f"{n} policies"
+
+
 class _Dialog(ModalScreen[object]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     DEFAULT_CSS = """
     _Dialog { align: center middle; }
+    _Dialog .dialog-note { color: $text-muted; width: 100%; }
+    _Dialog .path-error { color: $error; width: 100%; }
+    _Dialog .keys-warning { color: $error; text-style: bold; width: 100%; }
     """
 
     def action_cancel(self) -> None:
@@ -69,9 +83,9 @@ class FlushSADScreen(_Dialog):
 
     def compose(self) -> ComposeResult:
         total = sum(self.counts.values())
-        options = [(f"all protocols ({total} SAs)", 0)]
+        options = [(f"all protocols ({sas(total)})", 0)]
         for st in (SAType.ESP, SAType.AH, SAType.IPCOMP):
-            options.append((f"{st.name.lower()} ({self.counts.get(st, 0)} SAs)", int(st)))
+            options.append((f"{st.name.lower()} ({sas(self.counts.get(st, 0))})", int(st)))
         with Vertical(classes="dialog"):
             yield Label("Flush the SAD", classes="dialog-title")
             yield Select(options, value=0, allow_blank=False, id="flush-proto")
@@ -97,8 +111,61 @@ class FlushSADScreen(_Dialog):
             self.dismiss(None)
 
 
-class ExportScreen(_Dialog):
-    """Export: which table, where, with keys or not; answers ``(path, which, keys)`` or None."""
+def full_path(text: str) -> str:
+    """The absolute path a file name typed in a dialog stands for (``~`` expanded, relative to the current
+    folder)."""
+    return os.path.abspath(os.path.expanduser(text.strip()))
+
+
+def default_path(name: str) -> str:
+    """Where a file is saved by default: the current folder."""
+    return os.path.join(os.getcwd(), name)
+
+
+class _PathDialog(_Dialog):
+    """A dialog with a file name field and, under it, the full path it will write."""
+
+    def path_widgets(self, default_name: str) -> ComposeResult:
+        """The file name input (the full default path in it) and the line saying where it writes."""
+        yield Label(f"File (written with mode 0600; a bare name goes in the current folder, {os.getcwd()}):",
+                    classes="dialog-note", markup=False)
+        yield Input(default_path(default_name), placeholder="file name", id="path")
+        yield Label("", id="path-full", classes="dialog-note", markup=False)
+        yield Label("", id="path-error", classes="path-error", markup=False)
+
+    def on_mount(self) -> None:
+        """Say where the default writes."""
+        self.show_full_path()
+
+    def show_full_path(self) -> None:
+        """Update the "writes to" line from the file name field."""
+        text = self.query_one("#path", Input).value
+        self.query_one("#path-full", Label).update(f"writes to {full_path(text)}" if text.strip() else "")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """Keep the full path in view while the user types."""
+        if event.input.id == "path":
+            self.show_full_path()
+
+    def chosen_path(self) -> str | None:
+        """The full path, or None (and the reason shown) when the field is empty or names a folder."""
+        text = self.query_one("#path", Input).value
+        error = self.query_one("#path-error", Label)
+        if not text.strip():
+            error.update("give a file name")
+            return None
+        path = full_path(text)
+        if os.path.isdir(path):
+            error.update(f"{path} is a folder: give a file name")
+            return None
+        return path
+
+
+class ExportScreen(_PathDialog):
+    """Export: which table, where, with keys or not; answers ``(path, which, keys)`` (an absolute path) or
+    None."""
+
+    DEFAULT_NAME = "setkey-export.conf"
 
     def __init__(self, n_sad: int, n_spd: int) -> None:
         super().__init__()
@@ -107,21 +174,29 @@ class ExportScreen(_Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("Export as a setkey script (written with mode 0600)", classes="dialog-title")
-            yield Select([(f"SAD and SPD ({self.n_sad} SAs, {self.n_spd} policies)", "both"),
-                          (f"SAD only ({self.n_sad} SAs)", "sad"), (f"SPD only ({self.n_spd} policies)", "spd")],
+            yield Label("Export as a setkey script", classes="dialog-title")
+            yield Select([(f"SAD and SPD ({sas(self.n_sad)}, {policies(self.n_spd)})", "both"),
+                          (f"SAD only ({sas(self.n_sad)})", "sad"), (f"SPD only ({policies(self.n_spd)})", "spd")],
                          value="both", allow_blank=False, id="export-which")
-            yield Input("setkey-export.conf", placeholder="file name", id="export-path")
-            yield Checkbox("include the keys (secret!)", value=False, id="export-keys")
-            yield Label("", id="export-error", classes="field-error", markup=False)
+            yield from self.path_widgets(self.DEFAULT_NAME)
+            yield Checkbox("Include the secret keys", value=False, id="export-keys")
+            yield Label("", id="export-keys-warning", classes="keys-warning", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Export", variant="primary", id="yes")
+                yield Button("Export without keys", variant="primary", id="yes")
                 yield Button("Cancel", id="no")
 
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        """Keys included: say so in red, on the button too."""
+        keys = event.value
+        self.query_one("#export-keys-warning", Label).update(
+            "KEYS INCLUDED: whoever reads this file can read and forge the protected traffic." if keys else "")
+        button = self.query_one("#yes", Button)
+        button.label = "Export WITH KEYS" if keys else "Export without keys"
+        button.variant = "error" if keys else "primary"
+
     def _submit(self) -> None:
-        path = self.query_one("#export-path", Input).value.strip()
-        if not path:
-            self.query_one("#export-error", Label).update("give a file name")
+        path = self.chosen_path()
+        if path is None:
             return
         which = str(self.query_one("#export-which", Select).value)
         keys = self.query_one("#export-keys", Checkbox).value
@@ -139,29 +214,47 @@ class ExportScreen(_Dialog):
             self.dismiss(None)
 
 
-class PathScreen(_Dialog):
-    """Ask for a file name; answers it or None."""
+class PathScreen(_PathDialog):
+    """Ask for a file name (the full path shown as it is typed); answers the absolute path or None."""
 
-    def __init__(self, title: str, default: str) -> None:
+    def __init__(self, title: str, default: str, note: str = "") -> None:
         super().__init__()
         self.title_text = title
         self.default = default
+        self.note = note
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
-            yield Input(self.default, placeholder="file name", id="path")
+            if self.note:
+                yield Label(self.note, classes="keys-warning", markup=False)
+            yield from self.path_widgets(os.path.basename(self.default) or self.default)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", variant="primary", id="yes")
                 yield Button("Cancel", id="no")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter saves."""
-        self.dismiss(event.value.strip() or None)
+        path = self.chosen_path()
+        if path is not None:
+            self.dismiss(path)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """Save or cancel."""
         if event.button.id == "yes":
-            self.dismiss(self.query_one("#path", Input).value.strip() or None)
+            path = self.chosen_path()
+            if path is not None:
+                self.dismiss(path)
         else:
             self.dismiss(None)
+
+
+RECORDING_NOTE = ("The recording holds every message as the kernel sent it, KEYS INCLUDED (the monitor masks "
+                  "them on screen only).")
+
+
+class RecordingPathScreen(PathScreen):
+    """Where to save the monitor's recording; says that it includes the keys."""
+
+    def __init__(self, title: str = "Save the monitor as a recording", default: str = "setkey-monitor.rec") -> None:
+        super().__init__(title, default, RECORDING_NOTE)

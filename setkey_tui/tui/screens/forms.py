@@ -1,17 +1,18 @@
 """Add SA and Add policy forms: live statement preview, validation by the setkey grammar on every change,
-errors at the field they belong to, submission through the kernel service (the form stays filled on error)."""
+one error at the field it belongs to (shown once the field was left, or on submit), submission through the
+kernel service (the form stays filled on error). Below 100 columns the form is one scrolling column."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from setkey_tui.algorithms import (
     AUTH_BY_NAME,
@@ -26,8 +27,9 @@ from setkey_tui.lang.errors import SetkeyParseError
 from setkey_tui.lang.grammar import parse
 from setkey_tui.pfkey.extensions import Alg
 from setkey_tui.pfkey.message import Message
-from setkey_tui.tui.formtext import Built, SAForm, SPForm, build_sa, build_sp, random_key
+from setkey_tui.tui.formtext import UPPER_NAMES, Built, SAForm, SPForm, build_sa, build_sp, random_key
 from setkey_tui.tui.masking import DOT
+from setkey_tui.tui.screens.main import EssentialsFooter
 
 if TYPE_CHECKING:
     from setkey_tui.tui.app import SetkeyApp
@@ -53,6 +55,21 @@ class _FormScreen(Screen[None]):
         Binding("escape", "close", "Close"),
         Binding("ctrl+s", "submit", "Submit"),
     ]
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (100, "-wide")]
+    DEFAULT_CSS = """
+    _FormScreen.-narrow {
+        .form-layout { layout: vertical; }
+        .form { padding: 0 1; }
+        .form-title { margin-bottom: 0; }
+        .form-label { width: 20; }
+        .form-side { width: 100%; height: auto; max-height: 9; padding: 0 1; }
+        .form-side .form-heading { margin-top: 0; }
+        .form-side Button, .form-side .dialog-buttons { display: none; }
+    }
+    .form-error { color: $error; height: auto; }
+    .field-error { display: none; }
+    .field-error.shown { display: block; }
+    """
     FIELD_IDS: ClassVar[tuple[str, ...]] = ()
     TITLE_TEXT = ""
 
@@ -61,6 +78,8 @@ class _FormScreen(Screen[None]):
         self.built: Built | None = None
         self.messages: list[Message] = []
         self.problem = ""
+        self.left: set[str] = set()  # fields the user has left: their errors show
+        self.submitted = False  # after a submit every error shows
 
     @property
     def setkey_app(self) -> SetkeyApp:
@@ -83,7 +102,7 @@ class _FormScreen(Screen[None]):
         """Preview, general error, buttons, footer."""
         yield Label("Statement (checked by the setkey grammar on every change)", classes="form-heading")
         yield Static("", id="preview", markup=False)
-        yield Label("", id="form-error", classes="field-error", markup=False)
+        yield Label("", id="form-error", classes="form-error", markup=False)
         with Horizontal(classes="dialog-buttons"):
             yield Button("Add (ctrl+s)", variant="primary", id="submit")
             yield Button("Cancel (esc)", id="cancel")
@@ -109,38 +128,54 @@ class _FormScreen(Screen[None]):
         self.messages = []
         errors = dict(b.errors)
         general = ""
-        # The grammar runs even while other fields are wrong, so that a field it refuses says so at once; its
-        # first error is shown only at a field that has none yet (an empty field's "?" is already explained).
-        try:
-            stmts = parse(b.text, platform=self.setkey_app.platform)
-            if not errors:
+        # The form's own checks come first and name the field at fault; the grammar runs only on a statement
+        # they passed, so that one mistake gives one error (a "?" standing for an empty field is no mistake).
+        if not errors:
+            try:
                 msgs: list[Message] = []
-                for st in stmts:
+                for st in parse(b.text, platform=self.setkey_app.platform):
                     msgs.extend(compile_statement(st, platform=self.setkey_app.platform, supported=self.supported(),
                                                   kernel_mode=False))
                 self.messages = msgs
-        except SetkeyParseError as exc:
-            fid = b.field_at(exc.column)
-            text = f"setkey: {exc.message} at [{exc.token}]"
-            if fid and fid not in errors:
-                errors[fid] = text
-            elif not fid and not errors:
-                general = text
+            except SetkeyParseError as exc:
+                fid = b.field_at(exc.column)
+                text = f"setkey: {exc.message} at [{exc.token}]"
+                if fid:
+                    errors[fid] = text
+                else:
+                    general = text
         for fid in self.FIELD_IDS:
+            shown = fid in errors and (self.submitted or fid in self.left)
             label = self.query_one(f"#err-{fid}", Label)
-            label.update(errors.get(fid, ""))
-            label.set_class(fid in errors, "shown")
+            label.update(errors[fid] if shown else "")
+            label.set_class(shown, "shown")
         self.query_one("#preview", Static).update(masked_preview(b))
-        self.problem = general or ("; ".join(f"{k}: {v}" for k, v in errors.items()) if errors else "")
+        self.problem = general or ("; ".join(f"{self.label_of(k)}: {v}" for k, v in errors.items()) if errors else "")
         self.query_one("#form-error", Label).update(general)
         return not errors and not general
+
+    def label_of(self, field_id: str) -> str:
+        """The label the user reads beside a field."""
+        try:
+            return str(self.query_one(f"#row-{field_id} .form-label", Label).render())
+        except Exception:
+            return field_id
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        """A field left: its error (if any) shows from now on."""
+        wid = event.widget.id or ""
+        if wid.startswith("f-") and wid[2:] not in self.left:
+            self.left.add(wid[2:])
+            self.validate_form()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """Check again on every keystroke."""
         self.validate_form()
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        """Check again on every choice."""
+        """Check again on every choice (a choice made counts as the field left)."""
+        if event.select.id and event.select.id.startswith("f-") and self.is_mounted:
+            self.left.add(event.select.id[2:])
         self.field_visibility()
         self.validate_form()
 
@@ -171,6 +206,7 @@ class _FormScreen(Screen[None]):
 
     def action_submit(self) -> None:
         """Send the compiled messages to the kernel; errors stay on the form."""
+        self.submitted = True
         if not self.validate_form():
             self.query_one("#form-error", Label).update(f"Not sent: {self.problem}")
             return
@@ -196,9 +232,10 @@ class AddSAScreen(_FormScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         *_FormScreen.BINDINGS,
         Binding("ctrl+r", "random_keys", "Random keys"),
+        Binding("ctrl+k", "reveal_keys", "Show keys", priority=True),  # before the input's own ctrl+k
     ]
     FIELD_IDS = ("proto", "src", "dst", "spi", "mode", "reqid", "replay", "enc", "enc_key", "auth", "auth_key",
-                 "comp", "soft", "hard")
+                 "comp", "soft", "hard", "soft_bytes", "hard_bytes")
 
     def compose(self) -> ComposeResult:
         enc_names = [n for n in ENC_BY_NAME if n not in ("simple", "rijndael-cbc", "des-deriv", "des-32iv")]
@@ -227,10 +264,12 @@ class AddSAScreen(_FormScreen):
                                                           allow_blank=False, id="f-comp"), "comp")
                 yield from self.row("Soft lifetime (s)", Input(placeholder="(none)", id="f-soft"), "soft")
                 yield from self.row("Hard lifetime (s)", Input(placeholder="(none)", id="f-hard"), "hard")
+                yield from self.row("Soft limit (bytes)", Input(placeholder="(none)", id="f-soft_bytes"), "soft_bytes")
+                yield from self.row("Hard limit (bytes)", Input(placeholder="(none)", id="f-hard_bytes"), "hard_bytes")
             with Vertical(classes="form-side"):
                 yield from self.footer_parts()
                 yield Button("Random keys (ctrl+r)", id="random")
-        yield Footer()
+        yield EssentialsFooter()
 
     def form(self) -> SAForm:
         """The field values."""
@@ -265,14 +304,13 @@ class AddSAScreen(_FormScreen):
             self.query_one("#f-auth_key", Input).value = random_key(auth_id, auth_algs)
         self.validate_form()
 
-    def fill(self, **values: Any) -> None:
-        """Set fields (tests and the example scenario use this)."""
-        for fid, v in values.items():
-            w = self.query_one(f"#f-{fid}")
-            if isinstance(w, Input | Select):
-                w.value = v
-        self.field_visibility()
-        self.validate_form()
+    def action_reveal_keys(self) -> None:
+        """Show the key fields as typed, or hide them again (the preview stays masked)."""
+        for fid in ("enc_key", "auth_key"):
+            inp = self.query_one(f"#f-{fid}", Input)
+            inp.password = not inp.password
+        shown = not self.query_one("#f-enc_key", Input).password
+        self.notify("Keys shown while you type (ctrl+k hides them)." if shown else "Keys hidden.", timeout=3)
 
 
 class AddPolicyScreen(_FormScreen):
@@ -289,7 +327,7 @@ class AddPolicyScreen(_FormScreen):
                 yield from self.row("Source port", Input("any", id="f-sport"), "sport")
                 yield from self.row("Destination range", Input(placeholder="10.0.1.0/24", id="f-dst"), "dst")
                 yield from self.row("Destination port", Input("any", id="f-dport"), "dport")
-                yield from self.row("Upper protocol", Select(_options(["any", "tcp", "udp", "icmp", "icmp6", "gre"]),
+                yield from self.row("Upper protocol", Select(_options(list(UPPER_NAMES)),
                                                              value="any", allow_blank=False, id="f-upper"), "upper")
                 yield from self.row("Direction", Select(_options(["out", "in", "fwd"]), value="out", allow_blank=False,
                                                         id="f-direction"), "direction")
@@ -308,7 +346,7 @@ class AddPolicyScreen(_FormScreen):
                 yield Label("", id="err-request", classes="field-error", markup=False)
             with Vertical(classes="form-side"):
                 yield from self.footer_parts()
-        yield Footer()
+        yield EssentialsFooter()
 
     def form(self) -> SPForm:
         """The field values."""
@@ -325,12 +363,3 @@ class AddPolicyScreen(_FormScreen):
             self.query_one(f"#row-{fid}").display = ipsec
         for fid in ("tsrc", "tdst"):
             self.query_one(f"#row-{fid}").display = ipsec and tunnel
-
-    def fill(self, **values: Any) -> None:
-        """Set fields (tests use this)."""
-        for fid, v in values.items():
-            w = self.query_one(f"#f-{fid}")
-            if isinstance(w, Input | Select):
-                w.value = v
-        self.field_visibility()
-        self.validate_form()

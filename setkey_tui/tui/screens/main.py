@@ -12,6 +12,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from setkey_tui.link import LinkMessage, MirrorChanged
 from setkey_tui.tui.actions import main_bindings
 from setkey_tui.tui.cells import sa_cells, sa_condition, sp_cells, sp_condition
+from setkey_tui.tui.screens.sort import SortCommands
 from setkey_tui.tui.widgets.badge import Badge
 from setkey_tui.tui.widgets.monitor import MonitorPane
 from setkey_tui.tui.widgets.table_pane import TablePane
@@ -19,8 +20,24 @@ from setkey_tui.tui.widgets.table_pane import TablePane
 if TYPE_CHECKING:
     from setkey_tui.tui.app import SetkeyApp
 
-SAD_EMPTY = "The SAD is empty.  l: load the example scenario  ·  a: add an SA  ·  ?: help"
-SPD_EMPTY = "The SPD is empty.  l: load the example scenario  ·  p: add a policy  ·  ?: help"
+SAD_EMPTY = "The SAD is empty.  a: add an SA  ·  A: apply a file  ·  ctrl+p: commands  ·  F1: help"
+SPD_EMPTY = "The SPD is empty.  p: add a policy  ·  A: apply a file  ·  ctrl+p: commands  ·  F1: help"
+
+
+class EssentialsFooter(Footer):
+    """The footer with Help (F1) and Quit first, so that a narrow terminal (80 columns) still shows them."""
+
+    ESSENTIAL = ("help", "quit")
+
+    def compose(self) -> ComposeResult:
+        widgets = list(super().compose())
+        def essential(w: object) -> int:  # FooterKeys; the main screen's q is "app.quit"
+            action = str(getattr(w, "action", "")).removeprefix("app.")
+            return self.ESSENTIAL.index(action) if action in self.ESSENTIAL else -1
+
+        first = sorted((w for w in widgets if essential(w) >= 0), key=essential)
+        yield from first
+        yield from (w for w in widgets if not any(w is f for f in first))
 
 
 class MainScreen(Screen[None]):
@@ -28,6 +45,8 @@ class MainScreen(Screen[None]):
     forms, dialogs and the detail screen never see them."""
 
     BINDINGS: ClassVar[list[BindingType]] = main_bindings()
+
+    COMMANDS = Screen.COMMANDS | {SortCommands}
 
     def compose(self) -> ComposeResult:
         app: SetkeyApp = self.app  # type: ignore[assignment]
@@ -40,7 +59,7 @@ class MainScreen(Screen[None]):
                 yield TablePane("spd", app.mirror.spd, sp_cells, sp_condition, app.now, empty_text=SPD_EMPTY,
                                 id="spd-pane")
         yield MonitorPane(platform=app.platform, id="monitor")
-        yield Footer()
+        yield EssentialsFooter()
 
     def on_mount(self) -> None:
         """Start on the SAD table; follow the kernel link's changes."""

@@ -83,13 +83,6 @@ class TrafficScreen(ModalScreen[None]):
                 out[fid] = "" if w.value is Select.NULL else str(w.value)
         return out
 
-    def fill(self, **values: str) -> None:
-        """Set fields (tests use this)."""
-        for fid, v in values.items():
-            w = self.query_one(f"#f-{fid}")
-            if isinstance(w, Input | Select):
-                w.value = v
-
     def show_errors(self, errors: dict[str, str]) -> None:
         """Each error at its field; the others cleared."""
         for fid in FIELDS:

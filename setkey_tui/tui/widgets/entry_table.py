@@ -20,6 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from setkey_tui.mirror import Table
+from setkey_tui.tui.cells import fit_columns
 
 CellsFn = Callable[[Any, float], list[str]]
 
@@ -45,7 +46,7 @@ class EntryTable(ScrollView, can_focus=True):
         height: 1fr;
         & > .entry-table--header { background: $panel; color: $foreground; text-style: bold; }
         & > .entry-table--cursor { background: $block-cursor-blurred-background; }
-        & > .entry-table--marked { color: $accent; text-style: bold; }
+        & > .entry-table--marked { background: $secondary-muted; color: $text; text-style: bold; }
         & > .entry-table--dying { color: $error; text-style: bold; }
         & > .entry-table--warn { color: $warning; }
         & > .entry-table--larval { color: $text-muted; }
@@ -63,8 +64,8 @@ class EntryTable(ScrollView, can_focus=True):
         Binding("home,g", "first", "First", show=False),
         Binding("end,G", "last", "Last", show=False),
         Binding("enter", "select", "Detail"),
-        Binding("space", "toggle_mark", "Mark", show=False),
-        Binding("s", "cycle_sort", "Sort"),
+        Binding("space", "toggle_mark", "Mark", show=False),  # and move down, to mark a run of rows
+        Binding("s", "choose_sort", "Sort by…"),
         Binding("S", "reverse_sort", "Reverse", show=False),
     ]
 
@@ -101,12 +102,31 @@ class EntryTable(ScrollView, can_focus=True):
         self.condition = condition
         self.now = now
         self.empty_text = empty_text
+        self.problem = ""  # shown instead of the rows (a filter that does not parse)
         self.cursor = 0
         self.cursor_key: tuple[int, ...] | None = None
         self.marked: set[tuple[int, ...]] = set()
         self._seen_generation = -1
         self._widths = [c.width for c in table.columns]
+        self._names = [c.name for c in table.columns]
+        self._fitted_for = -1
+        self._shown: list[tuple[int, int]] = list(enumerate(self._widths))
         self._total_width = sum(w + 1 for w in self._widths) + 2
+
+    def shown_columns(self) -> list[tuple[int, int]]:
+        """``(column index, width)`` of the columns that fit the widget's width (by priority)."""
+        width = self.size.width
+        if width != self._fitted_for and width > 0:
+            self._fitted_for = width
+            self._shown = fit_columns(self._names, self._widths, width)
+            self._total_width = sum(w + 1 for _, w in self._shown) + 2
+            self.virtual_size = Size(self._total_width, len(self.table) + 1)
+        return self._shown
+
+    def on_resize(self) -> None:
+        """Fit the columns to the new width."""
+        self.shown_columns()
+        self.refresh()
 
     # -- model sync ----------------------------------------------------------------------------------
     def sync(self, *, force: bool = False) -> None:
@@ -122,6 +142,7 @@ class EntryTable(ScrollView, can_focus=True):
                 self.cursor = idx
         self.cursor = max(0, min(self.cursor, n - 1))
         self.cursor_key = self.table.row_at(self.cursor).key if n else None
+        self.shown_columns()
         self.virtual_size = Size(self._total_width, n + 1)
         self.refresh()
 
@@ -200,11 +221,16 @@ class EntryTable(ScrollView, can_focus=True):
         self.move_cursor(self.cursor)
         self.post_message(self.SortChanged(self))
 
-    def action_cycle_sort(self) -> None:
-        """Sort by the next column."""
-        cols = [c.name for c in self.table.columns]
-        i = cols.index(self.table.sort_column.name)
-        self.sort_by(cols[(i + 1) % len(cols)], reverse=False)
+    def action_choose_sort(self) -> None:
+        """Ask which column to sort by (one key per column)."""
+        from setkey_tui.tui.screens.sort import SortScreen
+
+        def chosen(name: str | None) -> None:
+            if name is not None:
+                self.sort_by(name)
+
+        self.app.push_screen(SortScreen(self.table.columns, self.table.sort_column.name, self.table.reverse),
+                             chosen)
 
     def action_reverse_sort(self) -> None:
         """Flip the sort direction."""
@@ -219,9 +245,9 @@ class EntryTable(ScrollView, can_focus=True):
         if offset.y == 0:
             x = offset.x + round(self.scroll_x) - 1
             acc = 0
-            for col, w in zip(self.table.columns, self._widths, strict=True):
+            for i, w in self.shown_columns():
                 if acc <= x < acc + w + 1:
-                    self.sort_by(col.name)
+                    self.sort_by(self._names[i])
                     return
                 acc += w + 1
             return
@@ -234,7 +260,8 @@ class EntryTable(ScrollView, can_focus=True):
     # -- rendering -----------------------------------------------------------------------------------
     def _cell_segments(self, texts: list[str], style: Style) -> list[Segment]:
         segs = [Segment(" ", style)]
-        for text, w in zip(texts, self._widths, strict=True):
+        for i, w in self.shown_columns():
+            text = texts[i]
             if len(text) > w:
                 text = text[: w - 1] + "…"
             segs.append(Segment(text.ljust(w) + " ", style))
@@ -263,8 +290,10 @@ class EntryTable(ScrollView, can_focus=True):
             if index >= n:
                 if n == 0 and y == 1:
                     st = self.get_component_rich_style("entry-table--empty")
-                    text = (f"No entry matches the filter ({self.table.total} hidden; Esc clears it)."
-                            if self.table.total else self.empty_text)
+                    text = self.problem or (
+                        f"No entry matches the filter ({self.table.total} hidden; Esc clears it)."
+                        if self.table.total else
+                        "Loading from the kernel…" if self.table.loading else self.empty_text)
                     return Strip([Segment(" " + text, st)]).extend_cell_length(width, base)
                 return Strip.blank(width, base)
             row = self.table.row_at(index)

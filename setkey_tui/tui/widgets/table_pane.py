@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -13,6 +14,19 @@ from textual.widgets import Input, Label
 from setkey_tui.mirror import Table
 from setkey_tui.tui.filters import FilterError, parse_filter
 from setkey_tui.tui.widgets.entry_table import CellsFn, EntryTable
+
+
+def marked_error(text: str, exc: FilterError) -> Text:
+    """The filter as typed with the faulty word marked, then the reason."""
+    out = Text()
+    start = text.find(exc.word) if exc.word else -1
+    if start >= 0:
+        out.append(text[:start])
+        out.append(exc.word, style="bold reverse")
+        out.append(text[start + len(exc.word):])
+        out.append("  ← ")
+    out.append(str(exc))
+    return out
 
 
 class TablePane(Vertical):
@@ -32,6 +46,8 @@ class TablePane(Vertical):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("n", "next_match(1)", "Next match", show=False),
+        Binding("N", "next_match(-1)", "Previous match", show=False),
     ]
 
     def __init__(
@@ -72,13 +88,21 @@ class TablePane(Vertical):
         inp.focus()
 
     def apply_filter(self, text: str) -> str | None:
-        """Filter the table by ``text``; returns the error text when it does not parse (the old filter stays)."""
+        """Filter the table by ``text``; returns the error text when it does not parse. A filter that does not
+        parse shows no rows (not the results of an older text) and its faulty word marked."""
         try:
             pred = parse_filter(text, self.kind)
         except FilterError as exc:
             self.add_class("filter-bad")
-            self.query_one(".filter-error", Label).update(str(exc))
+            self.query_one(".filter-error", Label).update(marked_error(text, exc))
+            self.filter_text = text
+            self.table.set_filter(lambda _row: False)
+            self.entry_table.problem = f"The filter does not parse: {exc}"
+            self.set_class(True, "filtered")
+            self.update_summary()
+            self.entry_table.sync(force=True)
             return str(exc)
+        self.entry_table.problem = ""
         self.remove_class("filter-bad")
         self.filter_text = text
         self.table.set_filter(pred)
@@ -89,7 +113,10 @@ class TablePane(Vertical):
 
     def update_summary(self) -> None:
         """The line saying how many rows the filter shows."""
-        if self.filter_text.strip() and self.is_mounted:
+        if self.has_class("filter-bad") and self.is_mounted:
+            self.query_one(".filter-summary", Label).update(
+                f"filter “{self.filter_text}” does not parse: no rows shown until it does (Esc clears it)")
+        elif self.filter_text.strip() and self.is_mounted:
             self.query_one(".filter-summary", Label).update(
                 f"filter “{self.filter_text}”: {len(self.table)} of {self.table.total} shown (/ to change, "
                 "Esc to clear)")
@@ -107,6 +134,23 @@ class TablePane(Vertical):
             return
         self.remove_class("filtering")
         self.entry_table.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """n / N only while a filter shows its matches."""
+        if action == "next_match":
+            return bool(self.filter_text.strip()) and not self.has_class("filter-bad")
+        return True
+
+    def action_next_match(self, step: int) -> None:
+        """Go to the next (1) or previous (-1) row the filter matched, round the end; say which it is."""
+        n = len(self.table)
+        if not n:
+            return
+        table = self.entry_table
+        table.move_cursor((table.cursor + step) % n)
+        self.query_one(".filter-summary", Label).update(
+            f"filter “{self.filter_text}”: match {table.cursor + 1} of {n} ({self.table.total} in all; n / N: "
+            "next / previous, Esc clears)")
 
     def action_clear_filter(self) -> None:
         """Esc: drop the filter."""
