@@ -10,6 +10,8 @@ from setkey_tui.render.hexdump import hexdump as hex_layout
 from setkey_tui.render.kdebug import kdebug
 from setkey_tui.render.timefmt import timestamp_line
 
+_last_stamp: tuple[tuple[float, int], str] = ((-1.0, -1), "")
+
 
 def format_monitor_entry(data: bytes, *, when: float, tflag: int, hexdump: bool,
                          platform: Platform = LINUX) -> str:
@@ -18,7 +20,12 @@ def format_monitor_entry(data: bytes, *, when: float, tflag: int, hexdump: bool,
     A bare SADB_X_PROMISC (16 bytes) shows only the timestamp (and hex); a longer one is a BSD wrapper whose
     inner message is decoded. Messages shorter than a header get one line saying so.
     """
-    parts = [timestamp_line(when, tflag)]
+    global _last_stamp
+    stamp_key, stamp = _last_stamp
+    if stamp_key != (when, tflag):  # a burst's messages share one time: its line is made once
+        stamp = timestamp_line(when, tflag)
+        _last_stamp = ((when, tflag), stamp)
+    parts = [stamp]
     if hexdump:
         parts.append(hex_layout(data))
     body = data
