@@ -32,7 +32,7 @@ from setkey_tui.lang.statements import (
 )
 from setkey_tui.pfkey.constants import ExtType, MsgType, SAState
 from setkey_tui.pfkey.extensions import Alg, PolicyExt, SAExt, SupportedExt
-from setkey_tui.pfkey.message import Message, decode
+from setkey_tui.pfkey.message import Message, decode, encode
 from setkey_tui.pfkey.platform import LINUX, Platform
 from setkey_tui.pfkey.wire import DecodeError, EncodeError
 
@@ -350,7 +350,7 @@ class _Session:
                                  kernel_mode=self.kernel_mode)
         line = stmt.source.end.line
         try:
-            wire = [m._replace(pid=self.pid).encode(self.platform) for m in msgs]
+            wire = [encode(m, self.platform, pid=self.pid) for m in msgs]
         except EncodeError as exc:
             raise error_at(f"statement does not fit in a PF_KEY message ({exc})", stmt.source.end) from None
         self._spi_warning(stmt, line)

@@ -278,7 +278,12 @@ def _sec_ctx(c: _Ctx, r: ParseTree) -> SecurityContext:
                            c.text(r["label"]).encode("utf-8", "surrogateescape"))
 
 
+_NO_OPTIONS = SAOptions()
+
+
 def _sa_options(c: _Ctx, exts: list[ParseTree], old: bool) -> SAOptions:
+    if not exts:
+        return _NO_OPTIONS
     values: dict[str, Any] = {}
     flags: list[str] = []
     for g in exts:

@@ -242,29 +242,59 @@ class Scanner:
     def statement(self) -> list[Token]:
         """The tokens of the next statement: up to and including ``;``, an ``ERROR`` or ``EOF``."""
         toks: list[Token] = []
+        append = toks.append
         nxt = self.next
         text, n, fast_word, fast_skip = self.text, self._n, _FAST_WORD.match, _FAST_SKIP.match
+        keyword = KEYWORDS.get
+        hex_word = _HEX.fullmatch
+        new = tuple.__new__
+        pos, line = self.pos, self.line
         while True:
-            # Fast path for the bulk of a script: plain words (with the blanks after them) and blank runs
-            # in the initial state; everything else goes through next().
-            if self.state == INITIAL:
-                p = self.pos
-                m = fast_word(text, p)
+            # Fast path for the bulk of a script: plain words (with the blanks after them) and the ';' in
+            # the initial state, blank runs and the algorithm word after -E/-A; everything else goes
+            # through next(), which this path must agree with token for token.
+            state = self.state
+            m = fast_word(text, pos)
+            if m is not None:
+                wend = m.end(1)
+                if wend == n or text[wend] != ",":
+                    word = m.group(1)
+                    if state == INITIAL:
+                        kind = keyword(word)
+                        if kind is None:  # _word_kind, inlined (the word is ASCII: see _FAST_WORD)
+                            c = word[0]
+                            if c < "0" or c > "9":
+                                kind = K.STRING
+                            elif word.isdigit():
+                                kind = K.DECSTRING
+                            elif hex_word(word):
+                                kind = K.HEXSTRING
+                            else:
+                                kind = K.STRING
+                        append(new(Token, (kind, word, pos, line)))
+                        pos = m.end()
+                        continue
+                    if state != S_PL:
+                        kind = (AUTH_WORDS if state == S_AUTHALG else ENC_WORDS).get(word)
+                        if kind is not None:
+                            self.state = INITIAL
+                            append(new(Token, (kind, word, pos, line)))
+                            pos = m.end()
+                            continue
+            elif state != S_PL:
+                if state == INITIAL and pos < n and text[pos] == ";":
+                    append(new(Token, (K.EOT, ";", pos, line)))
+                    self.pos, self.line = pos + 1, line
+                    return toks
+                m = fast_skip(text, pos)
                 if m is not None:
-                    wend = m.end(1)
-                    if wend == n or text[wend] != ",":
-                        word = m.group(1)
-                        self.pos = m.end()
-                        toks.append(Token(KEYWORDS.get(word) or _word_kind(word), word, p, self.line))
-                        continue
-                else:
-                    m = fast_skip(text, p)
-                    if m is not None:
-                        self.line += m.group().count("\n")
-                        self.pos = m.end()
-                        continue
+                    line += m.group().count("\n")
+                    pos = m.end()
+                    continue
+            self.pos, self.line = pos, line
             tok = nxt()
-            toks.append(tok)
+            pos, line = self.pos, self.line
+            append(tok)
             kind = tok.kind
             if kind == K.EOT or kind == K.EOF or kind == K.ERROR:
                 return toks

@@ -20,16 +20,17 @@ from typing import Any
 
 from setkey_tui.lang.lexer import K
 
-_SOURCES = ("grammar.py", "policy.py", "lexer.py")
+_SOURCES = ("grammar.py", "policy.py")
 TABLE_PATH = Path(__file__).with_name("shape_table.txt")
 
 
 def fingerprint() -> str:
-    """A digest of the grammar sources the table was made from."""
+    """A digest of what the table was made from: the grammar sources and the token kinds."""
     h = hashlib.sha256()
     here = Path(__file__).parent
     for name in _SOURCES:
         h.update((here / name).read_bytes())
+    h.update(repr(sorted((k, v) for k, v in vars(K).items() if not k.startswith("_"))).encode())
     return h.hexdigest()
 
 
