@@ -226,6 +226,8 @@ def address_flags(flags: tuple[str, ...]) -> tuple[int, bool]:
 
 
 def _aiflags(c: _Ctx, r: ParseTree) -> tuple[tuple[str, ...], int, bool]:
+    if not r["aiflags"]:
+        return (), 0, False
     flags = tuple(c.text(i) for i in r["aiflags"])
     return (flags, *address_flags(flags))
 
@@ -308,16 +310,19 @@ def _sa_options(c: _Ctx, exts: list[ParseTree], old: bool) -> SAOptions:
 
 
 def _build_sa(c: _Ctx, r: ParseTree) -> SAStatement:
-    cmd = c.text(r["cmd"])
+    toks = c.toks
+    cmd = toks[r["cmd"]].text
     ai_flags, family, numeric = _aiflags(c, r)
     hosts: list[HostPort] = []
     for name in ("src", "dst"):
         g = r[name]
-        host, port = c.text(g["host"]), _port_text(c, g)
-        at = g["portend"] if "portend" in g else g["host"] + 1
-        _resolve(c, host, port, family, numeric, at)
+        host, port = toks[g["host"]].text, _port_text(c, g)
+        try:
+            addr.resolve(host, _service(port), family=family, numeric=numeric)
+        except addr.ResolveError as exc:
+            raise c.error(str(exc), g["portend"] if "portend" in g else g["host"] + 1) from None
         hosts.append(HostPort(host, port))
-    protocol = c.text(r["proto"]) if "proto" in r else None
+    protocol = toks[r["proto"]].text if "proto" in r else None
     oa = None
     if "oa" in r:
         oa = c.text(r["oa"])
