@@ -328,18 +328,20 @@ def kdebug(data: bytes, platform: Platform = LINUX) -> str:
     cache = _ext_cache.get(platform)
     if cache is None:
         cache = _ext_cache[platform] = {}
+    known = cache.get
+    append = out.append
     ext_header = _EXT_HEADER[bo]
     ctx: _Ctx | None = None
     off = 16
     while off < end:
         if end - off < 4:
-            out.append(f"kdebug_sadb: {end - off} bytes left, too few for an extension header.\n")
+            append(f"kdebug_sadb: {end - off} bytes left, too few for an extension header.\n")
             break
         elen, etype = ext_header(data, off)
         eend = off + elen * 8
         if elen and eend <= end:
             key = data[off:eend]
-            text = cache.get(key)
+            text = known(key)
             if text is None:
                 if ctx is None:
                     ctx = _Ctx(platform)
@@ -351,7 +353,7 @@ def kdebug(data: bytes, platform: Platform = LINUX) -> str:
                     cache.clear()
                 cache[key] = text
             else:
-                out.append(text)
+                append(text)
             off = eend
             continue
         if fb:
