@@ -10,10 +10,10 @@ checks that regenerating gives the shipped file), so a stale table can cost time
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import sys
+import zlib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,13 +25,12 @@ TABLE_PATH = Path(__file__).with_name("shape_table.txt")
 
 
 def fingerprint() -> str:
-    """A digest of what the table was made from: the grammar sources and the token kinds."""
-    h = hashlib.sha256()
+    """A digest of what the table was made from: the grammar sources and the token kinds (CRC-32 and length:
+    it guards against a stale table, not an adversary, and costs no hashlib import at startup)."""
     here = Path(__file__).parent
-    for name in _SOURCES:
-        h.update((here / name).read_bytes())
-    h.update(repr(sorted((k, v) for k, v in vars(K).items() if not k.startswith("_"))).encode())
-    return h.hexdigest()
+    data = b"".join((here / name).read_bytes() for name in _SOURCES)
+    data += repr(sorted((k, v) for k, v in vars(K).items() if not k.startswith("_"))).encode()
+    return f"{zlib.crc32(data):08x}-{len(data)}"
 
 
 @cache
