@@ -10,6 +10,9 @@ user-mode-linux kernel on the real PF_KEY, it prints (``--uml-only``: the real k
   pre-encoded messages and reads each reply, on the same kernel in the same run (ratio);
 - ``strace -c``: system calls per entry of ``-D`` and per statement of ``-f`` (when strace is installed).
 
+``BENCH_CLI_ONLY`` (e.g. ``startup,monitor,script``) runs only those parts (``startup``, ``dump``, ``monitor``,
+``script``).
+
 Every figure comes from running ``python -m setkey_tui`` as a separate process, as a user would.
 """
 
@@ -263,14 +266,21 @@ def bench_monitor(k: Kernel) -> None:
           "the last message (target <= 500 ms)")
 
 
+ONLY = {p for p in os.environ.get("BENCH_CLI_ONLY", "").split(",") if p}
+
+
 def run_all(k: Kernel) -> None:
     print(f"{k.name}:")
     with tempfile.TemporaryDirectory(prefix="bcli") as d:
         tmp = Path(d)
-        bench_startup(k, tmp)
-        bench_dump(k)
-        bench_monitor(k)
-        bench_script(k, tmp)
+        if not ONLY or "startup" in ONLY:
+            bench_startup(k, tmp)
+        if not ONLY or "dump" in ONLY:
+            bench_dump(k)
+        if not ONLY or "monitor" in ONLY:
+            bench_monitor(k)
+        if not ONLY or "script" in ONLY:
+            bench_script(k, tmp)
 
 
 def served_kernel() -> tuple[Kernel, subprocess.Popen[bytes], str]:
@@ -302,7 +312,9 @@ def run_in_uml() -> None:
     if uml is None:
         print("real PF_KEY: skipped (no user-mode-linux; apt-get install user-mode-linux busybox-static kmod)")
         return
-    command = f"cd {ROOT} && BENCH_CLI_N={SCRIPT_N} BENCH_CLI_BIG={BIG} {PY} bench/bench_cli.py --inside"
+    only = ",".join(sorted(ONLY))
+    command = (f"cd {ROOT} && BENCH_CLI_N={SCRIPT_N} BENCH_CLI_BIG={BIG} BENCH_CLI_ONLY={only} {PY} "
+               "bench/bench_cli.py --inside")
     try:
         boot(command, uml=uml, timeout=1800, mem="1024M", echo_stdout=lambda b: sys.stdout.write(b.decode()))
     except UmlError as exc:

@@ -32,7 +32,7 @@ from setkey_tui.lang.statements import (
 )
 from setkey_tui.pfkey.constants import ExtType, MsgType, SAState
 from setkey_tui.pfkey.extensions import Alg, PolicyExt, SAExt, SupportedExt
-from setkey_tui.pfkey.message import Message, decode
+from setkey_tui.pfkey.message import Message, decode, encode
 from setkey_tui.pfkey.platform import LINUX, Platform
 from setkey_tui.pfkey.wire import DecodeError, EncodeError
 
@@ -45,6 +45,7 @@ DASH_LOOKAHEAD = 4  # "-ctx": the longest flag a lone '-' at the end of a piece 
 _SILENT_ANSWERS = frozenset({MsgType.GETSPI, MsgType.UPDATE, MsgType.ADD, MsgType.DELETE, MsgType.FLUSH,
                              MsgType.X_SPDUPDATE, MsgType.X_SPDDELETE, MsgType.X_SPDDELETE2, MsgType.X_SPDFLUSH})
 _SEQ0 = bytes(4)
+_SPD_STATEMENTS = (SPDStatement, SPDTaggedStatement)
 # Answers whose type is not the request's (Linux answers SADB_X_SPDSETIDX as SADB_X_SPDADD).
 _REPLY_TYPES: dict[int, tuple[int, ...]] = {MsgType.X_SPDSETIDX: (MsgType.X_SPDSETIDX, MsgType.X_SPDADD)}
 
@@ -350,11 +351,11 @@ class _Session:
                                  kernel_mode=self.kernel_mode)
         line = stmt.source.end.line
         try:
-            wire = [m._replace(pid=self.pid).encode(self.platform) for m in msgs]
+            wire = [encode(m, self.platform, pid=self.pid) for m in msgs]
         except EncodeError as exc:
             raise error_at(f"statement does not fit in a PF_KEY message ({exc})", stmt.source.end) from None
         self._spi_warning(stmt, line)
-        if isinstance(stmt, SPDStatement | SPDTaggedStatement):
+        if isinstance(stmt, _SPD_STATEMENTS):
             # setkey remembers the priority of every policy it parses, the type only of spdadd/spdupdate.
             self.last_priority = stmt.policy.priority_value() if self.platform.policy_priority else 0
             if isinstance(stmt, SPDStatement) and stmt.command != "spddelete":

@@ -52,12 +52,22 @@ def _fast(host: str, port: int, family: int) -> tuple[AddrInfo, ...] | None:
     return ((version, packed, port, 0, 0),)
 
 
+_numeric_answers: dict[tuple[str, str | None, int], tuple[AddrInfo, ...]] = {}
+
+
 def resolve(host: str, port: str | None = None, *, family: int = 0, numeric: bool = False) -> tuple[AddrInfo, ...]:
     """Every address ``getaddrinfo(host, port)`` gives, as setkey asks for it (``family`` 0, 4 or 6)."""
+    key = (host, port, family)
+    known = _numeric_answers.get(key)  # numeric answers only: they cannot change
+    if known is not None:
+        return known
     nport = _numeric_port(port)
     if nport is not None:
         fast = _fast(host, nport, family)
         if fast is not None:
+            if len(_numeric_answers) >= 4096:
+                _numeric_answers.clear()
+            _numeric_answers[key] = fast
             return fast
     flags = socket.AI_NUMERICHOST if numeric else 0
     try:

@@ -10,12 +10,11 @@ doing the checks parse.y does in its actions (addresses, SPI, replay, upper-laye
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
-from typing import Any
-
-import pyparsing as pp
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
 
 from setkey_tui.lang import addresses as addr
+from setkey_tui.lang import shape_cache
 from setkey_tui.lang.errors import SetkeyParseError
 from setkey_tui.lang.lexer import K, Scanner, Token
 from setkey_tui.lang.policy import ParseTree, Policy, PolicyError, parse_policy
@@ -38,6 +37,9 @@ from setkey_tui.lang.statements import (
     TokenRef,
 )
 from setkey_tui.pfkey.platform import LINUX, Platform
+
+if TYPE_CHECKING:
+    import pyparsing as pp
 
 SPI_MAX = 0xFFFFFFFF
 _ULONG_MAX = 2**64 - 1
@@ -64,12 +66,18 @@ UPPER_SPEC_TOO_BIG = "upper layer protocol spec too big."
 
 def _t(kind: str, name: str) -> pp.ParserElement:
     """One token of the given kind; its value in the results is the token's index."""
+    import pyparsing as pp
+
     el = pp.Literal(kind).set_name(name)
     el.set_parse_action(lambda _s, loc, _toks: loc)
     return el
 
 
+@cache
 def _build_grammar() -> pp.ParserElement:
+    """The statement grammar (built at its first use: pyparsing is imported only for a shape not shipped)."""
+    import pyparsing as pp
+
     T = _t
     string, dec, hexs = T(K.STRING, "STRING"), T(K.DECSTRING, "DECSTRING"), T(K.HEXSTRING, "HEXSTRING")
     quoted, eot = T(K.QUOTEDSTRING, "QUOTEDSTRING"), T(K.EOT, "';'")("eot")
@@ -132,17 +140,23 @@ def _build_grammar() -> pp.ParserElement:
     return statement.leave_whitespace()
 
 
-GRAMMAR = _build_grammar()
+def parse_with_grammar(shape: str) -> ParseTree | int:
+    """The pyparsing grammar's parse of a statement shape as nested dicts (result name → token index, lists
+    for repetitions), or the index of the token where the shape goes wrong."""
+    import pyparsing as pp
+
+    try:
+        tree: ParseTree = _build_grammar().parse_string(shape, parse_all=True).as_dict()
+    except pp.ParseBaseException as exc:
+        return exc.loc
+    return tree
 
 
 @lru_cache(maxsize=512)
 def parse_shape(shape: str) -> ParseTree | int:
-    """The grammar's parse of a statement shape as nested dicts (result name → token index, lists for
-    repetitions), or the index of the token where the shape goes wrong."""
-    try:
-        return GRAMMAR.parse_string(shape, parse_all=True).as_dict()
-    except pp.ParseBaseException as exc:
-        return exc.loc
+    """:func:`parse_with_grammar`, taken from the shipped table of common shapes when it is there."""
+    shipped = shape_cache.statement(shape)
+    return shipped if shipped is not None else parse_with_grammar(shape)
 
 
 class _Ctx:
@@ -212,6 +226,8 @@ def address_flags(flags: tuple[str, ...]) -> tuple[int, bool]:
 
 
 def _aiflags(c: _Ctx, r: ParseTree) -> tuple[tuple[str, ...], int, bool]:
+    if not r["aiflags"]:
+        return (), 0, False
     flags = tuple(c.text(i) for i in r["aiflags"])
     return (flags, *address_flags(flags))
 
@@ -264,7 +280,12 @@ def _sec_ctx(c: _Ctx, r: ParseTree) -> SecurityContext:
                            c.text(r["label"]).encode("utf-8", "surrogateescape"))
 
 
+_NO_OPTIONS = SAOptions()
+
+
 def _sa_options(c: _Ctx, exts: list[ParseTree], old: bool) -> SAOptions:
+    if not exts:
+        return _NO_OPTIONS
     values: dict[str, Any] = {}
     flags: list[str] = []
     for g in exts:
@@ -289,16 +310,19 @@ def _sa_options(c: _Ctx, exts: list[ParseTree], old: bool) -> SAOptions:
 
 
 def _build_sa(c: _Ctx, r: ParseTree) -> SAStatement:
-    cmd = c.text(r["cmd"])
+    toks = c.toks
+    cmd = toks[r["cmd"]].text
     ai_flags, family, numeric = _aiflags(c, r)
     hosts: list[HostPort] = []
     for name in ("src", "dst"):
         g = r[name]
-        host, port = c.text(g["host"]), _port_text(c, g)
-        at = g["portend"] if "portend" in g else g["host"] + 1
-        _resolve(c, host, port, family, numeric, at)
+        host, port = toks[g["host"]].text, _port_text(c, g)
+        try:
+            addr.resolve(host, _service(port), family=family, numeric=numeric)
+        except addr.ResolveError as exc:
+            raise c.error(str(exc), g["portend"] if "portend" in g else g["host"] + 1) from None
         hosts.append(HostPort(host, port))
-    protocol = c.text(r["proto"]) if "proto" in r else None
+    protocol = toks[r["proto"]].text if "proto" in r else None
     oa = None
     if "oa" in r:
         oa = c.text(r["oa"])

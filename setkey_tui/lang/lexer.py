@@ -133,6 +133,7 @@ _MASTER = re.compile(
 
 _FAST_WORD = re.compile(r"([A-Za-z0-9:][A-Za-z0-9:%.\-]*)[ \t]*")
 _FAST_SKIP = re.compile(r"(?:[ \t\n]+|#[^\n]*)+")
+_PLAIN_RUN = re.compile(r"[A-Za-z0-9:%.\- \t]*")
 
 INITIAL, S_PL, S_AUTHALG, S_ENCALG = 0, 1, 2, 3
 
@@ -242,32 +243,138 @@ class Scanner:
     def statement(self) -> list[Token]:
         """The tokens of the next statement: up to and including ``;``, an ``ERROR`` or ``EOF``."""
         toks: list[Token] = []
+        append = toks.append
         nxt = self.next
         text, n, fast_word, fast_skip = self.text, self._n, _FAST_WORD.match, _FAST_SKIP.match
+        keyword = KEYWORDS.get
+        hex_word = _HEX.fullmatch
+        new = tuple.__new__
+        pos, line = self.pos, self.line
+        if self.state == INITIAL:
+            m = fast_skip(text, pos)
+            if m is not None:
+                line += m.group().count("\n")
+                pos = m.end()
+            self.pos, self.line = pos, line
+            plain = self._plain_statement()
+            if plain is not None:
+                return plain
         while True:
-            # Fast path for the bulk of a script: plain words (with the blanks after them) and blank runs
-            # in the initial state; everything else goes through next().
-            if self.state == INITIAL:
-                p = self.pos
-                m = fast_word(text, p)
+            # Fast path for the bulk of a script: plain words (with the blanks after them) and the ';' in
+            # the initial state, blank runs and the algorithm word after -E/-A; everything else goes
+            # through next(), which this path must agree with token for token.
+            state = self.state
+            m = fast_word(text, pos)
+            if m is not None:
+                wend = m.end(1)
+                if wend == n or text[wend] != ",":
+                    word = m.group(1)
+                    if state == INITIAL:
+                        kind = keyword(word)
+                        if kind is None:  # _word_kind, inlined (the word is ASCII: see _FAST_WORD)
+                            c = word[0]
+                            if c < "0" or c > "9":
+                                kind = K.STRING
+                            elif word.isdigit():
+                                kind = K.DECSTRING
+                            elif hex_word(word):
+                                kind = K.HEXSTRING
+                            else:
+                                kind = K.STRING
+                        append(new(Token, (kind, word, pos, line)))
+                        pos = m.end()
+                        continue
+                    if state != S_PL:
+                        kind = (AUTH_WORDS if state == S_AUTHALG else ENC_WORDS).get(word)
+                        if kind is not None:
+                            self.state = INITIAL
+                            append(new(Token, (kind, word, pos, line)))
+                            pos = m.end()
+                            continue
+            elif state != S_PL:
+                if state == INITIAL and pos < n and text[pos] == ";":
+                    append(new(Token, (K.EOT, ";", pos, line)))
+                    self.pos, self.line = pos + 1, line
+                    return toks
+                m = fast_skip(text, pos)
                 if m is not None:
-                    wend = m.end(1)
-                    if wend == n or text[wend] != ",":
-                        word = m.group(1)
-                        self.pos = m.end()
-                        toks.append(Token(KEYWORDS.get(word) or _word_kind(word), word, p, self.line))
-                        continue
-                else:
-                    m = fast_skip(text, p)
-                    if m is not None:
-                        self.line += m.group().count("\n")
-                        self.pos = m.end()
-                        continue
+                    line += m.group().count("\n")
+                    pos = m.end()
+                    continue
+            self.pos, self.line = pos, line
             tok = nxt()
-            toks.append(tok)
+            pos, line = self.pos, self.line
+            append(tok)
             kind = tok.kind
             if kind == K.EOT or kind == K.EOF or kind == K.ERROR:
                 return toks
+
+    def _plain_statement(self) -> list[Token] | None:
+        """The common statement in one go: from ``pos`` (initial state, on a word) to the next ``;``, only
+        words of ``[A-Za-z0-9:%.-]`` and single blanks, no ``-P``. None (nothing consumed) for anything
+        else, which the token-by-token path then scans. Agrees with :meth:`next` token for token."""
+        text, pos = self.text, self.pos
+        semi = text.find(";", pos)
+        if semi < 0 or not _PLAIN_RUN.fullmatch(text, pos, semi):
+            return None
+        seg = text[pos:semi]
+        if "  " in seg or "\t" in seg:
+            return None
+        toks: list[Token] = []
+        append = toks.append
+        new = tuple.__new__
+        keyword = KEYWORDS.get
+        hex_word = _HEX.fullmatch
+        line, state = self.line, INITIAL
+        p = pos
+        for word in seg.split(" "):
+            if not word:  # a blank at the end, before the ';'
+                p += 1
+                continue
+            c = word[0]
+            if c == "-":
+                kind = _DASH.get(word)
+                if kind is None:
+                    if len(word) < 2 or word.strip("-n46") or word.count("-") != 1:
+                        return None
+                    kind = K.F_AIFLAGS
+                elif kind == K.F_POLICY:
+                    return None
+                elif kind == K.F_AUTH:
+                    state = S_AUTHALG
+                elif kind == K.F_ENC:
+                    state = S_ENCALG
+                append(new(Token, (kind, word, p, line)))
+                p += len(word) + 1
+                continue
+            if c == "%" or c == ".":
+                return None
+            kind = None
+            if state == S_AUTHALG:
+                if word in AUTH_SWALLOWED:
+                    p += len(word) + 1
+                    continue
+                kind = AUTH_WORDS.get(word)
+            elif state == S_ENCALG:
+                kind = ENC_WORDS.get(word)
+            if kind is not None:
+                state = INITIAL
+            else:
+                kind = keyword(word)
+                if kind is None:
+                    if c < "0" or c > "9":
+                        kind = K.STRING
+                    elif word.isdigit():
+                        kind = K.DECSTRING
+                    elif hex_word(word):
+                        kind = K.HEXSTRING
+                    else:
+                        kind = K.STRING
+            append(new(Token, (kind, word, p, line)))
+            p += len(word) + 1
+        append(new(Token, (K.EOT, ";", semi, line)))
+        self.pos, self.state = semi + 1, state
+        return toks
 
     def __iter__(self) -> Iterator[Token]:
         while True:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, NamedTuple
-
-import pyparsing as pp
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from setkey_tui.lang.addresses import ResolveError, resolve, to_sockaddr
 from setkey_tui.lang.errors import clip
@@ -29,6 +27,9 @@ from setkey_tui.pfkey.constants import (
 )
 from setkey_tui.pfkey.extensions import IpsecRequest, PolicyExt, Sockaddr
 from setkey_tui.pfkey.platform import LINUX, Platform
+
+if TYPE_CHECKING:
+    import pyparsing as pp
 
 # pyparsing's result of a token-kind string as dicts: result name → token index (nested groups are dicts,
 # repetitions lists).
@@ -241,12 +242,18 @@ def _scan(text: str) -> list[_PTok]:
 # ---------------------------------------------------------------- grammar (policy_parse.y)
 
 def _t(kind: str, name: str | None = None) -> pp.ParserElement:
+    import pyparsing as pp
+
     el = pp.Literal(kind).leave_whitespace().set_name(name or kind)
     el.set_parse_action(lambda _s, loc, _t: loc)
     return el
 
 
+@cache
 def _build_grammar() -> pp.ParserElement:
+    """The policy grammar (built at its first use: pyparsing is imported only for a shape not shipped)."""
+    import pyparsing as pp
+
     P = _P
     ip, port, hy = _t(P.IPADDRESS, "address"), _t(P.PORT, "port"), _t(P.HYPHEN, "-")
     addresses = pp.Group(
@@ -272,16 +279,25 @@ def _build_grammar() -> pp.ParserElement:
     return policy.leave_whitespace()
 
 
-_GRAMMAR = _build_grammar()
+def parse_policy_shape(shape: str) -> ParseTree | int:
+    """The pyparsing grammar's parse of a token-kind string (nested dicts of token indices), or the index
+    where it fails."""
+    import pyparsing as pp
+
+    try:
+        tree: ParseTree = _build_grammar().parse_string(shape, parse_all=True).as_dict()
+    except pp.ParseBaseException as exc:
+        return exc.loc
+    return tree
 
 
 @lru_cache(maxsize=1024)
 def _parse_shape(shape: str) -> ParseTree | int:
-    """The parse of a token-kind string (nested dicts of token indices), or the index where it fails."""
-    try:
-        return _GRAMMAR.parse_string(shape, parse_all=True).as_dict()
-    except pp.ParseBaseException as exc:
-        return exc.loc
+    """:func:`parse_policy_shape`, taken from the shipped table of common shapes when it is there."""
+    from setkey_tui.lang import shape_cache
+
+    shipped = shape_cache.policy(shape)
+    return shipped if shipped is not None else parse_policy_shape(shape)
 
 
 def _syntax_error(toks: list[_PTok], k: int) -> PolicyError:

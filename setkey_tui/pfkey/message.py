@@ -120,9 +120,9 @@ def decode(data: bytes, platform: Platform | None = None) -> Message:
 _KNOWN_TYPES = frozenset(int(m) for m in MsgType)
 
 
-def encode(msg: Message, platform: Platform | None = None) -> bytes:
-    """The wire bytes of ``msg``; :class:`EncodeError` if a value does not fit its field, or the message or
-    one of its extensions does not exist on the platform."""
+def encode(msg: Message, platform: Platform | None = None, *, pid: int | None = None) -> bytes:
+    """The wire bytes of ``msg`` (with ``pid`` in its header when given); :class:`EncodeError` if a value
+    does not fit its field, or the message or one of its extensions does not exist on the platform."""
     c = _codec(platform)
     wire_type = c.platform.msg_to_wire.get(msg.type)
     if wire_type is None:
@@ -135,7 +135,8 @@ def encode(msg: Message, platform: Platform | None = None) -> bytes:
         raise EncodeError(f"message of {total} bytes is too long for PF_KEY")
     try:
         head = c.hdr.pack(
-            msg.version, wire_type, msg.errno, msg.satype, total // 8, msg.reserved, msg.seq, msg.pid
+            msg.version, wire_type, msg.errno, msg.satype, total // 8, msg.reserved, msg.seq,
+            msg.pid if pid is None else pid,
         )
     except struct.error as exc:  # an out-of-range header field
         raise EncodeError(f"sadb_msg header: {exc}") from None

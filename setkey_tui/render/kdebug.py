@@ -266,61 +266,105 @@ def _name(table: tuple[str, ...], value: int) -> str:
     return table[value] if value < len(table) else "UNKNOWN"
 
 
+_MSG_HEADER = {bo: struct.Struct(bo + "BBBBHHII").unpack_from for bo in "<>"}
+_EXT_HEADER = {bo: struct.Struct(bo + "HH").unpack_from for bo in "<>"}
+_CACHE_LIMIT = 8192  # extension texts kept per platform (cleared when full)
+_ext_cache: dict[Platform, dict[bytes, str]] = {}
+
+
+def _extension(ctx: _Ctx, data: bytes, off: int, eend: int, elen: int, etype: int) -> tuple[str, bool]:
+    """The text of one extension (its ``sadb_ext`` line included) and whether decoding must stop after it.
+
+    The text depends only on the platform and the extension's own bytes, which is what lets
+    :func:`kdebug` keep it by those bytes."""
+    out = ctx.out = []
+    fb = ctx.fb
+    if fb:
+        out.append(f"sadb_ext{{ len={elen} type={etype}({_name(FB_EXT_NAMES, etype)}) }}\n")
+    else:
+        out.append(f"sadb_ext{{ len={elen} type={etype} }}\n")
+    canon = ctx.platform.ext_from_wire.get(etype)
+    entry = _PRINTERS.get(canon) if canon is not None else None
+    stop = False
+    if canon in _HEADER_ONLY:
+        pass
+    elif entry is None:
+        if fb:
+            out.append(f"kdebug_sadb: invalid ext_type {etype}\n")
+        else:
+            out.append(f"kdebug_sadb: invalid ext_type {etype} was passed.\n")
+        stop = True
+    else:
+        printer, minimum = entry
+        if elen * 8 < minimum:
+            out.append(f"kdebug_sadb: extension type {etype} is {elen * 8} bytes, "
+                       f"shorter than its {minimum}-byte structure.\n")
+        else:
+            printer(ctx, data, off, eend)
+    return "".join(out), stop
+
+
 def kdebug(data: bytes, platform: Platform = LINUX) -> str:
-    """The kdebug_sadb text of one message (each line ends with a newline; no trailing empty line)."""
-    ctx = _Ctx(platform)
-    out = ctx.out
+    """The kdebug_sadb text of one message (each line ends with a newline; no trailing empty line).
+
+    Each well-formed extension's text is kept by its bytes (per platform), so a flood of similar messages
+    formats each distinct extension once."""
     n = len(data)
     if n < 16:
         return f"kdebug_sadb: message of {n} bytes is shorter than the 16-byte sadb_msg header.\n"
-    version, mtype, err, satype, mlen, reserved, seq, pid = struct.unpack_from(ctx.bo + "BBBBHHII", data, 0)
-    if ctx.fb:
-        out.append(f"sadb_msg{{ version={version} type={mtype}({_name(FB_MSG_NAMES, mtype)}) errno={err} "
-                   f"satype={satype}\n")
+    bo = platform.byteorder
+    fb = platform is FREEBSD
+    version, mtype, err, satype, mlen, reserved, seq, pid = _MSG_HEADER[bo](data, 0)
+    if fb:
+        out = [f"sadb_msg{{ version={version} type={mtype}({_name(FB_MSG_NAMES, mtype)}) errno={err} "
+               f"satype={satype}\n  len={mlen} reserved={reserved} seq={seq} pid={pid}\n"]
     else:
-        out.append(f"sadb_msg{{ version={version} type={mtype} errno={err} satype={satype}\n")
-    out.append(f"  len={mlen} reserved={reserved} seq={seq} pid={pid}\n")
+        out = [f"sadb_msg{{ version={version} type={mtype} errno={err} satype={satype}\n"
+               f"  len={mlen} reserved={reserved} seq={seq} pid={pid}\n"]
     end = n
     if mlen * 8 != n:
         end = min(n, max(mlen * 8, 16))
         out.append(f"kdebug_sadb: sadb_msg_len={mlen} ({mlen * 8} bytes) but {n} bytes were received.\n")
-    from_wire = platform.ext_from_wire
+    cache = _ext_cache.get(platform)
+    if cache is None:
+        cache = _ext_cache[platform] = {}
+    known = cache.get
+    append = out.append
+    ext_header = _EXT_HEADER[bo]
+    ctx: _Ctx | None = None
     off = 16
     while off < end:
         if end - off < 4:
-            out.append(f"kdebug_sadb: {end - off} bytes left, too few for an extension header.\n")
+            append(f"kdebug_sadb: {end - off} bytes left, too few for an extension header.\n")
             break
-        elen, etype = struct.unpack_from(ctx.bo + "HH", data, off)
-        if ctx.fb:
+        elen, etype = ext_header(data, off)
+        eend = off + elen * 8
+        if elen and eend <= end:
+            key = data[off:eend]
+            text = known(key)
+            if text is None:
+                if ctx is None:
+                    ctx = _Ctx(platform)
+                text, stop = _extension(ctx, data, off, eend, elen, etype)
+                out.append(text)
+                if stop:
+                    break
+                if len(cache) >= _CACHE_LIMIT:
+                    cache.clear()
+                cache[key] = text
+            else:
+                append(text)
+            off = eend
+            continue
+        if fb:
             out.append(f"sadb_ext{{ len={elen} type={etype}({_name(FB_EXT_NAMES, etype)}) }}\n")
         else:
             out.append(f"sadb_ext{{ len={elen} type={etype} }}\n")
         if elen == 0:
             out.append("kdebug_sadb: invalid ext_len=0 was passed.\n")
-            break
-        eend = off + elen * 8
-        if eend > end:
-            if ctx.fb:
-                out.append(f"kdebug_sadb: ext_len too big ({elen * 8} > {end - off}).\n")
-            else:
-                out.append("kdebug_sadb: ext_len exceeds end of buffer.\n")
-            break
-        canon = from_wire.get(etype)
-        entry = _PRINTERS.get(canon) if canon is not None else None
-        if canon in _HEADER_ONLY:
-            pass
-        elif entry is None:
-            if ctx.fb:
-                out.append(f"kdebug_sadb: invalid ext_type {etype}\n")
-            else:
-                out.append(f"kdebug_sadb: invalid ext_type {etype} was passed.\n")
-            break
+        elif fb:
+            out.append(f"kdebug_sadb: ext_len too big ({elen * 8} > {end - off}).\n")
         else:
-            printer, minimum = entry
-            if elen * 8 < minimum:
-                out.append(f"kdebug_sadb: extension type {etype} is {elen * 8} bytes, "
-                           f"shorter than its {minimum}-byte structure.\n")
-            else:
-                printer(ctx, data, off, eend)
-        off = eend
+            out.append("kdebug_sadb: ext_len exceeds end of buffer.\n")
+        break
     return "".join(out)

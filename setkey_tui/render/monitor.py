@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.platform import LINUX, Platform
 from setkey_tui.render.hexdump import hexdump as hex_layout
 from setkey_tui.render.kdebug import kdebug
 from setkey_tui.render.timefmt import timestamp_line
+
+_PROMISC = int(MsgType.X_PROMISC)
+_stamp_of: list[Any] = [None, None, ""]  # when, tflag and the line of the last timestamp made
 
 
 def format_monitor_entry(data: bytes, *, when: float, tflag: int, hexdump: bool,
@@ -18,16 +22,25 @@ def format_monitor_entry(data: bytes, *, when: float, tflag: int, hexdump: bool,
     A bare SADB_X_PROMISC (16 bytes) shows only the timestamp (and hex); a longer one is a BSD wrapper whose
     inner message is decoded. Messages shorter than a header get one line saying so.
     """
-    parts = [timestamp_line(when, tflag)]
+    last = _stamp_of
+    if when == last[0] and tflag == last[1]:  # a burst's messages share one time: its line is made once
+        stamp: str = last[2]
+    else:
+        stamp = timestamp_line(when, tflag)
+        last[:] = [when, tflag, stamp]
+    n = len(data)
+    if n >= 16 and data[1] != _PROMISC and not hexdump:  # the common case, in one expression
+        return stamp + kdebug(data, platform) + "\n"
+    parts = [stamp]
     if hexdump:
         parts.append(hex_layout(data))
     body = data
-    if len(data) >= 16 and data[1] == MsgType.X_PROMISC:
-        if len(data) <= 16:
+    if n >= 16 and data[1] == _PROMISC:
+        if n <= 16:
             return "".join(parts)
         body = data[16:]
-    elif len(data) < 16:
-        parts.append(f"kdebug_sadb: message of {len(data)} bytes is shorter than the 16-byte sadb_msg header.\n\n")
+    elif n < 16:
+        parts.append(f"kdebug_sadb: message of {n} bytes is shorter than the 16-byte sadb_msg header.\n\n")
         return "".join(parts)
     parts.append(kdebug(body, platform))
     parts.append("\n")
