@@ -37,15 +37,23 @@ from setkey_tui.pfkey.platform import Platform
 from setkey_tui.pfkey.platform import current as current_platform
 from setkey_tui.tui.actions import ACTIONS, FOOTER_SHOWN, PALETTE_ONLY, WRITE_ACTIONS
 from setkey_tui.tui.ops import (
+    copy_text,
     delete_sa_message,
     delete_sp_message,
+    delete_statement,
     export_text,
     flush_sad_message,
     flush_spd_message,
     statement_of,
     write_private,
 )
-from setkey_tui.tui.screens.dialogs import ConfirmScreen, ExportScreen, FlushSADScreen, PathScreen
+from setkey_tui.tui.screens.dialogs import (
+    ConfirmScreen,
+    ExportScreen,
+    FlushSADScreen,
+    PathScreen,
+    RecordingPathScreen,
+)
 from setkey_tui.tui.screens.main import MainScreen
 from setkey_tui.tui.widgets.monitor import MonitorPane
 from setkey_tui.tui.widgets.table_pane import TablePane
@@ -281,7 +289,8 @@ class SetkeyApp(App[int]):
         kind = "SA" if isinstance(rows[0], SARow) else "policy"
         noun = kind if len(rows) == 1 else ("SAs" if kind == "SA" else "policies")
         msgs = [delete_sa_message(r) if isinstance(r, SARow) else delete_sp_message(r) for r in rows]
-        sample = "\n".join(statement_of(r, with_keys=False).strip() for r in rows[:3])
+        sample = "\n".join(delete_statement(r) for r in rows[:3]) + (
+            f"\n… and {len(rows) - 3} more" if len(rows) > 3 else "")
 
         def answer(yes: bool | None) -> None:
             if yes:
@@ -322,8 +331,7 @@ class SetkeyApp(App[int]):
             self.notify("No entry under the cursor.")
             return
         text = statement_of(row, with_keys=False).strip()
-        self.copy_to_clipboard(text)
-        self.notify(text, title="Copied", markup=False)
+        self.notify(f"{text}\n{copy_text(self.copy_to_clipboard, text)}", title="Copy", markup=False)
 
     def action_export(self) -> None:
         """Export the SAD and/or SPD (the rows the filters show) as a setkey script."""
@@ -462,7 +470,7 @@ class SetkeyApp(App[int]):
                 return
             self.notify(f"Saved {n} messages to {path}; replay with --kernel replay:{path}", markup=False)
 
-        self.push_screen(PathScreen("Save the monitor as a recording", "setkey-monitor.rec"), answer)
+        self.push_screen(RecordingPathScreen(), answer)
 
     def action_toggle_monitor(self) -> None:
         """Cycle the monitor pane: normal → large → hidden."""
@@ -474,6 +482,20 @@ class SetkeyApp(App[int]):
             pane.remove_class("hidden")
         else:
             pane.add_class("large")
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen in ``path``: by default the Downloads folder when there is one, else the
+        current folder; the notification gives the full path."""
+        if path is None:
+            downloads = os.path.expanduser("~/Downloads")
+            path = downloads if os.path.isdir(downloads) else os.getcwd()
+        try:
+            saved = self.save_screenshot(filename, path)
+        except OSError as exc:
+            self.notify(f"Cannot save the screenshot in {path}: {exc.strerror or exc}", severity="error",
+                        markup=False)
+            return
+        self.notify(f"Screenshot saved to {os.path.abspath(saved)}", title="Screenshot", markup=False)
 
     def action_help(self) -> None:
         """Show the help screen."""
