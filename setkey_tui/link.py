@@ -585,6 +585,11 @@ class KernelLink:
         else:
             self.notify(done)
 
+    def notes_for(self, msg: Message) -> list[str]:
+        """The kernel's facts about an entry that PF_KEY cannot say (over XFRM), one line each; else []."""
+        service = self.service
+        return service.notes_for(msg) if service is not None else []
+
     def traffic_unavailable(self) -> str:
         """Why traffic cannot be simulated here ("" when it can)."""
         if self.service is None:

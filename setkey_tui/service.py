@@ -402,6 +402,13 @@ class KeyService:
                 continue
         return out
 
+    def notes_for(self, msg: Message) -> list[str]:
+        """What the kernel holds about ``msg``'s entry that PF_KEY cannot say (XFRM transport: AEAD, ESN,
+        marks, …), one line each; [] on every other transport."""
+        notes_for = getattr(self.transport, "notes_for", None)
+        notes = notes_for(msg) if notes_for is not None else None
+        return list(notes.text()) if notes else []
+
     def close(self) -> None:
         """Close the transport."""
         self.transport.close()

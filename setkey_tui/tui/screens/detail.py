@@ -146,8 +146,9 @@ def sp_fields(row: SPRow, sp: SecurityPolicy, now: float) -> list[tuple[str, str
     return lines
 
 
-def field_lines(row: SARow | SPRow, *, reveal: bool, now: float) -> str:
-    """``name  value`` for every field of the entry (keys masked unless ``reveal``)."""
+def field_lines(row: SARow | SPRow, *, reveal: bool, now: float, notes: list[str] | None = None) -> str:
+    """``name  value`` for every field of the entry (keys masked unless ``reveal``), then ``notes``: what the
+    kernel holds that PF_KEY cannot say (XFRM: AEAD, ESN, marks …)."""
     try:
         if isinstance(row, SARow):
             pairs = sa_fields(row, SecurityAssociation.from_message(row.msg), now, reveal)
@@ -155,6 +156,7 @@ def field_lines(row: SARow | SPRow, *, reveal: bool, now: float) -> str:
             pairs = sp_fields(row, SecurityPolicy.from_message(row.msg), now)
     except ModelError as exc:
         return f"(this message does not describe a whole entry: {exc})"
+    pairs += [("xfrm", line.removeprefix("xfrm: ")) for line in notes or ()]
     width = max(len(name) for name, _ in pairs)
     return "\n".join(f"{name.ljust(width)}  {value}" for name, value in pairs)
 
@@ -262,7 +264,9 @@ class DetailScreen(Screen[None]):
             dump = mask_hex_text(dump, keys)
             decoding = mask_hex_text(decoding, keys)
             hexed = mask_hexdump(hexed, key_byte_ranges(raw, platform))
-        self.query_one("#detail-fields", Static).update(field_lines(row, reveal=self.revealed, now=app.now()))
+        notes = app.link.notes_for(row.msg)
+        self.query_one("#detail-fields", Static).update(field_lines(row, reveal=self.revealed, now=app.now(),
+                                                                    notes=notes))
         self.query_one("#detail-statement", Static).update(self.statement())
         self.query_one("#detail-dump", Static).update(dump.rstrip("\n"))
         self.query_one("#detail-kdebug", Static).update(decoding.rstrip("\n"))
