@@ -28,7 +28,7 @@ ACTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("monitor_pause", "z", "Pause monitor", "Pause or resume the monitor pane (messages wait, bounded)"),
     ("monitor_timestamps", "x", "-x / -xx", "Monitor timestamps: time of day (-x) or epoch seconds (-xx)"),
     ("monitor_hex", "h", "Hex dump", "Monitor: add the -h hex dump before each decoding"),
-    ("monitor_clear", "c", "Clear monitor", "Empty the monitor pane"),
+    ("monitor_clear", "c", "Clear monitor", "Empty the monitor pane (and what a later save would write)"),
     ("monitor_save", "w", "Save recording", "Save the monitored messages as a replayable recording"),
     ("toggle_monitor", "m", "Monitor size", "Grow, shrink or hide the monitor pane"),
     ("help", "f1", "Help", "Every binding and the filter syntax"),

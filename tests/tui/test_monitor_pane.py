@@ -27,3 +27,21 @@ async def test_resume_shows_what_waited_beyond_one_drain(env) -> None:
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
         await commands["Load example"].callback()  # the example again: one short sentence, not a line per entry
         assert await wait_for(pilot, lambda: any("already loaded" in n for n in env.notes))
+
+
+async def test_clear_also_empties_what_a_later_save_writes(env, tmp_path) -> None:
+    app = env.app()
+    async with app.run_test(size=(150, 45)) as pilot:
+        assert await wait_for(pilot, app.loaded.is_set)
+        monitor = app.query_one(MonitorPane)
+        env.apply("add 10.0.0.1 10.0.0.2 esp 0x1001 -E aes-cbc 0x00112233445566778899aabbccddeeff;\n")
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 1)
+        assert monitor.save_recording(str(tmp_path / "before.rec")) > 0
+        await pilot.press("c")
+        assert monitor.save_recording(str(tmp_path / "cleared.rec")) == 0
+        assert (tmp_path / "cleared.rec").read_text() == ""
+        env.apply("add 10.0.0.1 10.0.0.2 esp 0x1002 -E aes-cbc 0x00112233445566778899aabbccddeeff;\n")
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 2)
+        assert await wait_for(pilot, lambda: monitor.save_recording(str(tmp_path / "after.rec")) > 0)
+        after = (tmp_path / "after.rec").read_text()
+        assert "00001002" in after and "00001001" not in after  # SPIs in the hex: only what came after ``c``

@@ -367,8 +367,9 @@ class MonitorPane(Vertical):
         self.update_status()
 
     def clear(self) -> None:
-        """Empty the pane and the waiting queue (the recording is kept)."""
+        """Empty the pane, the waiting queue and the recording: a later save writes only what came after."""
         self.log_widget.clear()
+        self.recording.clear()
         self.cleared_at = self.seen
         self.waiting.clear()
         self.dropped = 0
