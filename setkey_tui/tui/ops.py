@@ -104,8 +104,10 @@ def export_text(sas: Iterable[SARow], sps: Iterable[SPRow], *, with_keys: bool) 
                                                  else " (keys left out: add them before use)"))
         lines.extend(statement_of(r, with_keys=with_keys).rstrip("\n") for r in sa_list)
     if sp_list:
-        lines.append(f"# {len(sp_list) - len(twins)} policies"
-                     + (f" ({len(twins)} fwd copies left out: setkey adds them with their -P in policies)"
+        kept = len(sp_list) - len(twins)
+        lines.append(f"# {kept} polic{'y' if kept == 1 else 'ies'}"
+                     + (f" ({len(twins)} fwd cop{'y' if len(twins) == 1 else 'ies'} left out: setkey adds them "
+                        "with their -P in policies)"
                         if twins else ""))
         lines.extend(statement_of(r, with_keys=False).rstrip("\n") for r in sp_list if r.key not in twins)
     return "\n".join(lines) + "\n"
