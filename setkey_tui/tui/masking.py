@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from setkey_tui.pfkey.constants import ExtType
 from setkey_tui.pfkey.extensions import KeyExt
 from setkey_tui.pfkey.message import Message
@@ -40,7 +42,7 @@ def mask_hex_text(text: str, keys: list[bytes]) -> str:
 
 def key_byte_ranges(raw: bytes, platform: Platform) -> list[range]:
     """Byte ranges of key material inside a wire message (walks the extension headers)."""
-    order = "little" if platform.byteorder == "<" else "big"
+    order: Literal["little", "big"] = "little" if platform.byteorder == "<" else "big"
     out: list[range] = []
     off = 16
     while off + 8 <= len(raw):

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from setkey_tui.lang.compile import fwd_copy
 from setkey_tui.mirror import SARow, SPRow
 from setkey_tui.pfkey.constants import ExtType, MsgType
-from setkey_tui.pfkey.extensions import AddressExt, PolicyExt, SAExt
+from setkey_tui.pfkey.extensions import AddressExt, Extension, PolicyExt, SAExt
 from setkey_tui.pfkey.message import Message, header_only
 from setkey_tui.pfkey.platform import LINUX
 from setkey_tui.render.script import ExportError, sa_to_statement, sp_to_statement
@@ -17,7 +17,7 @@ from setkey_tui.render.script import ExportError, sa_to_statement, sp_to_stateme
 
 def delete_sa_message(row: SARow) -> Message:
     """SADB_DELETE for the SA of ``row`` (SA + source + destination, as setkey's ``delete`` sends)."""
-    exts: list = [SAExt(spi=row.spi)]
+    exts: list[Extension] = [SAExt(spi=row.spi)]
     for t in (ExtType.ADDRESS_SRC, ExtType.ADDRESS_DST):
         ext = row.msg.get(t)
         if isinstance(ext, AddressExt):
@@ -27,7 +27,7 @@ def delete_sa_message(row: SARow) -> Message:
 
 def delete_sp_message(row: SPRow) -> Message:
     """SADB_X_SPDDELETE for the policy of ``row`` (its selector and direction)."""
-    exts: list = []
+    exts: list[Extension] = []
     for t in (ExtType.ADDRESS_SRC, ExtType.ADDRESS_DST):
         ext = row.msg.get(t)
         if isinstance(ext, AddressExt):

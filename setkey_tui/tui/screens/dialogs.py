@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -24,7 +24,11 @@ def policies(n: int) -> str:
     return f"{n} policy" if n == 1 else f"{n} policies"
 
 
-class _Dialog(ModalScreen[object]):
+_Result = TypeVar("_Result")
+"""What a dialog answers (it answers None when cancelled)."""
+
+
+class _Dialog(ModalScreen[_Result]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     DEFAULT_CSS = """
@@ -39,7 +43,7 @@ class _Dialog(ModalScreen[object]):
         self.dismiss(None)
 
 
-class ConfirmScreen(_Dialog):
+class ConfirmScreen(_Dialog[bool]):
     """``question`` with the details below it; Yes (y) / No (n, Esc)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -74,7 +78,7 @@ class ConfirmScreen(_Dialog):
         self.dismiss(event.button.id == "yes")
 
 
-class FlushSADScreen(_Dialog):
+class FlushSADScreen(_Dialog[int]):
     """Flush the SAD: which protocol, and how many SAs go; answers the satype (0 = all) or None."""
 
     def __init__(self, counts: dict[int, int]) -> None:
@@ -101,12 +105,14 @@ class FlushSADScreen(_Dialog):
 
     def on_select_changed(self, event: Select.Changed) -> None:
         """Update the count for the protocol chosen."""
-        self.query_one("#flush-question", Label).update(self._question(int(event.value)))  # type: ignore[arg-type]
+        if isinstance(event.value, int):  # allow_blank=False: never Select.NULL
+            self.query_one("#flush-question", Label).update(self._question(event.value))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """Flush or cancel."""
         if event.button.id == "yes":
-            self.dismiss(int(self.query_one("#flush-proto", Select).value))  # type: ignore[arg-type]
+            satype = self.query_one("#flush-proto", Select).value
+            self.dismiss(satype if isinstance(satype, int) else None)
         else:
             self.dismiss(None)
 
@@ -122,7 +128,7 @@ def default_path(name: str) -> str:
     return os.path.join(os.getcwd(), name)
 
 
-class _PathDialog(_Dialog):
+class _PathDialog(_Dialog[_Result]):
     """A dialog with a file name field and, under it, the full path it will write."""
 
     def path_widgets(self, default_name: str) -> ComposeResult:
@@ -161,7 +167,7 @@ class _PathDialog(_Dialog):
         return path
 
 
-class ExportScreen(_PathDialog):
+class ExportScreen(_PathDialog[tuple[str, str, bool]]):
     """Export: which table, where, with keys or not; answers ``(path, which, keys)`` (an absolute path) or
     None."""
 
@@ -214,7 +220,7 @@ class ExportScreen(_PathDialog):
             self.dismiss(None)
 
 
-class PathScreen(_PathDialog):
+class PathScreen(_PathDialog[str]):
     """Ask for a file name (the full path shown as it is typed); answers the absolute path or None."""
 
     def __init__(self, title: str, default: str, note: str = "") -> None:

@@ -55,7 +55,7 @@ class _FormScreen(Screen[None]):
         Binding("escape", "close", "Close"),
         Binding("ctrl+s", "submit", "Submit"),
     ]
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (100, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     DEFAULT_CSS = """
     _FormScreen.-narrow {
         .form-layout { layout: vertical; }

@@ -64,7 +64,7 @@ class Badge(Static):
     sp_counts: reactive[Counter[str]] = reactive(Counter, always_update=True)
     status: reactive[str] = reactive("starting")
     status_style: reactive[str] = reactive("")
-    loading: reactive[Loading | None] = reactive(None)
+    load_progress: reactive[Loading | None] = reactive(None)
 
     def __init__(self, *, platform: str = "", id: str | None = None) -> None:
         super().__init__(id=id)
@@ -78,7 +78,7 @@ class Badge(Static):
         link = getattr(self.app, "link", None)
         if link is not None:  # the state so far (posted before this widget was there)
             self.kernel = link.kernel_description
-            self.status, self.status_style, self.loading = link.status, link.status_style, link.loading
+            self.status, self.status_style, self.load_progress = link.status, link.status_style, link.loading
             self.sa_counts, self.sp_counts = link.mirror.sa_counts(), link.mirror.sp_counts()
 
     def on_link_message(self, message: LinkMessage) -> None:
@@ -87,13 +87,13 @@ class Badge(Static):
             self.kernel = message.kernel
             self.status = message.status
             self.status_style = message.style
-            self.loading = message.loading
+            self.load_progress = message.loading
         elif isinstance(message, MirrorChanged):
             self.sa_counts = message.sa_counts
             self.sp_counts = message.sp_counts
 
     def show(self, **values: Any) -> None:
-        """Set several fields at once (kernel, sa_counts, sp_counts, status, status_style, loading)."""
+        """Set several fields at once (kernel, sa_counts, sp_counts, status, status_style, load_progress)."""
         for name, value in values.items():
             setattr(self, name, value)
 
@@ -109,9 +109,9 @@ class Badge(Static):
         t.append(counts_text("SAD", self.sa_counts, STATE_ORDER))
         t.append(" · ")
         t.append(counts_text("SPD", self.sp_counts, DIR_ORDER))
-        if self.loading is not None:
+        if self.load_progress is not None:
             t.append(" · ")
-            t.append(loading_text(self.loading), style="bold")
+            t.append(loading_text(self.load_progress), style="bold")
         elif self.status:
             t.append(" · ")
             t.append(self.status, style=STYLES.get(style, style or "italic"))

@@ -147,7 +147,7 @@ class MonitorLog(Log):
             start = here + (1 if forward else -1)
         start = max(0, min(start, n - 1))
         # From here to the end (or the top), then round from the other end, as vi's search wraps.
-        order = [*range(start, n), *range(0, start)] if forward else [*range(start, -1, -1), *range(n - 1, start, -1)]
+        order: list[int] = [*range(start, n), *range(0, start)] if forward else [*range(start, -1, -1), *range(n - 1, start, -1)]
         for i in order:
             if needle in lines[i].lower():
                 self.match_line = i
@@ -384,7 +384,7 @@ class MonitorPane(Vertical):
 
     def on_select_changed(self, event: Select.Changed) -> None:
         """Apply the type/protocol filters (to the latest messages again, and to those to come)."""
-        value = None if event.value is Select.NULL else int(event.value)  # type: ignore[arg-type]
+        value = int(event.value) if isinstance(event.value, int) else None  # Select.NULL: no filter
         if event.select.id == "monitor-type":
             self.type_filter = value
         elif event.select.id == "monitor-proto":
