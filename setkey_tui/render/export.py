@@ -7,6 +7,7 @@ that the text still parses and shows the key sizes but carries no secret.
 
 from __future__ import annotations
 
+from setkey_tui.algorithms import AUTH_BY_NAME, ENC_BY_NAME
 from setkey_tui.pfkey.constants import (
     IPSEC_MANUAL_REQID_MAX,
     IPSEC_ULPROTO_ANY,
@@ -74,8 +75,13 @@ def _key(ext: KeyExt, with_keys: bool) -> str:
     return "0x" + (data.hex() if with_keys else "00" * len(data))
 
 
-def _alg_name(names: dict[int, str], alg: int, what: str) -> str:
+def _alg_name(names: dict[int, str], alg: int, what: str, words: dict[str, int] | None = None) -> str:
+    """The word the setkey language takes for ``alg``: the displayed name when the language reads it back as
+    the same algorithm, else the language's own word for it (``-D`` shows keyed MD5 as ``md5``; a script
+    says ``keyed-md5``)."""
     name = names.get(alg)
+    if words is not None and words.get(name or "") != alg:
+        name = next((w for w, n in words.items() if n == alg), name)
     if name is None:
         raise ExportError(f"{what} algorithm {alg} has no setkey name")
     return name
@@ -135,12 +141,12 @@ def sa_to_statement(msg: Message, *, with_keys: bool, platform: Platform = LINUX
         if sa.flags & SADB_X_EXT_RAWCPI:
             words.append("-R")
     elif sa.encrypt or isinstance(enc, KeyExt):
-        words += ["-E", _alg_name(platform.enc_names, sa.encrypt, "encryption")]
+        words += ["-E", _alg_name(platform.enc_names, sa.encrypt, "encryption", ENC_BY_NAME)]
         if isinstance(enc, KeyExt) and enc.bits:
             words.append(_key(enc, with_keys))
             withheld = not with_keys
     if isinstance(auth, KeyExt) or (sa.auth and msg.satype != SAType.IPCOMP):
-        name = _alg_name(platform.auth_names, sa.auth, "authentication")
+        name = _alg_name(platform.auth_names, sa.auth, "authentication", AUTH_BY_NAME)
         words += ["-A", name]
         if name != "null" and isinstance(auth, KeyExt):
             words.append(_key(auth, with_keys))

@@ -129,3 +129,21 @@ def test_sp_round_trip_through_the_language(case: dict) -> None:
     assert (gp.policy_type, gp.dir, gp.priority) == (wp.policy_type, wp.dir, wp.priority)
     assert [(r.proto, r.mode, r.level, r.reqid, r.src, r.dst) for r in gp.requests] == [
         (r.proto, r.mode, r.level, r.reqid, r.src, r.dst) for r in wp.requests]
+
+
+@pytest.mark.parametrize("alg, number", [("keyed-md5", 249), ("keyed-sha1", 250), ("hmac-sha256", 5)])
+def test_an_exported_algorithm_is_the_languages_word(alg: str, number: int) -> None:
+    """-D shows keyed MD5 as ``md5``; an export writes the word a script takes (``keyed-md5``), which parses
+    back as the same algorithm."""
+    from setkey_tui.pfkey.extensions import SAExt
+
+    (msg,) = compile_statement(next(iter(parse(
+        "add 10.0.0.1 10.0.0.2 ah 0x1001 -A hmac-sha256 0x" + "33" * 32 + ";"))))
+    msg = msg.with_ext(msg.get(ExtType.SA)._replace(auth=number))
+    assert isinstance(msg.get(ExtType.SA), SAExt)
+    text = sa_to_statement(msg, with_keys=True)
+    assert f" -A {alg} 0x" in text
+    from setkey_tui.algorithms import AUTH_BY_NAME
+
+    (stmt,) = parse(text)
+    assert stmt.auth == alg and AUTH_BY_NAME[stmt.auth] == number
