@@ -467,3 +467,34 @@ def test_serve_sim_says_when_it_starts_and_stops(tmp_path: Path) -> None:
     stopped = proc.stderr.read()
     proc.stderr.close()
     assert stopped == f"setkey-tui: stopped serving {path} (2 SAs, 1 policy at the end)\n"
+
+
+def test_a_dump_reads_queued_replies_without_a_poll_each(served: tuple[str, SimServer]) -> None:
+    """Issue 16: a queued message is read at once (MSG_DONTWAIT); poll only waits when nothing is there."""
+    path, server = served
+    client = SimClient(path)
+    try:
+        for i in range(300):
+            client.send(sa_msg(MsgType.ADD, spi=0x1000 + i, seq=i + 1).encode(LINUX))
+            assert client.recv(5) is not None
+        polls = []
+        real_poll = client._poll
+
+        class Counting:
+            def poll(self, ms: float) -> list[tuple[int, int]]:
+                polls.append(ms)
+                return real_poll.poll(ms)
+
+        client._poll = Counting()  # type: ignore[assignment]
+        client.send(header(MsgType.DUMP).encode(LINUX))
+        replies = []
+        while True:
+            data = client.recv(5)
+            assert data is not None
+            replies.append(decode(data, LINUX))
+            if replies[-1].seq == 0:
+                break
+        assert len(replies) == 300
+        assert len(polls) < 100, len(polls)  # the dump arrives in bursts; before: one poll per reply
+    finally:
+        client.close()

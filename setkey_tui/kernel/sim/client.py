@@ -44,10 +44,14 @@ class SimClient:
         self._closed = False
 
     def _read_packet(self, timeout: float | None) -> bytes | None:
-        if timeout is not None and not self._poll.poll(max(0.0, timeout) * 1000):
-            return None
+        """The next packet; a queued one is taken without a poll (one system call per message in a dump)."""
         try:
-            n = self._sock.recv_into(self._buf)
+            try:
+                n = self._sock.recv_into(self._buf, 0, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                if timeout is not None and not self._poll.poll(max(0.0, timeout) * 1000):
+                    return None
+                n = self._sock.recv_into(self._buf)
         except OSError as exc:
             raise TransportError(f"the simulated kernel connection failed: {exc.strerror}") from None
         if not n:
