@@ -300,7 +300,7 @@ async def test_monitor_pause_hex_filter_clear_save(env, tmp_path) -> None:
         await pilot.press("enter")
         assert await wait_for(pilot, (tmp_path / "rec.txt").exists)
         rec = (tmp_path / "rec.txt").read_text().splitlines()
-        assert len(rec) == monitor.seen
+        assert 0 < len(rec) == monitor.seen - monitor.cleared_at  # what came after `c` only
         when, hexdata = rec[-1].split(" ")
         assert when == "1700000000.000000" and bytes.fromhex(hexdata)[0] == 2
 
@@ -423,8 +423,20 @@ async def test_full_receive_buffers_lose_nothing(env) -> None:
         adds = "".join(SA1.replace("0x1001", hex(0x2000 + i)) for i in range(60))
         deletes = "".join(f"delete 10.0.0.1 10.0.0.2 esp {hex(0x2000 + i)} ;\n" for i in range(5, 60))
         env.apply(adds + deletes)
-        ok = await wait_for(pilot, lambda: app.resyncs >= 1 and app.status == "live" and app.mirror.sad.total == 5)
-        assert ok, (app.resyncs, app.mirror.sad.total, app.status)
+
+        def exact() -> bool:
+            return app.status == "live" and app.mirror.sad.total == 5
+
+        # The app reloads by itself once; when its own reload overflows the tiny buffers too it stops and says
+        # so ("r reloads") rather than reload forever, and r (pressed at most three times) gets exact tables.
+        assert await wait_for(pilot, lambda: app.resyncs >= 1 and (exact() or "r reloads" in app.status))
+        for _ in range(3):
+            if exact():
+                break
+            assert "r reloads" in app.status, app.status
+            await pilot.press("r")
+            assert await wait_for(pilot, lambda: exact() or "r reloads" in app.status)
+        assert exact(), (app.resyncs, app.mirror.sad.total, app.status)
         await pilot.press("a")
         await fill(pilot, src="10.9.0.1", dst="10.9.0.2", spi="0x2345")
         await pilot.press("ctrl+r", "ctrl+s")
