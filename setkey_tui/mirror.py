@@ -19,8 +19,24 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from setkey_tui.algorithms import AUTH_BY_NAME, COMP_NAMES, ENC_BY_NAME
-from setkey_tui.pfkey.constants import PRIORITY_DEFAULT, ExtType, MsgType, SAState, SAType
+from setkey_tui.algorithms import COMP_NAMES
+from setkey_tui.pfkey.constants import (
+    AUTH_ALGS,
+    ENC_ALGS,
+    IPSEC_PROTO_ANY,
+    IPSEC_PROTOS,
+    LEVELS,
+    MODES,
+    POLICY_TYPES,
+    PRIORITY_DEFAULT,
+    SA_STATES,
+    SA_TYPES,
+    SATYPE_TO_PROTO,
+    ExtType,
+    MsgType,
+    SAState,
+    SAType,
+)
 from setkey_tui.pfkey.extensions import (
     AddressExt,
     IpsecRequest,
@@ -33,31 +49,28 @@ from setkey_tui.pfkey.extensions import (
 from setkey_tui.pfkey.message import Message, decode
 from setkey_tui.pfkey.platform import Platform
 from setkey_tui.pfkey.wire import codec_for
-from setkey_tui.render.names import PROTOCOL_NAMES
+from setkey_tui.render.names import POLICY_DIR_NAMES, UPPER_PROTOCOL_WORDS
 
-AUTH_NAMES: dict[int, str] = {}
-for _name, _num in sorted(AUTH_BY_NAME.items(), key=lambda kv: kv[0].startswith("hmac-sha2-")):
-    AUTH_NAMES.setdefault(int(_num), _name)
-ENC_NAMES: dict[int, str] = {}
-for _name, _num in ENC_BY_NAME.items():
-    ENC_NAMES.setdefault(int(_num), _name)
-ENC_NAMES.setdefault(252, "serpent-cbc")
-
-PROTO_NAMES: dict[int, str] = {SAType.AH: "ah", SAType.ESP: "esp", SAType.IPCOMP: "ipcomp", 11: "tcp"}
-MODE_NAMES: dict[int, str] = {0: "any", 1: "transport", 2: "tunnel", 3: "beet"}
-STATE_NAMES: dict[int, str] = {0: "larval", 1: "mature", 2: "dying", 3: "dead"}
-DIR_NAMES: dict[int, str] = {0: "any", 1: "in", 2: "out", 3: "fwd"}
-ACTION_NAMES: dict[int, str] = {0: "discard", 1: "none", 2: "ipsec", 3: "entrust", 4: "bypass"}
-LEVEL_NAMES: dict[int, str] = {0: "default", 1: "use", 2: "require", 3: "unique"}
-# Upper-layer protocols as the setkey language spells them: /etc/protocols names, plus icmp6 and any.
-IPPROTO_NAMES: dict[int, str] = {**PROTOCOL_NAMES, 58: "icmp6", 255: "any"}
-REQ_PROTO_NAMES: dict[int, str] = {50: "esp", 51: "ah", 108: "ipcomp", 255: "any"}
+# The words the tables show, read once from the constants' name tables (a dict lookup per row, no call).
+AUTH_NAMES: dict[int, str] = dict(AUTH_ALGS.items())
+ENC_NAMES: dict[int, str] = dict(ENC_ALGS.items())
+PROTO_NAMES: dict[int, str] = dict(SA_TYPES.items())
+MODE_NAMES: dict[int, str] = dict(MODES.items())
+STATE_NAMES: dict[int, str] = dict(SA_STATES.items())
+# setkey's own direction words: Linux's socket policies (4, 5) are in(socket)/out(socket).
+DIR_NAMES: dict[int, str] = POLICY_DIR_NAMES
+ACTION_NAMES: dict[int, str] = dict(POLICY_TYPES.items())
+LEVEL_NAMES: dict[int, str] = dict(LEVELS.items())
+IPPROTO_NAMES: dict[int, str] = UPPER_PROTOCOL_WORDS
+# A request's protocol; 255 (IPSEC_PROTO_ANY, not an IPsec protocol of the constants) reads "any" here, the
+# word the setkey language accepts for it.
+REQ_PROTO_NAMES: dict[int, str] = {**dict(IPSEC_PROTOS.items()), IPSEC_PROTO_ANY: "any"}
 
 # Messages that change an entry. Answers to DUMP/GET (ours or another process's, copied to the promiscuous
 # socket) describe entries without changing them: the mirror takes dumps only through load_sad/load_spd.
 SA_CONTENT_TYPES = frozenset({MsgType.ADD, MsgType.UPDATE, MsgType.GETSPI})
 SP_CONTENT_TYPES = frozenset({MsgType.X_SPDADD, MsgType.X_SPDUPDATE, MsgType.X_SPDSETIDX})
-SP_DELETE_TYPES = frozenset({MsgType.X_SPDDELETE, 22, MsgType.X_SPDEXPIRE})  # 22 = X_SPDDELETE2
+SP_DELETE_TYPES = frozenset({MsgType.X_SPDDELETE, MsgType.X_SPDDELETE2, MsgType.X_SPDEXPIRE})
 
 
 def alg_name(satype: int, kind: str, num: int) -> str:
@@ -133,9 +146,9 @@ def sa_key(msg: Message) -> tuple[int, ...]:
     sa = dst = None
     for e in msg.extensions:
         t = e.ext_type
-        if t == 1:
+        if t == ExtType.SA:
             sa = e
-        elif t == 6:
+        elif t == ExtType.ADDRESS_DST:
             dst = e
     if not isinstance(sa, SAExt) or not isinstance(dst, AddressExt):
         raise ValueError(f"{msg.type_name} message without an SA or destination address")
@@ -173,19 +186,19 @@ class SARow:
         sa = src = dst = sa2 = cur = soft = hard = None
         for e in msg.extensions:
             t = e.ext_type
-            if t == 1:
+            if t == ExtType.SA:
                 sa = e
-            elif t == 2:
+            elif t == ExtType.LIFETIME_CURRENT:
                 cur = e
-            elif t == 3:
+            elif t == ExtType.LIFETIME_HARD:
                 hard = e
-            elif t == 4:
+            elif t == ExtType.LIFETIME_SOFT:
                 soft = e
-            elif t == 5:
+            elif t == ExtType.ADDRESS_SRC:
                 src = e
-            elif t == 6:
+            elif t == ExtType.ADDRESS_DST:
                 dst = e
-            elif t == 19:
+            elif t == ExtType.X_SA2:
                 sa2 = e
         if not isinstance(sa, SAExt) or not isinstance(dst, AddressExt):
             raise ValueError(f"{msg.type_name} message without an SA or destination address")
@@ -886,20 +899,13 @@ def request_matches(sa: SARow, sp: SPRow, req: IpsecRequest) -> bool:
     """Whether ``sa`` can serve request ``req`` of policy ``sp``, as the kernel picks SAs: same protocol,
     same reqid when the request names one, and the request's tunnel endpoints (tunnel mode) or else the
     policy's selector ranges containing the SA's addresses."""
-    if req.proto != _satype_proto(sa.satype):
+    if req.proto != SATYPE_TO_PROTO.get(sa.satype, -1):
         return False
     if req.reqid and sa.reqid != req.reqid:
         return False
     if req.src is not None and req.dst is not None and req.dst.addr.strip(b"\0"):
         return sa.dst_ip == req.dst.ip and sa.src_ip == req.src.ip
     return _inside(sa.src_ip, sp.src_net) and _inside(sa.dst_ip, sp.dst_net)
-
-
-_SATYPE_PROTO: dict[int, int] = {SAType.ESP: 50, SAType.AH: 51, SAType.IPCOMP: 108}
-
-
-def _satype_proto(satype: int) -> int:
-    return _SATYPE_PROTO.get(satype, -1)
 
 
 __all__ = [

@@ -20,7 +20,16 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
-from setkey_tui.pfkey.constants import Direction, ExtType, MsgType, PolicyType, SAState, SAType
+from setkey_tui.pfkey.constants import (
+    DIRECTIONS,
+    POLICY_TYPES,
+    Direction,
+    ExtType,
+    MsgType,
+    PolicyType,
+    SAState,
+    SAType,
+)
 from setkey_tui.pfkey.extensions import (
     AddressExt,
     Alg,
@@ -440,15 +449,8 @@ def describe_policy(msg: Message) -> str:
     upper = src.proto if isinstance(src, AddressExt) else IPPROTO_ANY
     if not isinstance(pol, PolicyExt):
         return "a policy"
-    try:
-        direction = Direction(pol.dir).name.lower().removesuffix("bound")
-    except ValueError:
-        direction = str(pol.dir)
-    try:
-        action = {PolicyType.IPSEC: "ipsec", PolicyType.DISCARD: "discard", PolicyType.NONE: "none"}.get(
-            PolicyType(pol.policy_type), PolicyType(pol.policy_type).name.lower())
-    except ValueError:
-        action = str(pol.policy_type)
+    direction = DIRECTIONS.name(pol.dir)
+    action = POLICY_TYPES.name(pol.policy_type)
     names = {num: name for name, num in UPPER_PROTOCOLS.items()}
     upper_name = "any" if upper == 0 else names.get(upper, str(upper))
     return f"policy {pol.id} ({direction} {action}): {_where(src)} -> {_where(dst)} {upper_name}"

@@ -239,8 +239,9 @@ PRIORITY_HIGH = 0x40000000
 PRIORITY_DEFAULT = 0x80000000
 PRIORITY_LOW = 0xC0000000
 
-SATYPE_TO_PROTO = {SAType.AH: IPPROTO_AH, SAType.ESP: IPPROTO_ESP, SAType.IPCOMP: IPPROTO_COMP}
-PROTO_TO_SATYPE = {v: k for k, v in SATYPE_TO_PROTO.items()}
+# Keyed by plain int, so that a message's satype (an int) looks up without a cast.
+SATYPE_TO_PROTO: dict[int, int] = {SAType.AH: IPPROTO_AH, SAType.ESP: IPPROTO_ESP, SAType.IPCOMP: IPPROTO_COMP}
+PROTO_TO_SATYPE: dict[int, int] = {v: k for k, v in SATYPE_TO_PROTO.items()}
 
 # Extension types whose body is an address (sadb_address + sockaddr).
 ADDRESS_EXTS = frozenset(

@@ -19,6 +19,19 @@ from collections.abc import Callable
 from typing import Any
 
 from setkey_tui.mirror import SARow, SPRow
+from setkey_tui.pfkey.constants import (
+    DIRECTIONS,
+    IPSEC_PROTOS,
+    MODES,
+    POLICY_TYPES,
+    SA_STATES,
+    SA_TYPES,
+    Direction,
+    IpsecProto,
+    Mode,
+    PolicyType,
+    SAType,
+)
 from setkey_tui.tui.cells import short_priority
 
 Predicate = Callable[[Any], bool]
@@ -52,6 +65,22 @@ def _choice(value: str, field: str, names: tuple[str, ...]) -> str:
     return v
 
 
+# The words a ``field:value`` term accepts, in the order the error lists them: the constants' names.
+STATE_WORDS: tuple[str, ...] = tuple(SA_STATES.names())
+SA_PROTO_WORDS: tuple[str, ...] = tuple(
+    SA_TYPES.name(t) for t in (SAType.ESP, SAType.AH, SAType.IPCOMP, SAType.TCPSIGNATURE)
+)
+MODE_WORDS: tuple[str, ...] = tuple(MODES.name(m) for m in (Mode.TRANSPORT, Mode.TUNNEL, Mode.ANY, Mode.BEET))
+DIR_WORDS: tuple[str, ...] = tuple(
+    DIRECTIONS.name(d) for d in (Direction.INBOUND, Direction.OUTBOUND, Direction.FWD, Direction.ANY)
+)
+ACTION_WORDS: tuple[str, ...] = tuple(
+    POLICY_TYPES.name(p)
+    for p in (PolicyType.IPSEC, PolicyType.DISCARD, PolicyType.NONE, PolicyType.ENTRUST, PolicyType.BYPASS)
+)
+REQUEST_PROTO_WORDS: tuple[str, ...] = tuple(IPSEC_PROTOS.name(p) for p in (IpsecProto.ESP, IpsecProto.AH,
+                                                                             IpsecProto.IPCOMP))
+
 SA_FIELDS = ("src", "dst", "spi", "proto", "mode", "reqid", "state", "enc", "auth")
 SP_FIELDS = ("src", "dst", "dir", "action", "upper", "spid", "reqid", "proto", "prio")
 
@@ -68,13 +97,13 @@ def _sa_term(field: str, value: str) -> Predicate:
         n = _int(value, field)
         return lambda r: r.reqid == n
     if field == "state":
-        s = _choice(value, field, ("larval", "mature", "dying", "dead"))
+        s = _choice(value, field, STATE_WORDS)
         return lambda r: r.state_name == s
     if field == "proto":
-        p = _choice(value, field, ("esp", "ah", "ipcomp", "tcp"))
+        p = _choice(value, field, SA_PROTO_WORDS)
         return lambda r: r.proto == p
     if field == "mode":
-        m = _choice(value, field, ("transport", "tunnel", "any", "beet"))
+        m = _choice(value, field, MODE_WORDS)
         return lambda r: r.mode_name == m
     if field == "enc":
         v = value.lower()
@@ -91,10 +120,10 @@ def _sp_term(field: str, value: str) -> Predicate:
         attr = field + "_net"
         return lambda r: (n := getattr(r, attr)).version == net.version and n.overlaps(net)
     if field == "dir":
-        d = _choice(value, field, ("in", "out", "fwd", "any"))
+        d = _choice(value, field, DIR_WORDS)
         return lambda r: r.dir_name == d
     if field == "action":
-        a = _choice(value, field, ("ipsec", "discard", "none", "entrust", "bypass"))
+        a = _choice(value, field, ACTION_WORDS)
         return lambda r: r.action_name == a
     if field == "upper":
         v = value.lower()
@@ -109,7 +138,7 @@ def _sp_term(field: str, value: str) -> Predicate:
         n = _int(value, field)
         return lambda r: n in r.reqids
     if field == "proto":
-        p = _choice(value, field, ("esp", "ah", "ipcomp"))
+        p = _choice(value, field, REQUEST_PROTO_WORDS)
         return lambda r: any(req.startswith(p + "/") for req in r.requests.split())
     if field == "prio":
         v = value.lower()

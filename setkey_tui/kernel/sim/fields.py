@@ -7,20 +7,14 @@ import errno as E
 from setkey_tui.kernel.sim.errors import Fail
 from setkey_tui.kernel.sim.records import AF_INET6, Addr
 from setkey_tui.pfkey.constants import (
-    IPPROTO_AH,
-    IPPROTO_COMP,
-    IPPROTO_ESP,
     IPSEC_PROTO_ANY,
+    SATYPE_TO_PROTO,
     ExtType,
     Mode,
-    SAType,
 )
 from setkey_tui.pfkey.extensions import AddressExt
 from setkey_tui.pfkey.message import Message
 from setkey_tui.pfkey.platform import AF_INET
-
-SATYPE_PROTO: dict[int, int] = {SAType.AH: IPPROTO_AH, SAType.ESP: IPPROTO_ESP, SAType.IPCOMP: IPPROTO_COMP}
-PROTO_SATYPE: dict[int, int] = {v: k for k, v in SATYPE_PROTO.items()}
 
 
 def addr_of(ext: object) -> Addr | None:
@@ -74,7 +68,7 @@ def satype_proto(satype: int) -> int:
     """pfkey_satype2proto for FLUSH and DUMP: 0 → any protocol; an unknown satype → EINVAL."""
     if satype == 0:
         return IPSEC_PROTO_ANY
-    proto = SATYPE_PROTO.get(satype)
+    proto = SATYPE_TO_PROTO.get(satype)
     if proto is None:
         raise Fail(E.EINVAL)
     return proto

@@ -12,8 +12,6 @@ from setkey_tui.kernel.sim import algs
 from setkey_tui.kernel.sim.dump import Dump, Dumps
 from setkey_tui.kernel.sim.errors import Fail
 from setkey_tui.kernel.sim.fields import (
-    PROTO_SATYPE,
-    SATYPE_PROTO,
     addr_of,
     address_pair,
     prefix_match,
@@ -29,6 +27,8 @@ from setkey_tui.pfkey.constants import (
     IPPROTO_ESP,
     IPSEC_PROTO_ANY,
     IPSEC_REPLAYWSIZE,
+    PROTO_TO_SATYPE,
+    SATYPE_TO_PROTO,
     AuthAlg,
     ExtType,
     Mode,
@@ -138,7 +138,7 @@ class SAD:
     def new_larval(self, proto: int, src: Addr, dst: Addr, mode: int, reqid: int, now: int) -> SARecord:
         """A larval (acquire) SA; it dies after ``acq_expires`` seconds unless updated."""
         return SARecord(
-            satype=PROTO_SATYPE[proto],
+            satype=PROTO_TO_SATYPE[proto],
             proto=proto,
             spi=0,
             src=src,
@@ -240,7 +240,7 @@ class SAD:
     def getspi(self, sid: int, msg: Message, t: int) -> list[Delivery]:
         """SADB_GETSPI: find or create the larval SA and give it a free SPI in the range."""
         src, dst, _s, _d = address_pair(msg)
-        proto = SATYPE_PROTO.get(msg.satype)
+        proto = SATYPE_TO_PROTO.get(msg.satype)
         if proto is None:
             raise Fail(E.EINVAL)
         mode: int = Mode.TRANSPORT
@@ -302,7 +302,7 @@ class SAD:
         hard, soft = exts.get(ExtType.LIFETIME_HARD), exts.get(ExtType.LIFETIME_SOFT)
         if (hard is None) != (soft is None):
             raise Fail(E.EINVAL)
-        proto = SATYPE_PROTO.get(msg.satype)
+        proto = SATYPE_TO_PROTO.get(msg.satype)
         if proto is None:
             raise Fail(E.EINVAL)
         if sa.auth > AuthAlg.X_NULL or sa.encrypt > 253 or (msg.satype == SAType.IPCOMP and sa.encrypt > 4):
@@ -400,7 +400,7 @@ class SAD:
         if not isinstance(sa, SAExt):
             raise Fail(E.EINVAL)
         _src, dst, _s, _d = address_pair(msg)
-        proto = SATYPE_PROTO.get(msg.satype)
+        proto = SATYPE_TO_PROTO.get(msg.satype)
         if proto is None:
             raise Fail(E.EINVAL)
         said = self.find_id(proto, dst.addr, sa.spi)

@@ -18,10 +18,10 @@ from setkey_tui.kernel.xfrm import algs
 from setkey_tui.kernel.xfrm import structs as S
 from setkey_tui.pfkey.constants import (
     IPPROTO_AH,
-    IPPROTO_COMP,
     IPPROTO_ESP,
     IPSEC_PROTO_ANY,
     IPSEC_REPLAYWSIZE,
+    PROTO_TO_SATYPE,
     Direction,
     ExtType,
     Level,
@@ -52,7 +52,6 @@ from setkey_tui.pfkey.message import Message
 from setkey_tui.pfkey.platform import LINUX
 from setkey_tui.pfkey.wire import codec_for
 
-PROTO_SATYPE = {IPPROTO_AH: SAType.AH, IPPROTO_ESP: SAType.ESP, IPPROTO_COMP: SAType.IPCOMP}
 MODE_FROM_XFRM = {S.MODE_TRANSPORT: Mode.TRANSPORT, S.MODE_TUNNEL: Mode.TUNNEL, S.MODE_BEET: Mode.BEET}
 # The refcounts af_key reports in sadb_msg_reserved of policy messages (see sim/kernel.py).
 REFCNT_NOTIFY = 3
@@ -147,7 +146,7 @@ def state_message(
     alg_ids: tuple[int, int] | None = None,
 ) -> Message:
     """The PF_KEY message af_key builds for this state (``hsc``: 1 soft lifetime, 2 hard, 3 both)."""
-    satype = PROTO_SATYPE.get(info.proto)
+    satype = PROTO_TO_SATYPE.get(info.proto)
     if satype is None:
         raise Untranslatable(f"protocol {info.proto}")
     fam = info.family
@@ -282,7 +281,7 @@ def proposal(tmpl: S.UserTmpl | None, proto: int,
 
 def acquire_message(ua: S.UserAcquire, attrs: dict[int, bytes]) -> Message:
     """The SADB_ACQUIRE af_key sends to registered sockets for this XFRM acquire."""
-    satype = PROTO_SATYPE.get(ua.proto)
+    satype = PROTO_TO_SATYPE.get(ua.proto)
     if satype is None:
         raise Untranslatable(f"protocol {ua.proto}")
     fam = ua.policy.sel.family or ua.sel.family
@@ -324,7 +323,7 @@ def mapping_message(um: S.UserMapping) -> Message:
 
 def flush_message(msg_type: int, proto: int, seq: int, pid: int) -> Message:
     """The header-only FLUSH / X_SPDFLUSH broadcast (``proto`` IPSEC_PROTO_ANY or 0: every satype)."""
-    return Message(msg_type, PROTO_SATYPE.get(proto, 0), seq & 0xFFFFFFFF, pid & 0xFFFFFFFF)
+    return Message(msg_type, PROTO_TO_SATYPE.get(proto, 0), seq & 0xFFFFFFFF, pid & 0xFFFFFFFF)
 
 
 # ---------------------------------------------------------------------------------------- fast encoding
@@ -352,7 +351,7 @@ def state_bytes(info: S.UserSAInfo, attrs: dict[int, bytes], msg_type: int, *, s
         sa = msg.extensions[0]
         assert isinstance(sa, SAExt)
         return msg.encode(LINUX), sa.auth, sa.encrypt
-    satype = PROTO_SATYPE.get(info.proto)
+    satype = PROTO_TO_SATYPE.get(info.proto)
     if satype is None:
         raise Untranslatable(f"protocol {info.proto}")
     fam = info.family

@@ -21,6 +21,7 @@ from setkey_tui.pfkey.constants import (
     IPPROTO_ESP,
     IPSEC_MANUAL_REQID_MAX,
     IPSEC_PROTO_ANY,
+    SATYPE_TO_PROTO,
     AuthAlg,
     Direction,
     EncAlg,
@@ -49,7 +50,6 @@ from setkey_tui.pfkey.message import Message
 from setkey_tui.pfkey.platform import AF_INET
 
 AF_INET6 = 10
-SATYPE_PROTO: dict[int, int] = {SAType.AH: IPPROTO_AH, SAType.ESP: IPPROTO_ESP, SAType.IPCOMP: IPPROTO_COMP}
 SADB_AALG_MAX = 251
 SADB_EALG_MAX = 253
 SADB_X_CALG_MAX = 4
@@ -175,7 +175,7 @@ def sa_add(msg: Message) -> XfrmRequest:
     hard, soft = exts.get(ExtType.LIFETIME_HARD), exts.get(ExtType.LIFETIME_SOFT)
     if (hard is None) != (soft is None):
         raise _fail()
-    proto = SATYPE_PROTO.get(msg.satype)
+    proto = SATYPE_TO_PROTO.get(msg.satype)
     if proto is None:
         raise _fail()
     if sa.auth > SADB_AALG_MAX or sa.encrypt > SADB_EALG_MAX or (
@@ -242,7 +242,7 @@ def sa_by_id(msg: Message) -> XfrmRequest:
     if not isinstance(sa, SAExt):
         raise _fail()
     _src, dst, fam = _pair(msg)
-    proto = SATYPE_PROTO.get(msg.satype)
+    proto = SATYPE_TO_PROTO.get(msg.satype)
     if proto is None:
         raise _fail(E.ESRCH)
     sid = S.UserSAId(S.addr_bytes(dst.sockaddr.addr), sa.spi, fam, proto)
@@ -254,7 +254,7 @@ def sa_by_id(msg: Message) -> XfrmRequest:
 def getspi(msg: Message) -> XfrmRequest:
     """GETSPI → XFRM_MSG_ALLOCSPI (find or make the larval SA, then pick an SPI in the range)."""
     src, dst, fam = _pair(msg)
-    proto = SATYPE_PROTO.get(msg.satype)
+    proto = SATYPE_TO_PROTO.get(msg.satype)
     if proto is None:
         raise _fail()
     mode, reqid = S.MODE_TRANSPORT, 0
@@ -275,7 +275,7 @@ def getspi(msg: Message) -> XfrmRequest:
 def _satype_proto(satype: int) -> int:
     if satype == SAType.UNSPEC:
         return IPSEC_PROTO_ANY
-    proto = SATYPE_PROTO.get(satype)
+    proto = SATYPE_TO_PROTO.get(satype)
     if proto is None:
         raise _fail()
     return proto

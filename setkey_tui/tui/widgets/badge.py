@@ -14,8 +14,10 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from setkey_tui.link import LinkMessage, LinkStatus, Loading, MirrorChanged
+from setkey_tui.pfkey.constants import SA_STATES, SAState
 
-STATE_ORDER = ("mature", "dying", "larval", "dead")
+# The SAD count by state, the usable states first.
+STATE_ORDER = tuple(SA_STATES.name(s) for s in (SAState.MATURE, SAState.DYING, SAState.LARVAL, SAState.DEAD))
 DIR_ORDER = ("in", "out", "fwd", "any")
 BAR_WIDTH = 10
 SPINNER = "▏▎▍▌▋▊▉█"

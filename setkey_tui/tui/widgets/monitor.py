@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Log, Select
 
 from setkey_tui.link import Captured, LinkMessage, MonitorBatch
-from setkey_tui.pfkey.constants import MsgType, SAType
+from setkey_tui.pfkey.constants import SA_TYPES, MsgType, SAType
 from setkey_tui.pfkey.platform import LINUX, Platform
 from setkey_tui.render.monitor import format_monitor_entry
 from setkey_tui.tui.masking import key_byte_ranges, mask_hex_text, mask_hexdump
@@ -36,8 +36,12 @@ FORMAT_PER_BATCH = 100  # per drain (20 a second): 2000 messages/s formatted at 
 # loading the example scenario (~50 messages) shows whole
 
 TYPE_CHOICES: list[tuple[str, int]] = [(m.name, int(m)) for m in MsgType if m != MsgType.RESERVED]
-PROTO_CHOICES: list[tuple[str, int]] = [("esp", SAType.ESP), ("ah", SAType.AH), ("ipcomp", SAType.IPCOMP),
-                                        ("unspec (0)", 0)]
+# The monitor's protocol filter: the IPsec SA types by their constants' names, then the satype 0 of the
+# messages about every type (FLUSH, REGISTER), labelled with its number.
+PROTO_CHOICES: list[tuple[str, int]] = [
+    *((SA_TYPES.name(t), int(t)) for t in (SAType.ESP, SAType.AH, SAType.IPCOMP)),
+    (f"{SA_TYPES.name(SAType.UNSPEC)} ({int(SAType.UNSPEC)})", int(SAType.UNSPEC)),
+]
 
 
 def recording_text(items: Iterable[Captured]) -> str:
