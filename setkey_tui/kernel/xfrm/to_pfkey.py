@@ -133,6 +133,27 @@ def sa_algorithms(info: S.UserSAInfo, attrs: dict[int, bytes]) -> tuple[int, int
     return auth, encrypt, akey, ekey
 
 
+def _sa_fields(info: S.UserSAInfo, attrs: dict[int, bytes], alg_ids: tuple[int, int] | None
+               ) -> tuple[int, int, int, int, KeyExt | None, KeyExt | None, int]:
+    """What both ways of writing a state's message need: satype, mode, algorithm ids, keys and SA flags
+    (:class:`Untranslatable` for a protocol, family or mode PF_KEY has no word for)."""
+    satype = PROTO_TO_SATYPE.get(info.proto)
+    if satype is None:
+        raise Untranslatable(f"protocol {info.proto}")
+    _check_family(info.family)
+    mode = MODE_FROM_XFRM.get(info.mode)
+    if mode is None:
+        raise Untranslatable(f"mode {info.mode}")
+    auth, encrypt, akey, ekey = sa_algorithms(info, attrs)
+    if alg_ids is not None and not (auth or encrypt):
+        auth, encrypt = alg_ids
+    flags = 0
+    for xf, pf in _SA_FLAGS:
+        if info.flags & xf:
+            flags |= pf
+    return satype, mode, auth, encrypt, akey, ekey, flags
+
+
 def state_message(
     info: S.UserSAInfo,
     attrs: dict[int, bytes],
@@ -146,21 +167,8 @@ def state_message(
     alg_ids: tuple[int, int] | None = None,
 ) -> Message:
     """The PF_KEY message af_key builds for this state (``hsc``: 1 soft lifetime, 2 hard, 3 both)."""
-    satype = PROTO_TO_SATYPE.get(info.proto)
-    if satype is None:
-        raise Untranslatable(f"protocol {info.proto}")
+    satype, mode, auth, encrypt, akey, ekey, flags = _sa_fields(info, attrs, alg_ids)
     fam = info.family
-    _check_family(fam)
-    mode = MODE_FROM_XFRM.get(info.mode)
-    if mode is None:
-        raise Untranslatable(f"mode {info.mode}")
-    auth, encrypt, akey, ekey = sa_algorithms(info, attrs)
-    if alg_ids is not None and not (auth or encrypt):
-        auth, encrypt = alg_ids
-    flags = 0
-    for xf, pf in _SA_FLAGS:
-        if info.flags & xf:
-            flags |= pf
     lft, cur = info.lft, info.curlft
     exts: list[Extension] = [SAExt(info.spi, info.replay_window, state, auth, encrypt, flags)]
     if hsc & 2:
@@ -351,21 +359,8 @@ def state_bytes(info: S.UserSAInfo, attrs: dict[int, bytes], msg_type: int, *, s
         sa = msg.extensions[0]
         assert isinstance(sa, SAExt)
         return msg.encode(LINUX), sa.auth, sa.encrypt
-    satype = PROTO_TO_SATYPE.get(info.proto)
-    if satype is None:
-        raise Untranslatable(f"protocol {info.proto}")
+    satype, mode, auth, encrypt, akey, ekey, flags = _sa_fields(info, attrs, alg_ids)
     fam = info.family
-    _check_family(fam)
-    mode = MODE_FROM_XFRM.get(info.mode)
-    if mode is None:
-        raise Untranslatable(f"mode {info.mode}")
-    auth, encrypt, akey, ekey = sa_algorithms(info, attrs)
-    if alg_ids is not None and not (auth or encrypt):
-        auth, encrypt = alg_ids
-    flags = 0
-    for xf, pf in _SA_FLAGS:
-        if info.flags & xf:
-            flags |= pf
     lft, cur = info.lft, info.curlft
     full = 32 if fam == S.AF_INET else 128
     parts = [
