@@ -102,13 +102,20 @@ _NO_LIFE = (0, 0, 0, 0)
 def _sa_fingerprint(msg: Message) -> tuple[object, ...]:
     """Every extension an SA's compared fields read, raw, minus what the kernel alone decides (state,
     sequence, current lifetime): equal fingerprints mean equal compared fields (not always the reverse)."""
-    parts: list[object] = [msg.satype]
+    return _fingerprint(msg, [msg.satype])
+
+
+def _fingerprint(msg: Message, parts: list[object]) -> tuple[object, ...]:
+    """``parts`` plus what identifies ``msg``'s content: the SA / SA2 / policy fields that matter, the other
+    extensions but the volatile ones, then the hard and soft limits (absent ones as :data:`_NO_LIFE`)."""
     hard = soft = _NO_LIFE
     for e in msg.extensions:
         if isinstance(e, SAExt):
             parts.append((e.spi, e.replay, e.auth, e.encrypt, e.flags))
         elif isinstance(e, SA2Ext):
             parts.append(("sa2", e.mode, e.reqid))
+        elif isinstance(e, PolicyExt):
+            parts.append((e.policy_type, e.dir, e.priority, e.requests))
         elif isinstance(e, LifetimeExt):
             life = (e.addtime, e.byte_count, e.allocations, e.usetime)
             if e.ext_type == ExtType.LIFETIME_HARD:
@@ -123,21 +130,7 @@ def _sa_fingerprint(msg: Message) -> tuple[object, ...]:
 
 def _sp_fingerprint(msg: Message) -> tuple[object, ...]:
     """The same for a policy: its id and current lifetime left out."""
-    parts: list[object] = []
-    hard = soft = _NO_LIFE
-    for e in msg.extensions:
-        if isinstance(e, PolicyExt):
-            parts.append((e.policy_type, e.dir, e.priority, e.requests))
-        elif isinstance(e, LifetimeExt):
-            life = (e.addtime, e.byte_count, e.allocations, e.usetime)
-            if e.ext_type == ExtType.LIFETIME_HARD:
-                hard = life
-            elif e.ext_type == ExtType.LIFETIME_SOFT:
-                soft = life
-        elif e.ext_type not in _VOLATILE_EXTS:
-            parts.append(e)
-    parts += [hard, soft]
-    return tuple(parts)
+    return _fingerprint(msg, [])
 
 
 V = TypeVar("V")

@@ -138,11 +138,9 @@ class Translator:
     def policy_bytes(self, info: S.UserPolicyInfo, attrs: dict[int, bytes], msg_type: int, *, seq: int, pid: int,
                      refcnt: int, raw: tuple[bytes, int] | None = None) -> bytes | None:
         """:meth:`policy` as encoded bytes, faster (dumps)."""
-        ptype = attrs.get(S.XFRMA_POLICY_TYPE)
-        if ptype is not None and S.unpack_policy_type(ptype) != S.POLICY_TYPE_MAIN:
-            self.skipped += 1
+        templates = self._main_templates(attrs)
+        if templates is None:
             return None
-        templates = S.UserTmpl.unpack_all(attrs.get(S.XFRMA_TMPL, b""))
         try:
             data = P.policy_bytes(info, templates, attrs, msg_type, seq=seq, pid=pid, refcnt=refcnt)
         except P.Untranslatable:
@@ -150,6 +148,14 @@ class Translator:
             return None
         self._keep_policy_notes(info, attrs, templates, raw)
         return data
+
+    def _main_templates(self, attrs: dict[int, bytes]) -> tuple[S.UserTmpl, ...] | None:
+        """A main-type policy's templates; None (counted as skipped) for a sub policy, which af_key ignores."""
+        ptype = attrs.get(S.XFRMA_POLICY_TYPE)
+        if ptype is not None and S.unpack_policy_type(ptype) != S.POLICY_TYPE_MAIN:
+            self.skipped += 1
+            return None
+        return S.UserTmpl.unpack_all(attrs.get(S.XFRMA_TMPL, b""))
 
     def _keep_policy_notes(self, info: S.UserPolicyInfo, attrs: dict[int, bytes],
                            templates: tuple[S.UserTmpl, ...], raw: tuple[bytes, int] | None) -> None:
@@ -163,11 +169,9 @@ class Translator:
     def policy(self, info: S.UserPolicyInfo, attrs: dict[int, bytes], msg_type: int, *, seq: int, pid: int,
                refcnt: int, raw: tuple[bytes, int] | None = None) -> Message | None:
         """One main-type policy as af_key's message (None for sub policies and what af_key cannot show)."""
-        ptype = attrs.get(S.XFRMA_POLICY_TYPE)
-        if ptype is not None and S.unpack_policy_type(ptype) != S.POLICY_TYPE_MAIN:
-            self.skipped += 1
+        templates = self._main_templates(attrs)
+        if templates is None:
             return None
-        templates = S.UserTmpl.unpack_all(attrs.get(S.XFRMA_TMPL, b""))
         try:
             msg = P.policy_message(info, templates, attrs, msg_type, seq=seq, pid=pid, refcnt=refcnt)
         except P.Untranslatable:
