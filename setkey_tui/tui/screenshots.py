@@ -85,19 +85,23 @@ async def _footer_steady(pilot: Any) -> None:
     raise NotSettled("the footer did not settle")
 
 
+DUMP_SUMMARIES = ("own DUMP: ", "own SPDDUMP: ")
+
+
+def dumps_summarised(app: Any) -> bool:
+    """Whether the monitor shows the summary line of the app's first SAD and SPD dumps."""
+    lines = [line for log in app.get_screen_main().query(Log) for line in log.lines]
+    return all(any(line.startswith(s) for line in lines) for s in DUMP_SUMMARIES)
+
+
 async def _settle(pilot: Any, *, first: bool = False) -> None:
     """The first dump in and drained; ``first``: also its summary lines in the monitor (a later step may have
     cleared the pane)."""
     app = pilot.app
     await _until(pilot, app.loaded.is_set, "the first dump")
     monitor = app.get_screen_main().query_one("MonitorPane")
-    log = monitor.query_one(Log)
-
-    def summarised() -> bool:
-        return all(any(line.startswith(s) for line in log.lines) for s in ("own DUMP: ", "own SPDDUMP: "))
-
     await _until(pilot, lambda: monitor.seen >= EXAMPLE_MESSAGES and app.events.empty()
-                 and (summarised() or not first), "the monitor")
+                 and (dumps_summarised(app) or not first), "the monitor")
     _still(app)
 
 

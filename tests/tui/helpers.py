@@ -10,18 +10,11 @@ from typing import Any
 from textual.app import App
 from textual.widgets import Input, Select
 
+from setkey_tui.tui.screenshots import dumps_summarised
+
 # What the monitor holds once the app's first dumps are in: the two X_PROMISC messages of the listener (the
 # dump replies are the app's own: one summary line each, never decoded).
 EXAMPLE_MESSAGES = 2
-DUMP_SUMMARIES = ("own DUMP: ", "own SPDDUMP: ")
-
-
-def dumps_summarised(app: App[Any]) -> bool:
-    """Whether the monitor shows the summary line of the app's first SAD and SPD dumps."""
-    from textual.widgets import Log
-
-    lines = [line for log in app.get_screen_main().query(Log) for line in log.lines]
-    return all(any(line.startswith(s) for line in lines) for s in DUMP_SUMMARIES)
 
 
 async def wait_for(pilot: Any, cond: Callable[[], bool], timeout: float = 15.0, what: str = "") -> bool:
