@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from setkey_tui.model import SecurityAssociation
+from setkey_tui.packet import Packet
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.extensions import SAExt
 from setkey_tui.plan.apply import apply_plan
@@ -259,8 +260,8 @@ def test_a_require_flow_stays_protected_at_every_step(kernel: Kernel) -> None:
     verdicts: list[tuple[str, str]] = []
 
     def send_packet(i: int, n: int, op) -> None:
-        verdict = probe.simulate_traffic("10.1.0.5", "10.2.0.5", 6, sport=1000, dport=80)
-        verdicts.append((f"before {op.verb} {getattr(op.entry, 'spi', '')}", str(verdict["verdict"])))
+        verdict = probe.simulate_traffic(Packet.parse("10.1.0.5", "10.2.0.5", 6, sport=1000, dport=80))
+        verdicts.append((f"before {op.verb} {getattr(op.entry, 'spi', '')}", str(verdict.verdict)))
 
     report = apply_plan(kernel.service(), plan, send_packet)
     assert report.outcome == "applied", report.text()
@@ -269,4 +270,4 @@ def test_a_require_flow_stays_protected_at_every_step(kernel: Kernel) -> None:
     # The same file replayed by -F; -FP; -f leaves the flow without protection on the way.
     kernel.run(FLUSHES + BASE)
     kernel.run("flush;\n")
-    assert probe.simulate_traffic("10.1.0.5", "10.2.0.5", 6, sport=1000, dport=80)["verdict"] != "protected"
+    assert probe.simulate_traffic(Packet.parse("10.1.0.5", "10.2.0.5", 6, sport=1000, dport=80)).verdict != "protected"

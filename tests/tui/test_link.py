@@ -15,6 +15,7 @@ from collections import deque
 import pytest
 from textual.widgets import Input, Log
 
+from setkey_tui.kernel.sim.transport import SimTransport
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import decode, header_only
 from setkey_tui.pfkey.platform import LINUX
@@ -189,11 +190,16 @@ async def test_a_replay_is_read_only_and_says_so(env, tmp_path) -> None:
         assert not any(t.startswith(("Add SA", "Load example", "Delete", "Simulate")) for t in titles)
 
 
+class NoTrafficTransport(SimTransport):
+    """A kernel that cannot simulate traffic, as a real PF_KEY socket (the capability is withdrawn)."""
+
+    simulate_traffic = None  # type: ignore[assignment]
+
+
 async def test_load_example_is_not_offered_on_a_real_kernel(env) -> None:
-    app = env.app()
+    app = SetkeyApp(lambda: NoTrafficTransport(env.host), now=env.clock, pid=PID)
     async with app.run_test(size=SIZE) as pilot:
         assert await wait_for(pilot, app.loaded.is_set)
-        app.link.service.transport.simulate_traffic = None  # as a real PF_KEY socket: no simulation
         assert not app.simulated
         assert not any(c.title.startswith("Load example") for c in app.get_system_commands(app.screen))
         assert app.check_action("load_example", ()) is False

@@ -14,8 +14,8 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
-from setkey_tui.service import DEFAULT_PACKET_SIZE, UPPER_PROTOCOLS, TrafficInputError
-from setkey_tui.tui.traffic import Packet, TrafficRun, packet_from_form
+from setkey_tui.packet import DEFAULT_PACKET_SIZE, UPPER_PROTOCOLS, Packet, PacketError
+from setkey_tui.tui.traffic_run import TrafficRun, packet_from_form
 
 if TYPE_CHECKING:
     from setkey_tui.tui.app import SetkeyApp
@@ -102,7 +102,7 @@ class TrafficScreen(ModalScreen[None]):
             return
         try:
             packet, count = packet_from_form(self.values())
-        except TrafficInputError as exc:
+        except PacketError as exc:
             self.show_errors({exc.field: str(exc)})
             self.show_result("Not sent: fix the field marked in red.")
             return
