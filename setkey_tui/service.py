@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
-from setkey_tui.kernel.base import MessagesLost, TrafficSimulator, Transport, TransportError
+from setkey_tui.kernel.base import MessagesLost, NotesSource, TrafficSimulator, Transport, TransportError
 from setkey_tui.packet import Packet, TraceResult
 from setkey_tui.pfkey.constants import (
     Direction,
@@ -406,8 +406,7 @@ class KeyService:
     def notes_for(self, msg: Message) -> list[str]:
         """What the kernel holds about ``msg``'s entry that PF_KEY cannot say (XFRM transport: AEAD, ESN,
         marks, …), one line each; [] on every other transport."""
-        notes_for = getattr(self.transport, "notes_for", None)
-        notes = notes_for(msg) if notes_for is not None else None
+        notes = self.transport.notes_for(msg) if isinstance(self.transport, NotesSource) else None
         return list(notes.text()) if notes else []
 
     def close(self) -> None:

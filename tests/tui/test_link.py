@@ -190,10 +190,15 @@ async def test_a_replay_is_read_only_and_says_so(env, tmp_path) -> None:
         assert not any(t.startswith(("Add SA", "Load example", "Delete", "Simulate")) for t in titles)
 
 
-class NoTrafficTransport(SimTransport):
-    """A kernel that cannot simulate traffic, as a real PF_KEY socket (the capability is withdrawn)."""
+class NoTrafficTransport:
+    """A socket on the simulated kernel without its TrafficSimulator capability, as a real PF_KEY socket."""
 
-    simulate_traffic = None  # type: ignore[assignment]
+    def __init__(self, host) -> None:  # type: ignore[no-untyped-def]
+        self._socket = SimTransport(host)
+        self.platform = self._socket.platform
+        self.description = "real PF_KEY (test)"
+        self.send, self.recv = self._socket.send, self._socket.recv
+        self.set_promisc, self.close = self._socket.set_promisc, self._socket.close
 
 
 async def test_load_example_is_not_offered_on_a_real_kernel(env) -> None:

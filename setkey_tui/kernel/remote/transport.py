@@ -23,7 +23,7 @@ import time
 from collections import deque
 from typing import Any
 
-from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.kernel.base import MessagesLost, TrafficSimulator, TransportError
 from setkey_tui.kernel.remote import errors
 from setkey_tui.kernel.remote.framing import (
     Frame,
@@ -456,7 +456,7 @@ class RemoteTransport:
         _release(self._conn)
 
 
-class RemoteSimTransport(RemoteTransport):
+class RemoteSimTransport(RemoteTransport, TrafficSimulator):
     """A socket on a remote simulated kernel: it can also simulate traffic, as the local one does."""
 
     def simulate_traffic(self, packet: Packet) -> PacketVerdict:

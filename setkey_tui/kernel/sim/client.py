@@ -9,7 +9,7 @@ import time
 from collections import deque
 from typing import Any, Literal
 
-from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.kernel.base import MessagesLost, TrafficSimulator, TransportError
 from setkey_tui.kernel.sim.protocol import MAX_PACKET, control, is_control, parse_control
 from setkey_tui.packet import Packet, PacketVerdict
 from setkey_tui.pfkey.constants import MsgType
@@ -20,7 +20,7 @@ CLOSE_IDLE = 2.0  # seconds close() waits for the server to say something before
 CLOSE_LIMIT = 60.0  # seconds close() waits at most
 
 
-class SimClient:
+class SimClient(TrafficSimulator):
     """One connection to a served simulated kernel (a Transport)."""
 
     def __init__(self, path: str, *, platform: Platform = LINUX) -> None:

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 
-from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.kernel.base import MessagesLost, TrafficSimulator, TransportError
 from setkey_tui.kernel.sim.kernel import Delivery, Refused, SimKernel, TrafficResult
 from setkey_tui.packet import Packet, PacketVerdict
 from setkey_tui.pfkey.constants import MsgType
@@ -198,7 +198,7 @@ class SimHost:
                 self._lock.wait(wait)
 
 
-class SimTransport:
+class SimTransport(TrafficSimulator):
     """One PF_KEY socket on a :class:`SimHost` (a Transport)."""
 
     def __init__(
