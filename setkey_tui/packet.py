@@ -48,9 +48,11 @@ class PacketError(ValueError):
         self.reason = reason
 
 
-def _number(field: str, value: str | int, default: int) -> int:
-    """``value`` as a number within ``field``'s limits; text may be decimal or 0x-hex, empty is ``default``."""
+def _number(field: str, value: str | int, default: int, most: int | None = None) -> int:
+    """``value`` as a number within ``field``'s limits (or up to ``most``); text may be decimal or 0x-hex,
+    empty is ``default``."""
     _, low, high = LIMITS[field]
+    high = high if most is None else min(high, most)
     if isinstance(value, str):
         text = value.strip().lower()
         if not text or (text == "any" and field in ("sport", "dport")):
@@ -86,9 +88,10 @@ def _address(field: str, value: object) -> IPAddress:
         raise PacketError(field, f"{text or '(empty)'} is not an IP address") from None
 
 
-def parse_count(value: str | int) -> int:
-    """How many packets to send (1 when empty); :class:`PacketError` (field ``count``) otherwise."""
-    return _number("count", value, 1)
+def parse_count(value: str | int, most: int = MAX_COUNT) -> int:
+    """How many packets to send (1 when empty; at most ``most``, never more than :data:`MAX_COUNT`);
+    :class:`PacketError` (field ``count``) otherwise."""
+    return _number("count", value, 1, most)
 
 
 @dataclass(frozen=True, slots=True)

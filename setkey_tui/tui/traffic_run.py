@@ -15,6 +15,8 @@ from setkey_tui.pfkey.message import Message
 from setkey_tui.render.traffic import describe_traffic
 
 SHOWN_LINES = 4  # per-packet lines shown after a run of several packets
+# The dialog's run holds the kernel link (the tables wait for it): about 1 s at the ~10k packets/s traced here.
+MAX_DIALOG_COUNT = 10_000
 
 
 def packet_from_form(values: dict[str, str]) -> tuple[Packet, int]:
@@ -22,7 +24,7 @@ def packet_from_form(values: dict[str, str]) -> tuple[Packet, int]:
     :class:`~setkey_tui.packet.PacketError` names the field at fault."""
     packet = Packet.parse(values.get("src", ""), values.get("dst", ""), proto=values.get("proto", ""),
                           sport=values.get("sport", ""), dport=values.get("dport", ""), size=values.get("size", ""))
-    return packet, parse_count(values.get("count", ""))
+    return packet, parse_count(values.get("count", ""), MAX_DIALOG_COUNT)
 
 
 @dataclass

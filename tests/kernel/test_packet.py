@@ -59,6 +59,10 @@ def test_count_has_one_limit() -> None:
         with pytest.raises(PacketError) as exc:
             parse_count(bad)
         assert (exc.value.field, exc.value.reason) == ("count", reason)
+    assert parse_count("10", most=10) == 10
+    with pytest.raises(PacketError) as exc:
+        parse_count("11", most=10)
+    assert str(exc.value) == "count: 11 is out of range (1-10)"
 
 
 def test_a_request_is_read_back_with_the_same_checks() -> None:

@@ -159,6 +159,7 @@ def test_in_help_footer_and_palette() -> None:
         ({"src": "10.0.0.1", "dst": "10.0.0.2", "sport": "70000"}, "sport"),
         ({"src": "10.0.0.1", "dst": "10.0.0.2", "size": "0"}, "size"),
         ({"src": "10.0.0.1", "dst": "10.0.0.2", "count": "many"}, "count"),
+        ({"src": "10.0.0.1", "dst": "10.0.0.2", "count": "10001"}, "count"),  # the dialog's own bound
         ({"src": "10.0.0.1", "dst": "10.0.0.2", "proto": "xyz"}, "proto"),
     ],
 )
