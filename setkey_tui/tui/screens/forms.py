@@ -48,6 +48,15 @@ def _options(names: list[str]) -> list[tuple[str, str]]:
     return [(n, n) for n in names]
 
 
+def field_row(label: str, widget: Widget, field_id: str) -> ComposeResult:
+    """One labelled form field (``#f-ID``) with its error line (``#err-ID``), as every dialog lays them out."""
+    with Horizontal(classes="form-row", id=f"row-{field_id}"):
+        yield Label(label, classes="form-label")
+        with Vertical(classes="form-field"):
+            yield widget
+            yield Label("", id=f"err-{field_id}", classes="field-error", markup=False)
+
+
 class _FormScreen(Screen[None]):
     """Shared machinery: fields by id, error labels, preview, validation, submission."""
 
@@ -92,11 +101,7 @@ class _FormScreen(Screen[None]):
 
     def row(self, label: str, widget: Widget, field_id: str) -> ComposeResult:
         """One labelled field with its error line."""
-        with Horizontal(classes="form-row", id=f"row-{field_id}"):
-            yield Label(label, classes="form-label")
-            with Vertical(classes="form-field"):
-                yield widget
-                yield Label("", id=f"err-{field_id}", classes="field-error", markup=False)
+        return field_row(label, widget, field_id)
 
     def footer_parts(self) -> ComposeResult:
         """Preview, general error, buttons, footer."""
