@@ -167,15 +167,33 @@ def sa_key_of(msg: Message) -> SAKey:
     return sa_key(int(msg.satype), dst.sockaddr.addr, sa.spi)
 
 
-class SARow:
+class KernelRow:
+    """What every table row holds beside its columns: the kernel's message, or its wire bytes and platform
+    (a row :mod:`setkey_tui.rowscan` built from a dump), decoded when asked for."""
+
+    __slots__ = ("_msg", "_raw", "_platform")
+
+    _msg: Message | None
+    _raw: bytes | None
+    _platform: Platform | None
+
+    @property
+    def msg(self) -> Message:
+        """The entry's message as the kernel sent it (decoded now when the row was built from bytes)."""
+        if self._msg is not None:
+            return self._msg
+        assert self._raw is not None
+        return decode(self._raw, self._platform)
+
+
+class SARow(KernelRow):
     """One SA as the SAD table shows it: the columns' values, read once; the whole message on demand.
 
     Built from a decoded message (``SARow(msg)``) or, for dumps, straight from the wire bytes by
     :mod:`setkey_tui.rowscan` (then ``msg`` is decoded from the kept bytes when asked for)."""
 
     __slots__ = ("key", "satype", "spi", "state", "enc", "auth", "mode", "reqid", "addtime", "usetime", "bytes",
-                 "soft_add", "hard_add", "hard_bytes", "src_sort", "_src", "_dst", "_msg", "_raw", "_platform",
-                 "_search")
+                 "soft_add", "hard_add", "hard_bytes", "src_sort", "_src", "_dst", "_search")
 
     key: SAKey
     satype: int
@@ -213,9 +231,9 @@ class SARow:
                 sa2 = e
         if not isinstance(sa, SAExt) or not isinstance(dst, AddressExt):
             raise ValueError(f"{msg.type_name} message without an SA or destination address")
-        self._msg: Message | None = msg
-        self._raw: bytes | None = None
-        self._platform: Platform | None = None
+        self._msg = msg
+        self._raw = None
+        self._platform = None
         self.satype = msg.satype
         self.spi = sa.spi
         self.state = sa.state
@@ -238,14 +256,6 @@ class SARow:
         self.hard_bytes = h.byte_count if h else 0
         self.key = sa_key(int(msg.satype), dst.sockaddr.addr, sa.spi)
         self._search: str | None = None
-
-    @property
-    def msg(self) -> Message:
-        """The SA's message as the kernel sent it (decoded now when the row was built from bytes)."""
-        if self._msg is not None:
-            return self._msg
-        assert self._raw is not None
-        return decode(self._raw, self._platform)
 
     @property
     def model(self) -> SecurityAssociation:
@@ -360,14 +370,14 @@ def priority_text(priority: int) -> str:
     return str(priority)
 
 
-class SPRow:
+class SPRow(KernelRow):
     """One security policy as the SPD table shows it: the columns' values, read once; the rest on demand.
 
     Built from a decoded message (``SPRow(msg)``) or, for dumps, straight from the wire bytes by
     :mod:`setkey_tui.rowscan`."""
 
-    __slots__ = ("key", "sport", "dport", "upper", "dir", "action", "priority", "spid", "addtime", "_msg", "_raw",
-                 "_platform", "_search", "_requests")
+    __slots__ = ("key", "sport", "dport", "upper", "dir", "action", "priority", "spid", "addtime", "_search",
+                 "_requests")
 
     key: PolicyKey
     sport: int
@@ -386,9 +396,9 @@ class SPRow:
         cur = msg.get(ExtType.LIFETIME_CURRENT)
         if not isinstance(pol, PolicyExt) or not isinstance(src, AddressExt) or not isinstance(dst, AddressExt):
             raise ValueError(f"{msg.type_name} message without a policy or its addresses")
-        self._msg: Message | None = msg
-        self._raw: bytes | None = None
-        self._platform: Platform | None = None
+        self._msg = msg
+        self._raw = None
+        self._platform = None
         self.sport = src.sockaddr.port
         self.dport = dst.sockaddr.port
         self.upper = src.proto
@@ -401,14 +411,6 @@ class SPRow:
                               self.dport, self.upper, pol.dir)
         self._search: str | None = None
         self._requests: str | None = None
-
-    @property
-    def msg(self) -> Message:
-        """The policy's message as the kernel sent it (decoded now when the row was built from bytes)."""
-        if self._msg is not None:
-            return self._msg
-        assert self._raw is not None
-        return decode(self._raw, self._platform)
 
     @property
     def model(self) -> SecurityPolicy:
@@ -875,6 +877,7 @@ __all__ = [
     "ACTION_NAMES",
     "Column",
     "DIR_NAMES",
+    "KernelRow",
     "Mirror",
     "SARow",
     "SA_COLUMNS",

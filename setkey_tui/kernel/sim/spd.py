@@ -220,6 +220,7 @@ class SPD:
         )
         if old is not None:
             self.unlink(old)
+        rec._key = key  # the store's key, computed once
         self.policies[key] = rec
         self.by_index[index] = rec
         self.schedule(rec)
