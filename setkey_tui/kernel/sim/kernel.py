@@ -25,13 +25,12 @@ from setkey_tui.algorithms import LINUX_SUPPORTED_AUTH, LINUX_SUPPORTED_ENCRYPT
 from setkey_tui.kernel.sim.acquire import ACQ_EXPIRES, Acquirer
 from setkey_tui.kernel.sim.dump import Dumps
 from setkey_tui.kernel.sim.errors import Fail, Refused
-from setkey_tui.kernel.sim.records import AF_INET6, Addr, PolicyRecord, SARecord
+from setkey_tui.kernel.sim.records import AF_INET6, Addr, PolicyKey, PolicyRecord, SARecord
 from setkey_tui.kernel.sim.sad import SAD
 from setkey_tui.kernel.sim.sockets import Delivery, Sockets, SocketState, Target
 from setkey_tui.kernel.sim.spd import SPD
 from setkey_tui.kernel.sim.timers import Timers
 from setkey_tui.kernel.sim.traffic import TrafficResult, packet_addresses, send_packet
-from setkey_tui.model import PolicyKey
 from setkey_tui.pfkey.constants import PF_KEY_V2, ExtType, MsgType
 from setkey_tui.pfkey.extensions import AddressExt, Alg, RawExt, SupportedExt
 from setkey_tui.pfkey.message import Message, decode
