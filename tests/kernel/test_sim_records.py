@@ -36,11 +36,13 @@ def assert_views_agree(kernel: SimKernel) -> int:
             assert isinstance(view, SecurityAssociation)
             mine = rec.message(MsgType.DUMP, seq=7, pid=9, keys=keys, hsc=hsc).encode(LINUX)
             assert view.to_message(MsgType.DUMP, LINUX).encode(LINUX) == mine
+            assert view.key == rec.key  # one key: the store's is the model's
     for pol in kernel.policies.values():
         view = pol.view(seq=3, pid=4, refcnt=2)
         assert isinstance(view, SecurityPolicy)
         mine = pol.message(MsgType.X_SPDDUMP, seq=3, pid=4, refcnt=2).encode(LINUX)
         assert view.to_message(MsgType.X_SPDDUMP, LINUX).encode(LINUX) == mine
+        assert view.key == pol.key
     return len(kernel.sas) + len(kernel.policies)
 
 

@@ -107,7 +107,7 @@ def test_sa_lifetime_change_is_an_update(kernel: Kernel) -> None:
     plan = make_plan(kernel.service(), FLUSHES + BASE.replace("esp 0x3001 ", "esp 0x3001 -lh 100 -ls 50 "))
     assert [op.verb for op in operations(plan.changes)] == ["update"]
     assert apply_plan(kernel.service(), plan).outcome == "applied"
-    sa = kernel.state().sas[next(k for k in kernel.state().sas if k[2] == 0x3001)]
+    sa = kernel.state().sas[next(k for k in kernel.state().sas if k[3] == 0x3001)]
     assert isinstance(sa, SecurityAssociation) and sa.hard is not None and sa.hard.addtime == 100
 
 

@@ -144,8 +144,9 @@ def test_a_refused_operation_leaves_the_kernel_as_it_was(case: tuple[str, bool, 
 def _probes(state) -> list[tuple[str, str]]:
     """One packet per outbound policy's selector: from .5 of its source net to .5 of its destination net."""
     out = []
-    for (selector, direction) in state.policies:
-        if direction == 2:
+    for key in state.policies:
+        selector = state.policies[key].selector
+        if state.policies[key].direction == 2:
             src, dst = selector.src.address, selector.dst.address
             out.append((str(src + 5), str(dst + 5)))
     return out

@@ -25,7 +25,7 @@ from setkey_tui.algorithms import LINUX_SUPPORTED_AUTH, LINUX_SUPPORTED_ENCRYPT
 from setkey_tui.kernel.sim.acquire import ACQ_EXPIRES, Acquirer
 from setkey_tui.kernel.sim.dump import Dumps
 from setkey_tui.kernel.sim.errors import Fail, Refused
-from setkey_tui.kernel.sim.records import AF_INET6, Addr, PolicyRecord, SARecord, Selector
+from setkey_tui.kernel.sim.records import AF_INET6, Addr, PolicyKey, PolicyRecord, SARecord
 from setkey_tui.kernel.sim.sad import SAD
 from setkey_tui.kernel.sim.sockets import Delivery, Sockets, SocketState, Target
 from setkey_tui.kernel.sim.spd import SPD
@@ -114,8 +114,8 @@ class SimKernel:
         return self.sad.sas
 
     @property
-    def policies(self) -> dict[tuple[int, Selector], PolicyRecord]:
-        """The SPD: policies by (direction, selector), oldest first."""
+    def policies(self) -> dict[PolicyKey, PolicyRecord]:
+        """The SPD: policies by the model's key (selector, direction), oldest first."""
         return self.spd.policies
 
     def find_sa(self, proto: int, dst: Addr, spi: int) -> SARecord | None:
