@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TextIO, cast
 
 from setkey_tui.kernel.base import MessagesLost, Transport, TransportError, reply_timeout
-from setkey_tui.kernel.select import default_spec, open_transport
+from setkey_tui.kernel.choose import default_spec, open_transport
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import DecodeError, Message, decode, header_only, split
 from setkey_tui.pfkey.platform import Platform, by_name, current
@@ -466,7 +466,7 @@ def _kernel_was_guessed(spec: str) -> bool:
 
 def serve_sim(ns: argparse.Namespace, err: TextIO) -> int:
     """``serve-sim PATH [--sim-state FILE]``: run the simulated kernel on a Unix socket."""
-    from setkey_tui.kernel.select import check_socket_path
+    from setkey_tui.kernel.choose import check_socket_path
 
     try:
         check_socket_path(ns.path)

@@ -13,7 +13,7 @@ import sys
 from typing import NoReturn, TextIO
 
 from setkey_tui.kernel.base import TransportError
-from setkey_tui.kernel.select import CHOICES, default_spec, open_transport
+from setkey_tui.kernel.choose import CHOICES, default_spec, open_transport
 from setkey_tui.plan.apply import ApplyReport, apply_plan
 from setkey_tui.plan.diff import Plan, PlanError, make_plan
 from setkey_tui.plan.ops import Operation, operations

@@ -12,7 +12,7 @@ from setkey_tui.pfkey.constants import ExtType, MsgType
 from setkey_tui.pfkey.extensions import AddressExt, Extension, PolicyExt, SAExt
 from setkey_tui.pfkey.message import Message, header_only
 from setkey_tui.pfkey.platform import LINUX
-from setkey_tui.render.script import ExportError, sa_to_statement, sp_to_statement
+from setkey_tui.render.export import ExportError, sa_to_statement, sp_to_statement
 
 
 def delete_sa_message(row: SARow) -> Message:
