@@ -28,6 +28,7 @@ from textual.signal import Signal
 from textual.widgets import TabbedContent
 
 from setkey_tui import scenarios
+from setkey_tui.files import write_private
 from setkey_tui.kernel.base import TransportError
 from setkey_tui.link import KernelLink, LinkMessage, Notice, Opener, default_opener
 from setkey_tui.mirror import Mirror, SARow, SPRow
@@ -45,7 +46,6 @@ from setkey_tui.tui.ops import (
     flush_sad_message,
     flush_spd_message,
     statement_of,
-    write_private,
 )
 from setkey_tui.tui.screens.dialogs import (
     ConfirmScreen,

@@ -6,6 +6,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable
 
+from setkey_tui.files import write_private
 from setkey_tui.lang.compile import fwd_copy
 from setkey_tui.mirror import SARow, SPRow
 from setkey_tui.pfkey.constants import ExtType, MsgType
@@ -111,19 +112,6 @@ def export_text(sas: Iterable[SARow], sps: Iterable[SPRow], *, with_keys: bool) 
                         if twins else ""))
         lines.extend(statement_of(r, with_keys=False).rstrip("\n") for r in sp_list if r.key not in twins)
     return "\n".join(lines) + "\n"
-
-
-def write_private(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` readable by the owner only (mode 0600, also when the file existed)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            fd = -1
-            f.write(text)
-    finally:
-        if fd >= 0:
-            os.close(fd)
 
 
 def copy_file_path() -> str:
