@@ -22,6 +22,7 @@ from setkey_tui.mirror import SARow, SPRow
 from setkey_tui.pfkey.constants import (
     DIRECTIONS,
     IPSEC_PROTOS,
+    IPSEC_SA_TYPES,
     MODES,
     POLICY_TYPES,
     SA_STATES,
@@ -67,9 +68,7 @@ def _choice(value: str, field: str, names: tuple[str, ...]) -> str:
 
 # The words a ``field:value`` term accepts, in the order the error lists them: the constants' names.
 STATE_WORDS: tuple[str, ...] = tuple(SA_STATES.names())
-SA_PROTO_WORDS: tuple[str, ...] = tuple(
-    SA_TYPES.name(t) for t in (SAType.ESP, SAType.AH, SAType.IPCOMP, SAType.TCPSIGNATURE)
-)
+SA_PROTO_WORDS: tuple[str, ...] = tuple(SA_TYPES.name(t) for t in (*IPSEC_SA_TYPES, SAType.TCPSIGNATURE))
 MODE_WORDS: tuple[str, ...] = tuple(MODES.name(m) for m in (Mode.TRANSPORT, Mode.TUNNEL, Mode.ANY, Mode.BEET))
 DIR_WORDS: tuple[str, ...] = tuple(
     DIRECTIONS.name(d) for d in (Direction.INBOUND, Direction.OUTBOUND, Direction.FWD, Direction.ANY)
@@ -78,8 +77,7 @@ ACTION_WORDS: tuple[str, ...] = tuple(
     POLICY_TYPES.name(p)
     for p in (PolicyType.IPSEC, PolicyType.DISCARD, PolicyType.NONE, PolicyType.ENTRUST, PolicyType.BYPASS)
 )
-REQUEST_PROTO_WORDS: tuple[str, ...] = tuple(IPSEC_PROTOS.name(p) for p in (IpsecProto.ESP, IpsecProto.AH,
-                                                                             IpsecProto.IPCOMP))
+REQUEST_PROTO_WORDS: tuple[str, ...] = tuple(IPSEC_PROTOS.name(p) for p in IpsecProto)
 
 SA_FIELDS = ("src", "dst", "spi", "proto", "mode", "reqid", "state", "enc", "auth")
 SP_FIELDS = ("src", "dst", "dir", "action", "upper", "spid", "reqid", "proto", "prio")

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from setkey_tui.files import write_private
 from setkey_tui.lang.compile import fwd_copy
 from setkey_tui.mirror import SARow, SPRow
-from setkey_tui.pfkey.constants import ExtType, MsgType
+from setkey_tui.pfkey.constants import Direction, ExtType, MsgType
 from setkey_tui.pfkey.extensions import AddressExt, Extension, PolicyExt, SAExt
 from setkey_tui.pfkey.message import Message, header_only
 from setkey_tui.pfkey.platform import LINUX
@@ -90,7 +90,7 @@ def automatic_fwd(sps: Iterable[SPRow]) -> set[tuple[int, ...]]:
         twin = _fwd_twin(row)
         if twin is not None:
             twins[twin.key] = (twin.action, twin.priority, twin.requests)
-    return {r.key for r in rows if r.dir == 3 and twins.get(r.key) == (r.action, r.priority, r.requests)}
+    return {r.key for r in rows if r.dir == Direction.FWD and twins.get(r.key) == (r.action, r.priority, r.requests)}
 
 
 def export_text(sas: Iterable[SARow], sps: Iterable[SPRow], *, with_keys: bool) -> str:

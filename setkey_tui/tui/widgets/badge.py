@@ -14,11 +14,12 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from setkey_tui.link import LinkMessage, LinkStatus, Loading, MirrorChanged
-from setkey_tui.pfkey.constants import SA_STATES, SAState
+from setkey_tui.pfkey.constants import DIRECTIONS, SA_STATES, Direction, SAState
 
 # The SAD count by state, the usable states first.
 STATE_ORDER = tuple(SA_STATES.name(s) for s in (SAState.MATURE, SAState.DYING, SAState.LARVAL, SAState.DEAD))
-DIR_ORDER = ("in", "out", "fwd", "any")
+DIR_ORDER = tuple(DIRECTIONS.name(d) for d in (Direction.INBOUND, Direction.OUTBOUND, Direction.FWD,
+                                                Direction.ANY))
 BAR_WIDTH = 10
 SPINNER = "▏▎▍▌▋▊▉█"
 STYLES = {"": "italic", "warning": "bold yellow", "error": "bold red"}
