@@ -68,7 +68,7 @@ def _choice(value: str, field: str, names: tuple[str, ...]) -> str:
 
 # The words a ``field:value`` term accepts, in the order the error lists them: the constants' names.
 STATE_WORDS: tuple[str, ...] = tuple(SA_STATES.names())
-SA_PROTO_WORDS: tuple[str, ...] = tuple(SA_TYPES.name(t) for t in (*IPSEC_SA_TYPES, SAType.TCPSIGNATURE))
+SA_PROTO_WORDS: tuple[str, ...] = tuple(SA_TYPES.name(satype) for satype in (*IPSEC_SA_TYPES, SAType.TCPSIGNATURE))
 MODE_WORDS: tuple[str, ...] = tuple(MODES.name(m) for m in (Mode.TRANSPORT, Mode.TUNNEL, Mode.ANY, Mode.BEET))
 DIR_WORDS: tuple[str, ...] = tuple(
     DIRECTIONS.name(d) for d in (Direction.INBOUND, Direction.OUTBOUND, Direction.FWD, Direction.ANY)

@@ -135,22 +135,22 @@ def address_problem(text: str, *, what: str, prefix: bool) -> str | None:
 
     The forms take numeric addresses only (a script may use host names): a name would be looked up on every
     keystroke, and a typing mistake would read as a name."""
-    t = text.strip()
-    if not t:
+    typed = text.strip()
+    if not typed:
         return f"the {what} is required"
-    host, slash, length = t.partition("/")
+    host, slash, length = typed.partition("/")
     if slash and not prefix:
-        return f"{t}: an SA's {what} is one address, without a /prefix length"
+        return f"{typed}: an SA's {what} is one address, without a /prefix length"
     try:
         version = ipaddress.ip_address(host).version
     except ValueError:
         if "[" in host:
-            return f"{t}: give the port in its own field"
+            return f"{typed}: give the port in its own field"
         return f"{host} is not an IPv4 or IPv6 address (the form takes numeric addresses)"
     if slash:
         top = 32 if version == 4 else 128
         if not length.isdigit() or not 0 <= int(length) <= top:
-            return f"{t}: the prefix length of an IPv{version} address is 0 to {top}"
+            return f"{typed}: the prefix length of an IPv{version} address is 0 to {top}"
     return None
 
 
@@ -177,21 +177,21 @@ def _number(text: str) -> int | None:
 
 def key_bits(key_text: str) -> int | None:
     """Bits of a ``0x…`` hex key or a ``"…"`` quoted string key; None when it is neither."""
-    t = key_text.strip()
-    if t.startswith(("0x", "0X")):
-        digits = t[2:]
+    written = key_text.strip()
+    if written.startswith(("0x", "0X")):
+        digits = written[2:]
         if not digits or any(c not in "0123456789abcdefABCDEF" for c in digits):
             return None
         return (len(digits) + 1) // 2 * 8
-    if len(t) >= 2 and t[0] == t[-1] == '"':
-        return (len(t) - 2) * 8
+    if len(written) >= 2 and written[0] == written[-1] == '"':
+        return (len(written) - 2) * 8
     return None
 
 
-def _check_key(b: Built, alg_name: str, alg_id: int, key: str, supported: tuple[Alg, ...], field_id: str,
+def _check_key(b: Built, alg_name: str, alg_id: int, key_text: str, supported: tuple[Alg, ...], field_id: str,
                what: str) -> None:
-    bits = key_bits(key)
-    if not key.strip():
+    bits = key_bits(key_text)
+    if not key_text.strip():
         b.errors[field_id] = f"the {what} key is required (ctrl+r makes a random one)"
         return
     if bits is None:
@@ -276,7 +276,7 @@ def _check_lifetimes(b: Built, f: SAForm) -> None:
 def build_sa(f: SAForm, supported: tuple[tuple[Alg, ...], tuple[Alg, ...]]) -> Built:
     """The ``add`` statement for ``f`` and the errors found before the grammar runs."""
     b = Built()
-    esp, ah, ipcomp = (means(SA_TYPES, f.proto, t) for t in (SAType.ESP, SAType.AH, SAType.IPCOMP))
+    esp, ah, ipcomp = (means(SA_TYPES, f.proto, satype) for satype in (SAType.ESP, SAType.AH, SAType.IPCOMP))
     _check_addresses(b, f.src, f.dst, "src", "dst")
     spi = _number(f.spi)
     if not f.spi.strip():

@@ -19,8 +19,8 @@ from setkey_tui.render.export import ExportError, sa_to_statement, sp_to_stateme
 def delete_sa_message(row: SARow) -> Message:
     """SADB_DELETE for the SA of ``row`` (SA + source + destination, as setkey's ``delete`` sends)."""
     exts: list[Extension] = [SAExt(spi=row.spi)]
-    for t in (ExtType.ADDRESS_SRC, ExtType.ADDRESS_DST):
-        ext = row.msg.get(t)
+    for ext_type in (ExtType.ADDRESS_SRC, ExtType.ADDRESS_DST):
+        ext = row.msg.get(ext_type)
         if isinstance(ext, AddressExt):
             exts.append(ext._replace(trailer=b""))
     return Message(MsgType.DELETE, row.satype, extensions=tuple(exts))
@@ -29,8 +29,8 @@ def delete_sa_message(row: SARow) -> Message:
 def delete_sp_message(row: SPRow) -> Message:
     """SADB_X_SPDDELETE for the policy of ``row`` (its selector and direction)."""
     exts: list[Extension] = []
-    for t in (ExtType.ADDRESS_SRC, ExtType.ADDRESS_DST):
-        ext = row.msg.get(t)
+    for ext_type in (ExtType.ADDRESS_SRC, ExtType.ADDRESS_DST):
+        ext = row.msg.get(ext_type)
         if isinstance(ext, AddressExt):
             exts.append(ext._replace(trailer=b""))
     pol = row.msg.get(ExtType.X_POLICY)

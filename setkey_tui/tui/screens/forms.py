@@ -298,7 +298,7 @@ class AddSAScreen(_FormScreen):
     def field_visibility(self) -> None:
         """ESP: encryption and authentication; AH: authentication; IPComp: compression."""
         proto = self.value("proto")
-        esp, ah, ipcomp = (means(SA_TYPES, proto, t) for t in (SAType.ESP, SAType.AH, SAType.IPCOMP))
+        esp, ah, ipcomp = (means(SA_TYPES, proto, satype) for satype in (SAType.ESP, SAType.AH, SAType.IPCOMP))
         enc_nokey = self.value("enc") in ENC_NOKEY
         auth_nokey = self.value("auth") in (AUTH_NONE, *AUTH_NOKEY)
         shown = {

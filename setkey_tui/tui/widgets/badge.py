@@ -103,19 +103,19 @@ class Badge(Static):
     def render(self) -> Text:
         """The line."""
         style = self.status_style
-        t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(" ● ", style=DOTS.get(style, style or "bold green"))
-        t.append(self.kernel, style="bold")
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(" ● ", style=DOTS.get(style, style or "bold green"))
+        line.append(self.kernel, style="bold")
         if self.platform_name:
-            t.append(f" · {self.platform_name}")
-        t.append(" · ")
-        t.append(counts_text("SAD", self.sa_counts, STATE_ORDER))
-        t.append(" · ")
-        t.append(counts_text("SPD", self.sp_counts, DIR_ORDER))
+            line.append(f" · {self.platform_name}")
+        line.append(" · ")
+        line.append(counts_text("SAD", self.sa_counts, STATE_ORDER))
+        line.append(" · ")
+        line.append(counts_text("SPD", self.sp_counts, DIR_ORDER))
         if self.load_progress is not None:
-            t.append(" · ")
-            t.append(loading_text(self.load_progress), style="bold")
+            line.append(" · ")
+            line.append(loading_text(self.load_progress), style="bold")
         elif self.status:
-            t.append(" · ")
-            t.append(self.status, style=STYLES.get(style, style or "italic"))
-        return t
+            line.append(" · ")
+            line.append(self.status, style=STYLES.get(style, style or "italic"))
+        return line
