@@ -124,10 +124,7 @@ def main(argv: list[str], out: TextIO, err: TextIO, stdin: TextIO) -> int:
         if opts.stdin and command == "apply" and not (opts.yes or opts.dry_run):
             raise _UsageError("apply -c reads the script from stdin, so it cannot ask: add --yes")
         text = _read_script(opts, stdin)
-    except _UsageError as exc:
-        err.write(f"{PROG} {command}: {exc}\n")
-        return EXIT_ERROR
-    except PlanError as exc:
+    except (_UsageError, PlanError) as exc:
         err.write(f"{PROG} {command}: {exc}\n")
         return EXIT_ERROR
     spec = opts.kernel or default_spec()
@@ -141,10 +138,7 @@ def main(argv: list[str], out: TextIO, err: TextIO, stdin: TextIO) -> int:
     service = KeyService(transport)
     try:
         return _run(command, opts, text, service, out, err, stdin)
-    except PlanError as exc:
-        err.write(f"{PROG} {command}: {exc}\n")
-        return EXIT_ERROR
-    except TransportError as exc:
+    except (PlanError, TransportError) as exc:
         err.write(f"{PROG} {command}: {exc}\n")
         return EXIT_ERROR
     finally:

@@ -206,6 +206,17 @@ def _check_key(b: Built, alg_name: str, alg_id: int, key_text: str, supported: t
         b.errors[field_id] = f"{alg_name} takes a key of {want} bits; this one has {bits}"
 
 
+def _add_algorithm(b: Built, flag: str, name: str, key_text: str, field_id: str, by_name: dict[str, int],
+                   nokey: frozenset[str], supported: tuple[Alg, ...], what: str) -> None:
+    """``-E name key`` or ``-A name key`` (no key for an algorithm that takes none), the key checked against
+    what the kernel offers; the key's field is ``<field_id>_key``."""
+    b.add(f"{flag} {name}", field_id)
+    if name not in nokey:
+        key_field = f"{field_id}_key"
+        b.add(key_text.strip() or "?", key_field)
+        _check_key(b, name, by_name.get(name, -1), key_text, supported, key_field, what)
+
+
 def random_key(alg_id: int, supported: tuple[Alg, ...]) -> str:
     """A random hex key of a length the kernel accepts for ``alg_id`` ("" when it takes no key)."""
     alg = find_alg(supported, alg_id)
@@ -310,21 +321,9 @@ def build_sa(f: SAForm, supported: tuple[tuple[Alg, ...], tuple[Alg, ...]]) -> B
     _check_lifetimes(b, f)
     auth_algs, enc_algs = supported
     if esp:
-        enc_id = ENC_BY_NAME.get(f.enc, -1)
-        if f.enc in ENC_NOKEY:
-            b.add(f"-E {f.enc}", "enc")
-        else:
-            b.add(f"-E {f.enc}", "enc")
-            b.add(f.enc_key.strip() or "?", "enc_key")
-            _check_key(b, f.enc, int(enc_id), f.enc_key, enc_algs, "enc_key", "encryption")
+        _add_algorithm(b, "-E", f.enc, f.enc_key, "enc", ENC_BY_NAME, ENC_NOKEY, enc_algs, "encryption")
     if (esp or ah) and f.auth != AUTH_NONE:
-        auth_id = AUTH_BY_NAME.get(f.auth, -1)
-        if f.auth in AUTH_NOKEY:
-            b.add(f"-A {f.auth}", "auth")
-        else:
-            b.add(f"-A {f.auth}", "auth")
-            b.add(f.auth_key.strip() or "?", "auth_key")
-            _check_key(b, f.auth, int(auth_id), f.auth_key, auth_algs, "auth_key", "authentication")
+        _add_algorithm(b, "-A", f.auth, f.auth_key, "auth", AUTH_BY_NAME, AUTH_NOKEY, auth_algs, "authentication")
     if ah and f.auth == AUTH_NONE:
         b.errors["auth"] = "AH needs an authentication algorithm"
     if ipcomp:
