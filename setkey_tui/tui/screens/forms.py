@@ -71,6 +71,15 @@ def _choice(names: tuple[str, ...], value: str, field_id: str) -> Select[str]:
     return Select([(n, n) for n in names], value=value, allow_blank=False, id=f"f-{field_id}")
 
 
+def labelled_field(label: str, widget: Widget, field_id: str) -> ComposeResult:
+    """One labelled field (``#row-<id>``) with its error line below it (``#err-<id>``): the rows of a form."""
+    with Horizontal(classes="form-row", id=f"row-{field_id}"):
+        yield Label(label, classes="form-label")
+        with Vertical(classes="form-field"):
+            yield widget
+            yield Label("", id=f"err-{field_id}", classes="field-error", markup=False)
+
+
 class _FormScreen(Screen[None]):
     """Shared machinery: fields by id, error labels, preview, validation, submission."""
 
@@ -113,13 +122,7 @@ class _FormScreen(Screen[None]):
         """The kernel's algorithms (REGISTER), or the Linux table before the answer came."""
         return self.setkey_app.supported or (LINUX_SUPPORTED_AUTH, LINUX_SUPPORTED_ENCRYPT)
 
-    def row(self, label: str, widget: Widget, field_id: str) -> ComposeResult:
-        """One labelled field with its error line."""
-        with Horizontal(classes="form-row", id=f"row-{field_id}"):
-            yield Label(label, classes="form-label")
-            with Vertical(classes="form-field"):
-                yield widget
-                yield Label("", id=f"err-{field_id}", classes="field-error", markup=False)
+    row = staticmethod(labelled_field)
 
     def footer_parts(self) -> ComposeResult:
         """Preview, general error, buttons, footer."""
