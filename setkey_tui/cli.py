@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import getopt
-import math
 import os
 import sys
 import time
@@ -18,8 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TextIO, cast
 
+from setkey_tui.clock import display_clock
+from setkey_tui.files import open_private
 from setkey_tui.kernel.base import MessagesLost, Transport, TransportError, reply_timeout
-from setkey_tui.kernel.select import default_spec, open_transport
+from setkey_tui.kernel.choose import default_spec, open_transport
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import DecodeError, decode, header_only, split
 from setkey_tui.pfkey.platform import Platform, by_name, current
@@ -180,20 +181,6 @@ def parse_args(argv: list[str]) -> Options:
     return o
 
 
-def display_clock() -> Callable[[], float]:
-    """time.time, or the fixed SETKEY_TUI_NOW; ValueError for a value that is not a finite number."""
-    fixed = os.environ.get("SETKEY_TUI_NOW")
-    if fixed is None or fixed == "":
-        return time.time
-    try:
-        value = float(fixed)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise ValueError(f"SETKEY_TUI_NOW={fixed!r} is not a time (seconds since the epoch)")
-    return lambda: value
-
-
 def open_kernel(spec: str, platform: Platform) -> Transport:
     """The transport for ``spec`` (TransportError/OSError/ValueError when it cannot be opened)."""
     return open_transport(spec, platform=platform)
@@ -328,13 +315,7 @@ def run_monitor(conv: Conversation) -> int:
     rec: TextIO | None = None
     if conv.opts.record is not None:
         try:  # the messages carry keys: owner-only, also when the file existed
-            fd = os.open(conv.opts.record, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.fchmod(fd, 0o600)
-            except OSError:
-                os.close(fd)
-                raise
-            rec = open(fd, "w", encoding="ascii")  # noqa: SIM115 - closed below
+            rec = open_private(conv.opts.record, encoding="ascii")
         except OSError as exc:
             conv.err.write(f"{PROG}: cannot write {conv.opts.record}: {exc.strerror}\n")
             return 1
@@ -466,7 +447,7 @@ def _kernel_was_guessed(spec: str) -> bool:
 
 def serve_sim(ns: argparse.Namespace, err: TextIO) -> int:
     """``serve-sim PATH [--sim-state FILE]``: run the simulated kernel on a Unix socket."""
-    from setkey_tui.kernel.select import check_socket_path
+    from setkey_tui.kernel.choose import check_socket_path
 
     try:
         check_socket_path(ns.path)

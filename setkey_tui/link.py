@@ -55,7 +55,7 @@ Opener = Callable[[], Transport]
 def default_opener(kernel_spec: str, platform: Platform | None) -> tuple[Opener, Transport]:
     """An opener for ``kernel_spec`` (every call: a new socket on the same kernel) and the first transport,
     opened now so that a bad spec fails before the screen starts."""
-    from setkey_tui.kernel.select import open_transport
+    from setkey_tui.kernel.choose import open_transport
 
     first = open_transport(kernel_spec, platform=platform)
     lock = threading.Lock()

@@ -22,10 +22,10 @@ import scenario_replay as sr
 from sim_build import sa_msg
 
 from setkey_tui.kernel.base import MessagesLost, TrafficSimulator, TransportError
+from setkey_tui.kernel.choose import open_transport
 from setkey_tui.kernel.remote import transport as remote
 from setkey_tui.kernel.remote.bridge import main as bridge_main
 from setkey_tui.kernel.remote.framing import Hello, hello
-from setkey_tui.kernel.select import open_transport
 from setkey_tui.listener import Listener, MessageEvent
 from setkey_tui.packet import Packet, PacketError, PacketVerdict, TraceResult, Verdict
 from setkey_tui.pfkey.constants import MsgType

@@ -2,7 +2,7 @@
 
 Run by ``ssh HOST setkey-tui bridge ...`` for a ``--kernel ssh:HOST[/SPEC]`` on another machine. It sends its
 hello line, checks the peer's, then serves frames (see :mod:`.framing`): each ``OPEN`` opens one transport with
-:func:`~setkey_tui.kernel.select.open_transport` (one PF_KEY socket) and a thread that forwards what the socket
+:func:`~setkey_tui.kernel.choose.open_transport` (one PF_KEY socket) and a thread that forwards what the socket
 receives; ``MSG`` frames are sent on the socket. It exits when stdin closes, opens no network socket and
 writes nothing to disk. Also runnable as ``python -m setkey_tui.kernel.remote.bridge [bridge] --kernel SPEC``.
 """
@@ -231,7 +231,7 @@ class Bridge:
 
 
 def _open_transport(spec: str) -> Transport:
-    from setkey_tui.kernel.select import open_transport
+    from setkey_tui.kernel.choose import open_transport
 
     return open_transport(spec)
 
@@ -275,7 +275,7 @@ def serve(spec: str, stdin: IO[bytes], stdout: IO[bytes], *,
 
 def parse_args(argv: list[str]) -> str:
     """The kernel spec from ``[bridge] [--kernel SPEC]``; getopt.GetoptError for anything else."""
-    from setkey_tui.kernel.select import default_spec
+    from setkey_tui.kernel.choose import default_spec
 
     if argv[:1] == ["bridge"]:
         argv = argv[1:]

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from setkey_tui.packet import DEFAULT_PACKET_SIZE, UPPER_PROTOCOLS, Packet, PacketError
-from setkey_tui.tui.screens.forms import field_row
+from setkey_tui.tui.screens.forms import labelled_field
 from setkey_tui.tui.traffic_run import TrafficRun, packet_from_form
 
 if TYPE_CHECKING:
@@ -46,15 +46,15 @@ class TrafficScreen(ModalScreen[None]):
         protos = [(name, name) for name in UPPER_PROTOCOLS]
         with Vertical(classes="dialog", id="traffic-dialog"):
             yield Label("Simulate outbound traffic (simulated kernel)", classes="dialog-title")
-            yield from field_row("Source", Input(self.src, placeholder="10.0.0.1", id="f-src", compact=True), "src")
-            yield from field_row("Destination", Input(self.dst, placeholder="10.0.0.2", id="f-dst", compact=True), "dst")
-            yield from field_row("Upper protocol", Select(protos, value="any", allow_blank=False, id="f-proto", compact=True),
+            yield from labelled_field("Source", Input(self.src, placeholder="10.0.0.1", id="f-src", compact=True), "src")
+            yield from labelled_field("Destination", Input(self.dst, placeholder="10.0.0.2", id="f-dst", compact=True), "dst")
+            yield from labelled_field("Upper protocol", Select(protos, value="any", allow_blank=False, id="f-proto", compact=True),
                                  "proto")
-            yield from field_row("Source port", Input(placeholder="any", id="f-sport", compact=True), "sport")
-            yield from field_row("Destination port", Input(placeholder="any", id="f-dport", compact=True), "dport")
-            yield from field_row("Packet size", Input(str(DEFAULT_PACKET_SIZE), placeholder="bytes", id="f-size", compact=True),
+            yield from labelled_field("Source port", Input(placeholder="any", id="f-sport", compact=True), "sport")
+            yield from labelled_field("Destination port", Input(placeholder="any", id="f-dport", compact=True), "dport")
+            yield from labelled_field("Packet size", Input(str(DEFAULT_PACKET_SIZE), placeholder="bytes", id="f-size", compact=True),
                                  "size")
-            yield from field_row("Count", Input("1", placeholder="packets", id="f-count", compact=True), "count")
+            yield from labelled_field("Count", Input("1", placeholder="packets", id="f-count", compact=True), "count")
             yield Static("Send a packet to see which policy and SA it meets.", id="traffic-result", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Send (ctrl+s)", variant="primary", id="send")

@@ -21,12 +21,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Log, Select
 
+from setkey_tui.files import write_private
+from setkey_tui.kernel.replay import format_record
 from setkey_tui.link import Captured, LinkMessage, MonitorBatch
 from setkey_tui.pfkey.constants import SA_TYPES, MsgType, SAType
 from setkey_tui.pfkey.platform import LINUX, Platform
 from setkey_tui.render.monitor import format_monitor_entry
 from setkey_tui.tui.masking import key_byte_ranges, mask_hex_text, mask_hexdump
-from setkey_tui.tui.ops import write_private
 
 MAX_LINES = 5000
 PAUSE_BUFFER = 20000
@@ -45,15 +46,8 @@ PROTO_CHOICES: list[tuple[str, int]] = [
 
 
 def recording_text(items: Iterable[Captured]) -> str:
-    """The replayable recording: one ``SECONDS.MICROSECONDS HEX`` line per message."""
-    lines = []
-    for c in items:
-        sec = int(c.when)
-        usec = int(round((c.when - sec) * 1_000_000))
-        if usec >= 1_000_000:
-            sec, usec = sec + 1, usec - 1_000_000
-        lines.append(f"{sec}.{usec:06d} {c.data.hex()}\n")
-    return "".join(lines)
+    """The replayable recording: one ``SECONDS.MICROSECONDS HEX`` line per message (as ``-x --record``)."""
+    return "".join(format_record(c.data, c.when) for c in items)
 
 
 class MonitorLog(Log):
