@@ -758,7 +758,7 @@ class Mirror:
                 return ("sa", *sa_key_of(msg))
             if msg.type in SP_CONTENT_TYPES or msg.type in SP_DELETE_TYPES:
                 pol = msg.get(ExtType.X_POLICY)
-                if msg.type == 22 and isinstance(pol, PolicyExt):
+                if msg.type == MsgType.X_SPDDELETE2 and isinstance(pol, PolicyExt):
                     return ("spid", pol.id)
                 return ("sp", *SPRow(msg).key)
         except (ValueError, TypeError):
@@ -814,7 +814,7 @@ class Mirror:
 
     def _spdelete(self, msg: Message) -> bool:
         pol = msg.get(ExtType.X_POLICY)
-        if msg.type == 22 and isinstance(pol, PolicyExt):
+        if msg.type == MsgType.X_SPDDELETE2 and isinstance(pol, PolicyExt):
             key = self.spid_index.pop(pol.id, None)
             return key is not None and self.spd.remove(key) is not None
         row = SPRow(msg)

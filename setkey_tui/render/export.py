@@ -32,6 +32,8 @@ from setkey_tui.render.names import (
     IPPROTO_ICMP,
     IPPROTO_ICMPV6,
     IPPROTO_MH,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
     LEVEL_NAMES,
     MODE_NAMES,
     POLICY_DIR_NAMES,
@@ -45,7 +47,7 @@ from setkey_tui.render.policy import priority_text
 _PROTOS = {int(satype): SA_TYPES.name(satype) for satype in (SAType.AH, SAType.ESP, SAType.IPCOMP, SAType.TCPSIGNATURE)}
 # Upper-layer protocols exported by name: only those every setkey host knows (any, tcp and icmp6 are setkey
 # keywords, the others in every /etc/protocols); the rest as numbers, so that the text parses anywhere.
-_UPPER_NAMES = {p: UPPER_PROTOCOL_WORDS[p] for p in (IPSEC_ULPROTO_ANY, 6, 17, IPPROTO_ICMP, IPPROTO_ICMPV6)}
+_UPPER_NAMES = {p: UPPER_PROTOCOL_WORDS[p] for p in (IPSEC_ULPROTO_ANY, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6)}
 _WITHHELD = "# keys not exported: the zero keys below only show their length\n"
 
 
