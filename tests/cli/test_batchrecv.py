@@ -1,0 +1,53 @@
+"""recvmmsg through ctypes: whole datagrams, in order, many per call, nothing lost between calls."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import struct
+
+import pytest
+
+from setkey_tui.kernel.batchrecv import batch_receiver
+
+pytestmark = pytest.mark.skipif(batch_receiver(0) is None, reason="no recvmmsg in this C library")
+
+
+def test_datagrams_come_whole_and_in_order_up_to_the_slots() -> None:
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with a, b:
+        sent = [bytes([i % 256]) * (8 + i * 8) for i in range(100)]  # within the socket buffer
+        for data in sent:
+            a.send(data)
+        rx = batch_receiver(b.fileno(), slots=64, size=8192)
+        assert rx is not None
+        first = rx.receive(wait=False)
+        second = rx.receive(wait=True)  # something is there: the wait ends at once
+        assert first == sent[:64]
+        assert second == sent[64:]
+        assert rx.receive(wait=False) == []
+        rx.close()
+
+
+def test_the_sockets_own_timeout_ends_a_wait_with_nothing() -> None:
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with a, b:
+        b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("@ll", 0, 20_000))
+        rx = batch_receiver(b.fileno(), slots=4, size=256)
+        assert rx is not None
+        assert rx.receive(wait=True) == []
+        a.send(b"late")
+        assert rx.receive(wait=True) == [b"late"]
+        rx.close()
+
+
+def test_a_failure_is_an_oserror_with_its_errno() -> None:
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    rx = batch_receiver(b.fileno(), slots=4, size=256)
+    assert rx is not None
+    a.close()
+    b.close()
+    with pytest.raises(OSError) as got:
+        rx.receive(wait=False)
+    assert got.value.errno == errno.EBADF
+    rx.close()
