@@ -19,8 +19,6 @@ Every figure comes from running ``python -m setkey_tui`` as a separate process, 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import ipaddress
 import os
 import shutil
@@ -210,71 +208,59 @@ def bench_script(k: Kernel, tmp: Path) -> None:
 
 
 class MonitorWatch:
-    """A ``-x`` process and a reader of its output that notes when the wanted SPIs' lines were printed.
+    """A ``-x`` process writing to a file, and a sampler that notes when the file grew (one ``fstat`` every
+    few milliseconds): when a line was printed is the first sample at which the file held it. Nothing reads
+    the monitor's output while it runs, so the measure cannot slow it down (a pipe read by this process
+    would: the reader shares the CPU with the sending loop)."""
 
-    The output is read in big chunks (not line by line) so that the reader, in this process, keeps pace with
-    a flood without taking the time the sending loop needs."""
-
-    def __init__(self, k: Kernel) -> None:
-        self.proc = subprocess.Popen(cli(k.spec, "-x"), env=ENV, stdout=subprocess.PIPE)
-        assert self.proc.stdout is not None
-        with contextlib.suppress(OSError, AttributeError):  # fewer wake-ups of this reader: a 1 MiB pipe
-            fcntl.fcntl(self.proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
-        self.count: dict[bytes, int] = {}
-        self.last_seen: dict[bytes, float] = {}
-        self.wanted: list[bytes] = []
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._read, daemon=True)
+    def __init__(self, k: Kernel, folder: Path) -> None:
+        self.path = folder / "monitor.out"
+        self.fh = open(self.path, "wb")  # noqa: SIM115 - closed by stop()
+        self.proc = subprocess.Popen(cli(k.spec, "-x"), env=ENV, stdout=self.fh)
+        self.samples: list[tuple[float, int]] = [(time.perf_counter(), 0)]
+        self.running = True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
         self.thread.start()
 
-    def want(self, i: int) -> bytes:
-        """Watch for the lines of SA number ``i`` (:func:`add_message`)."""
-        token = f"spi={0x1000 + i} ".encode()
-        with self.lock:
-            self.wanted.append(token)
-        return token
+    def _sample(self) -> None:
+        fd, last = self.fh.fileno(), 0
+        while self.running:
+            size = os.fstat(fd).st_size
+            if size != last:
+                self.samples.append((time.perf_counter(), size))
+                last = size
+            time.sleep(SAMPLE)
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        tail = b""
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                return
-            now = time.perf_counter()
-            text = tail + chunk
-            with self.lock:
-                for w in self.wanted:
-                    n = text.count(w) - tail.count(w)
-                    if n > 0:
-                        self.count[w] = self.count.get(w, 0) + n
-                        self.last_seen[w] = now
-            tail = text[-64:]
+    def text(self) -> bytes:
+        return self.path.read_bytes()
 
-    def wait_count(self, token: bytes, n: int, timeout: float) -> bool:
+    def quiet(self, seconds: float, timeout: float) -> None:
+        """Wait until the output did not grow for ``seconds``."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if self.count.get(token, 0) >= n:
-                    return True
-            time.sleep(0.002)
-        return False
+        while time.monotonic() < deadline and time.perf_counter() - self.samples[-1][0] < seconds:
+            time.sleep(0.05)
 
-    def copies(self, token: bytes) -> int:
-        """How many times ``token`` was printed once the output stayed quiet for half a second."""
-        last = -1
-        while True:
-            with self.lock:
-                got = self.count.get(token, 0)
-            if got == last:
-                return got
-            last = got
-            time.sleep(0.5)
+    def printed_at(self, token: bytes, copies: int) -> float | None:
+        """When the entry holding the ``copies``-th occurrence of ``token`` was whole in the file."""
+        text = self.text()
+        at = -1
+        for _ in range(copies):
+            at = text.find(token, at + 1)
+            if at < 0:
+                return None
+        end = text.find(b"\n\n", at)
+        need = len(text) if end < 0 else end + 2
+        return next((t for t, size in self.samples if size >= need), None)
 
     def stop(self) -> None:
+        self.running = False
         self.proc.terminate()
         self.proc.wait(10)
+        self.thread.join(5)
+        self.fh.close()
+
+
+SAMPLE = 0.002  # seconds between two looks at the monitor's output file
 
 
 def _send_adds(k: Kernel, messages: list[bytes], rate: float | None) -> tuple[float, float]:
@@ -299,37 +285,38 @@ def _send_adds(k: Kernel, messages: list[bytes], rate: float | None) -> tuple[fl
     return start, end
 
 
-def monitor_lag(k: Kernel, adds: int | None, msg_rate: float | None, first: int) -> tuple[float, float, int, int]:
+def monitor_lag(k: Kernel, adds: int | None, msg_rate: float | None, first: int,
+                folder: Path) -> tuple[float, float, int, int]:
     """Seconds from the last message of a run of ADDs to the last line of ``-x`` showing it, the rate of
     messages the monitor saw, the messages per add it printed and the adds sent. ``msg_rate`` paces the ADDs
     (messages/s on the monitor, for BURST_SECONDS; ``adds`` None), else ``adds`` ADDs go as fast as the
     kernel takes them (a flood)."""
     k.flush()
     time.sleep(SETTLE)  # the kernel frees a flushed SAD in the background: not during the measure
-    mon = MonitorWatch(k)
+    mon = MonitorWatch(k, folder)
     try:
         pid = os.getpid()
         for w in range(1, 100):  # the monitor is listening once it shows one of these
-            warm = mon.want(first - w)
             k.plain_loop([add_message(first - w, pid)])
-            if mon.wait_count(warm, 1, 0.3):
+            time.sleep(0.3)
+            if f"spi={0x1000 + first - w} ".encode() in mon.text():
                 break
         else:
             raise RuntimeError("-x showed nothing")
-        warm = mon.want(first - 100)
+        warm = f"spi={0x1000 + first - 100} ".encode()
         k.plain_loop([add_message(first - 100, pid)])
-        per_add = mon.copies(warm)  # the request's copy, the answer (twice on Linux: promiscuous + all)
+        mon.quiet(0.5, 20)
+        per_add = mon.text().count(warm)  # the request's copy, the answer (twice on Linux: promiscuous + all)
         rate = None if msg_rate is None else msg_rate / per_add
         if adds is None:
             adds = int((msg_rate or 0) * BURST_SECONDS / per_add)
-        last = mon.want(first + adds - 1)
         messages = [add_message(first + i, pid) for i in range(adds)]
         start, end = _send_adds(k, messages, rate)
+        mon.quiet(1.0, 120)
+        printed = mon.printed_at(f"spi={0x1000 + first + adds - 1} ".encode(), per_add)
         seen_rate = per_add * adds / (end - start)
-        if not mon.wait_count(last, per_add, 120):
+        if printed is None:
             return float("inf"), seen_rate, per_add, adds
-        with mon.lock:
-            printed = mon.last_seen[last]
         return max(0.0, printed - end), seen_rate, per_add, adds
     finally:
         mon.stop()
@@ -337,15 +324,14 @@ def monitor_lag(k: Kernel, adds: int | None, msg_rate: float | None, first: int)
 
 FLOOD_ADDS = 20_000
 SETTLE = float(os.environ.get("BENCH_CLI_SETTLE", "3"))
-PIPE_SIZE = 1 << 20
 
 
-def bench_monitor(k: Kernel) -> None:
+def bench_monitor(k: Kernel, tmp: Path) -> None:
     """``-x`` lag after a paced burst (BURST_RATE messages/s) and after a flood of FLOOD_ADDS ADDs."""
     for label, count, rate in (("burst", None, float(BURST_RATE)), ("flood", FLOOD_ADDS, None)):
         lags, rates = [], []
         for run in range(RUNS):
-            lag, mrate, per_add, adds = monitor_lag(k, count, rate, 1_000_000 + run * 100_000)
+            lag, mrate, per_add, adds = monitor_lag(k, count, rate, 1_000_000 + run * 100_000, tmp)
             lags.append(lag)
             rates.append(mrate)
         print(f"  -x {label}: {adds} adds ({adds * per_add} messages, {per_add} per add) at "
@@ -369,7 +355,7 @@ def run_all(k: Kernel) -> None:
         if not ONLY or "dump" in ONLY:
             bench_dump(k)
         if not ONLY or "monitor" in ONLY:
-            bench_monitor(k)
+            bench_monitor(k, tmp)
         if not ONLY or "script" in ONLY:
             bench_script(k, tmp)
 
