@@ -122,3 +122,61 @@ class FastAdd:
             return False
         self._templates[self.shape(m)] = _Template(data, spi, src, dst, ekey, akey)
         return True
+
+
+SPDADD = re.compile(
+    rf"{_B}*spdadd{_B}+({_IPV4}){_B}+({_IPV4}){_B}+any{_B}+-P{_B}+(in|out|fwd)"
+    rf"{_B}+(none|discard|ipsec(?:[ ]+[a-z0-9][a-z0-9.:/\-]*)+)[ ]*;"
+)
+"""An ``spdadd`` the fast path may take: groups src, dst, direction, policy text (single blanks inside)."""
+
+
+class FastSpdAdd:
+    """The ``spdadd`` templates of one script run: each shape's messages (one, or two with the ``fwd`` copy)
+    with the source and destination found in each, and the priority setkey remembers for the shape."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self._templates: dict[tuple[str, str], tuple[list[tuple[bytes, int, int]], int]] = {}
+        self._canon = platform.ext_from_wire
+        self._ext_header = struct.Struct(platform.byteorder + "HH").unpack_from
+
+    def messages(self, m: re.Match[str]) -> tuple[list[bytes], int] | None:
+        """The statement's messages and the policy's priority, or None when its shape has no template."""
+        t = self._templates.get((m[3], m[4]))
+        if t is None:
+            return None
+        src, dst = socket.inet_aton(m[1]), socket.inet_aton(m[2])
+        out = []
+        for data, at_src, at_dst in t[0]:
+            buf = bytearray(data)
+            buf[at_src : at_src + 4] = src
+            buf[at_dst : at_dst + 4] = dst
+            out.append(bytes(buf))
+        return out, t[1]
+
+    def learn(self, m: re.Match[str], wire: list[bytes], priority: int) -> bool:
+        """Make the template of ``m``'s shape from the general path's messages (each with the statement's
+        two IPv4 addresses found where they must be); False when they do not fit."""
+        src, dst = socket.inet_aton(m[1]), socket.inet_aton(m[2])
+        parts = []
+        for data in wire:
+            found: dict[int, int] = {}
+            off, n = 16, len(data)
+            while off + 4 <= n:
+                elen, etype = self._ext_header(data, off)
+                canon = self._canon.get(etype)
+                if elen == 0 or canon is None or canon in found:
+                    return False
+                found[canon] = off
+                off += elen * 8
+            if off != n or ExtType.ADDRESS_SRC not in found or ExtType.ADDRESS_DST not in found:
+                return False
+            at_src, at_dst = found[ExtType.ADDRESS_SRC] + 12, found[ExtType.ADDRESS_DST] + 12
+            if data[at_src : at_src + 4] != src or data[at_dst : at_dst + 4] != dst:
+                return False
+            parts.append((data, at_src, at_dst))
+        if not parts:
+            return False
+        self._templates[(m[3], m[4])] = (parts, priority)
+        return True

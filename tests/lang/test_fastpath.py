@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from setkey_tui.kernel.select import open_transport
 from setkey_tui.lang.compile import compile_statement
-from setkey_tui.lang.fastpath import ADD, FastAdd
+from setkey_tui.lang.fastpath import ADD, SPDADD, FastAdd, FastSpdAdd
 from setkey_tui.lang.grammar import build
 from setkey_tui.lang.lexer import Scanner
 from setkey_tui.pfkey.message import encode
@@ -109,3 +109,47 @@ def test_kernel_errors_of_fast_statements_name_the_line_of_their_semicolon() -> 
     finally:
         kernel.close()
     assert (status, out.getvalue(), err.getvalue()) == (0, "The result of line 4: File exists.\n", "")
+
+
+POLICIES = ["none", "discard", "ipsec esp/transport//require", "ipsec ah/transport//use esp/transport//require",
+            "ipsec esp/tunnel/192.0.2.1-192.0.2.2/unique:7", "ipsec esp/transport//require  "]
+
+
+@st.composite
+def spdadd_pairs(draw: st.DrawFn) -> tuple[str, str]:
+    """Two ``spdadd`` statements of one shape (direction, policy text) with different addresses."""
+    direction = draw(st.sampled_from(["in", "out", "fwd"]))
+    policy = draw(st.sampled_from(POLICIES))
+
+    def one() -> str:
+        b = [draw(blank) for _ in range(6)]
+        return f"spdadd{b[0]}{draw(ipv4)}{b[1]}{draw(ipv4)}{b[2]}any{b[3]}-P{b[4]}{direction}{b[5]}{policy};"
+
+    return one(), one()
+
+
+def general_spd(text: str, kernel_mode: bool) -> list[bytes]:
+    toks = Scanner(text).statement()
+    stmt = build(toks, text)
+    return [encode(m, LINUX, pid=PID)
+            for m in compile_statement(stmt, platform=LINUX, kernel_mode=kernel_mode)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(spdadd_pairs(), st.booleans())
+def test_the_fast_spdadd_sends_the_general_paths_bytes(pair: tuple[str, str], kernel_mode: bool) -> None:
+    first, second = pair
+    fast = FastSpdAdd(LINUX)
+    m1, m2 = SPDADD.match(first), SPDADD.match(second)
+    assert m1 is not None and m2 is not None and m1.end() == len(first) and m2.end() == len(second)
+    assert fast.messages(m1) is None
+    assert fast.learn(m1, general_spd(first, kernel_mode), 0)
+    made = fast.messages(m2)
+    assert made is not None and made[0] == general_spd(second, kernel_mode)
+
+
+def test_a_script_of_fast_spdadds_sends_what_the_general_path_sends() -> None:
+    lines = [f"spdadd 10.0.0.1 10.0.1.{i} any -P in ipsec esp/transport//require;" for i in range(1, 5)]
+    r = run("\n".join(lines) + "\nspdadd 10.0.0.1 10.0.2.1 any -P in ipsec bogus;\n")
+    assert r.status == 1 and "line 5" in r.out
+    assert r.sent == [m for s in lines for m in general_spd(s, False)]
