@@ -58,10 +58,14 @@ def format_monitor_entries(messages: list[bytes], *, when: float, tflag: int, he
     stamp: str = _stamp_of[2]
     parts = [first]
     append = parts.append
+    last, text = messages[0], ""
     for data in messages[1:]:
         if len(data) >= 16 and data[1] != _PROMISC:
+            if data != last or not text:  # Linux sends an answer twice to a promiscuous socket: made once
+                text = kdebug(data, platform)
+                last = data
             append(stamp)
-            append(kdebug(data, platform))
+            append(text)
             append("\n")
         else:
             append(format_monitor_entry(data, when=when, tflag=tflag, hexdump=False, platform=platform))
