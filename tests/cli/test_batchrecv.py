@@ -51,3 +51,28 @@ def test_a_failure_is_an_oserror_with_its_errno() -> None:
         rx.receive(wait=False)
     assert got.value.errno == errno.EBADF
     rx.close()
+
+
+def test_a_served_kernels_loss_is_said_after_the_messages_before_it_and_before_those_after(tmp_path) -> None:
+    from setkey_tui.kernel.base import MessagesLost
+    from setkey_tui.kernel.sim.client import SimClient
+    from setkey_tui.kernel.sim.protocol import control
+
+    path = str(tmp_path / "k.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    server.bind(path)
+    server.listen(1)
+    client = SimClient(path)
+    conn, _ = server.accept()
+    with server, conn:
+        message = [struct.pack("<BBBBHHII", 2, 3, 0, 3, 2, 0, i, 1) for i in range(5)]
+        for packet in (message[0], message[1], control({"lost": "3 messages lost"}), message[2], message[3]):
+            conn.send(packet)
+        assert client.recv_many(1.0) == message[:2]
+        with pytest.raises(MessagesLost, match="3 messages lost"):
+            client.recv_many(0)
+        assert client.recv_many(0) == message[2:4]
+        assert client.recv_many(0) == []
+        conn.send(message[4])
+        assert client.recv_many(None) == [message[4]]
+        client._sock.close()  # noqa: SLF001 - no goodbye: the test's server is not a kernel

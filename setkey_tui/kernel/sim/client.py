@@ -10,6 +10,7 @@ from collections import deque
 from typing import Any, Literal
 
 from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.kernel.batchrecv import BatchReceiver, batch_receiver
 from setkey_tui.kernel.sim.protocol import MAX_PACKET, control, is_control, parse_control
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import header_only
@@ -17,6 +18,7 @@ from setkey_tui.pfkey.platform import LINUX, Platform
 
 CLOSE_IDLE = 2.0  # seconds close() waits for the server to say something before giving up on it
 CLOSE_LIMIT = 60.0  # seconds close() waits at most
+BATCH_SIZE = 64  # packets recv_many takes at most per system call
 
 
 class SimClient:
@@ -42,6 +44,9 @@ class SimClient:
         self._poll.register(self._sock, select.POLLIN)
         self._notices: deque[dict[str, Any]] = deque()
         self._closed = False
+        self._batch: BatchReceiver | None | bool = False  # recv_many's receiver (False: not made yet)
+        self._lost: TransportError | None = None  # a loss met by recv_many, said at its next call
+        self.batch_size = BATCH_SIZE
 
     def _read_packet(self, timeout: float | None) -> bytes | None:
         """The next packet; a queued one is taken without a poll (one system call per message in a dump)."""
@@ -100,6 +105,49 @@ class SimClient:
             if msg is not None:
                 return msg
 
+    def recv_many(self, timeout: float | None = None) -> list[bytes]:
+        """The messages the connection holds, many per system call (``recvmmsg(2)`` where the C library has
+        it): the first waits up to ``timeout`` seconds (None: blocks; 0: does not wait), the others are taken
+        without waiting; [] when none came. A loss (MessagesLost) is raised after the messages before it."""
+        if self._closed:
+            raise TransportError("the simulated PF_KEY socket is closed")
+        if self._lost is not None:
+            exc, self._lost = self._lost, None
+            raise exc
+        if self._pending:
+            queued = list(self._pending)
+            self._pending.clear()
+            return queued
+        if self._batch is False:
+            self._batch = batch_receiver(self._sock.fileno(), slots=BATCH_SIZE, size=MAX_PACKET)
+        batch = self._batch
+        if not isinstance(batch, BatchReceiver):
+            data = self.recv(timeout)
+            return [] if data is None else [data]
+        try:
+            if timeout is not None and timeout > 0 and not self._poll.poll(timeout * 1000):
+                return []
+            packets = batch.receive(timeout is None)
+        except OSError as exc:
+            raise TransportError(f"the simulated kernel connection failed: {exc.strerror}") from None
+        out: list[bytes] = []
+        error: TransportError | None = None
+        for packet in packets:
+            try:
+                if not packet:
+                    raise TransportError(f"the simulated kernel at {self.path} went away")
+                msg = self._route(packet)
+            except TransportError as exc:
+                error = error or exc
+                continue
+            if msg is not None:
+                (out if error is None else self._pending).append(msg)  # after a loss: the next calls
+        if error is not None:
+            if not out:
+                raise error
+            self._lost = error  # said at the next call, after the messages before it
+        return out
+
     def set_promisc(self, on: bool, *, timeout: float = 5.0) -> None:
         """SADB_X_PROMISC on or off; returns once the kernel has applied it (its echo arrived), as a real
         PF_KEY socket does on send. Messages read meanwhile, the echo included, stay queued for recv()."""
@@ -149,6 +197,8 @@ class SimClient:
         if self._closed:
             return
         self._closed = True
+        if isinstance(self._batch, BatchReceiver):
+            self._batch.close()
         try:
             self._sock.shutdown(socket.SHUT_WR)
             self._drain()
