@@ -9,11 +9,11 @@ made resident as messages fill them). :func:`batch_receiver` is None where the C
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno as errno_mod
 import mmap
 import os
 import sys
+from typing import Any
 
 MSG_DONTWAIT = 0x40
 MSG_WAITFORONE = 0x10000  # Linux: block for the first datagram only, then take what is there
@@ -34,20 +34,23 @@ class _MMsgHdr(ctypes.Structure):
     _fields_ = [("msg_hdr", _MsgHdr), ("msg_len", ctypes.c_uint)]
 
 
-def _recvmmsg() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    if not sys.platform.startswith("linux"):
-        return None  # MSG_WAITFORONE and these flag values are Linux's
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        func = libc.recvmmsg
-    except (OSError, AttributeError):
-        return None
-    func.restype = ctypes.c_int
-    func.argtypes = [ctypes.c_int, ctypes.POINTER(_MMsgHdr), ctypes.c_uint, ctypes.c_int, ctypes.c_void_p]
-    return func
+_RECVMMSG: list[Any] = []  # the C function, once looked up (None where there is none)
 
 
-_RECVMMSG = _recvmmsg()
+def _recvmmsg() -> Any:
+    """libc's recvmmsg (looked up once, in the symbols already loaded: no library search), or None."""
+    if not _RECVMMSG:
+        func = None
+        if sys.platform.startswith("linux"):  # MSG_WAITFORONE and these flag values are Linux's
+            try:
+                func = ctypes.CDLL(None, use_errno=True).recvmmsg
+                func.restype = ctypes.c_int
+                func.argtypes = [ctypes.c_int, ctypes.POINTER(_MMsgHdr), ctypes.c_uint, ctypes.c_int,
+                                 ctypes.c_void_p]
+            except (OSError, AttributeError):
+                func = None
+        _RECVMMSG.append(func)
+    return _RECVMMSG[0]
 
 
 class BatchReceiver:
@@ -56,9 +59,10 @@ class BatchReceiver:
     __slots__ = ("_fd", "_slots", "_size", "_area", "_vec", "_iovs", "_call")
 
     def __init__(self, fd: int, *, slots: int = 64, size: int = 65536 * 8) -> None:
-        if _RECVMMSG is None:
+        call = _recvmmsg()
+        if call is None:
             raise OSError(errno_mod.ENOSYS, "recvmmsg is not available")
-        self._fd, self._slots, self._size, self._call = fd, slots, size, _RECVMMSG
+        self._fd, self._slots, self._size, self._call = fd, slots, size, call
         self._area = mmap.mmap(-1, slots * size)  # anonymous: untouched pages cost nothing
         base = ctypes.addressof(ctypes.c_char.from_buffer(self._area))
         iovs = (_IoVec * slots)()
@@ -96,7 +100,7 @@ class BatchReceiver:
 
 def batch_receiver(fd: int, *, slots: int = 64, size: int = 65536 * 8) -> BatchReceiver | None:
     """A :class:`BatchReceiver` for ``fd``, or None where recvmmsg cannot be used."""
-    if _RECVMMSG is None:
+    if _recvmmsg() is None:
         return None
     try:
         return BatchReceiver(fd, slots=slots, size=size)

@@ -10,12 +10,15 @@ import errno as errno_mod
 import os
 import socket
 import struct
+from typing import TYPE_CHECKING
 
 from setkey_tui.kernel.base import MessagesLost, TransportError
-from setkey_tui.kernel.batchrecv import BatchReceiver, batch_receiver
 from setkey_tui.pfkey.constants import PF_KEY, PF_KEY_V2, MsgType
 from setkey_tui.pfkey.message import header_only
 from setkey_tui.pfkey.platform import Platform, current
+
+if TYPE_CHECKING:
+    from setkey_tui.kernel.batchrecv import BatchReceiver
 
 RCVBUF_WANTED = 64 * 1024 * 1024  # a dump of 100k SAs is ~25 MB of messages
 SNDBUF_WANTED = 128 * 1024
@@ -127,9 +130,11 @@ class PFKeySocket:
         if self._closed:
             raise TransportError("the PF_KEY socket is closed")
         if self._batch is False:
+            from setkey_tui.kernel.batchrecv import batch_receiver  # ctypes: only for a monitor
+
             self._batch = batch_receiver(self._sock.fileno(), slots=BATCH_SIZE, size=RECV_CHUNK)
         batch = self._batch
-        if not isinstance(batch, BatchReceiver):
+        if batch is None or batch is True:
             data = self.recv(timeout)
             return [] if data is None else [data]
         wait = timeout is None or timeout > 0
@@ -153,8 +158,8 @@ class PFKeySocket:
         """Close the socket."""
         if not self._closed:
             self._closed = True
-            if isinstance(self._batch, BatchReceiver):
-                self._batch.close()
+            if self._batch not in (None, False, True):
+                self._batch.close()  # type: ignore[union-attr]
             self._sock.close()
 
     def __enter__(self) -> PFKeySocket:

@@ -7,14 +7,16 @@ import select
 import socket
 import time
 from collections import deque
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from setkey_tui.kernel.base import MessagesLost, TransportError
-from setkey_tui.kernel.batchrecv import BatchReceiver, batch_receiver
 from setkey_tui.kernel.sim.protocol import MAX_PACKET, control, is_control, parse_control
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import header_only
 from setkey_tui.pfkey.platform import LINUX, Platform
+
+if TYPE_CHECKING:
+    from setkey_tui.kernel.batchrecv import BatchReceiver
 
 CLOSE_IDLE = 2.0  # seconds close() waits for the server to say something before giving up on it
 CLOSE_LIMIT = 60.0  # seconds close() waits at most
@@ -119,9 +121,11 @@ class SimClient:
             self._pending.clear()
             return queued
         if self._batch is False:
+            from setkey_tui.kernel.batchrecv import batch_receiver  # ctypes: only for a monitor
+
             self._batch = batch_receiver(self._sock.fileno(), slots=BATCH_SIZE, size=MAX_PACKET)
         batch = self._batch
-        if not isinstance(batch, BatchReceiver):
+        if batch is None or batch is True:
             data = self.recv(timeout)
             return [] if data is None else [data]
         try:
@@ -197,8 +201,8 @@ class SimClient:
         if self._closed:
             return
         self._closed = True
-        if isinstance(self._batch, BatchReceiver):
-            self._batch.close()
+        if self._batch not in (None, False, True):
+            self._batch.close()  # type: ignore[union-attr]
         try:
             self._sock.shutdown(socket.SHUT_WR)
             self._drain()
