@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import select
 import socket
+import struct
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Literal
@@ -46,19 +47,26 @@ class SimClient:
         self._poll.register(self._sock, select.POLLIN)
         self._notices: deque[dict[str, Any]] = deque()
         self._closed = False
+        self._rcvtimeo: float | None = None  # the socket's own receive timeout (SO_RCVTIMEO); None: none
         self._batch: BatchReceiver | None | bool = False  # recv_many's receiver (False: not made yet)
         self._lost: TransportError | None = None  # a loss met by recv_many, said at its next call
         self.batch_size = BATCH_SIZE
 
     def _read_packet(self, timeout: float | None) -> bytes | None:
-        """The next packet; a queued one is taken without a poll (one system call per message in a dump)."""
+        """The next packet, or None after ``timeout`` seconds: one ``recv(2)`` (the wait is the socket's own
+        SO_RCVTIMEO, set again only when it changes; 0: MSG_DONTWAIT), no poll, no clock."""
         try:
-            try:
+            if timeout is not None and timeout <= 0:
                 n = self._sock.recv_into(self._buf, 0, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                if timeout is not None and not self._poll.poll(max(0.0, timeout) * 1000):
-                    return None
+            else:
+                if timeout != self._rcvtimeo:
+                    usec = 0 if timeout is None else max(1, round(timeout * 1_000_000))
+                    self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                                          struct.pack("@ll", *divmod(usec, 1_000_000)))
+                    self._rcvtimeo = timeout
                 n = self._sock.recv_into(self._buf)
+        except BlockingIOError:  # EAGAIN: the timeout passed, or nothing was there
+            return None
         except OSError as exc:
             raise TransportError(f"the simulated kernel connection failed: {exc.strerror}") from None
         if not n:
@@ -95,7 +103,13 @@ class SimClient:
             raise TransportError("the simulated PF_KEY socket is closed")
         if self._pending:
             return self._pending.popleft()
-        deadline = None if timeout is None else time.monotonic() + timeout
+        packet = self._read_packet(timeout)  # the common case: no clock read
+        if packet is None:
+            return None
+        msg = self._route(packet)
+        if msg is not None:
+            return msg
+        deadline = None if timeout is None else time.monotonic() + timeout  # after a notice: the rest
         while True:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
