@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import socket
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -53,7 +54,7 @@ def test_a_failure_is_an_oserror_with_its_errno() -> None:
     rx.close()
 
 
-def test_a_served_kernels_loss_is_said_after_the_messages_before_it_and_before_those_after(tmp_path) -> None:
+def test_a_served_kernels_loss_is_said_after_the_messages_before_it_and_before_those_after(tmp_path: Path) -> None:
     from setkey_tui.kernel.base import MessagesLost
     from setkey_tui.kernel.sim.client import SimClient
     from setkey_tui.kernel.sim.protocol import control
@@ -76,3 +77,32 @@ def test_a_served_kernels_loss_is_said_after_the_messages_before_it_and_before_t
         conn.send(message[4])
         assert client.recv_many(None) == [message[4]]
         client._sock.close()  # noqa: SLF001 - no goodbye: the test's server is not a kernel
+
+
+def test_pfkey_recv_many_takes_a_burst_and_says_a_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    from setkey_tui.kernel import pfkey_socket
+    from setkey_tui.kernel.base import MessagesLost
+    from setkey_tui.pfkey.platform import LINUX
+
+    mine, kernel = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    monkeypatch.setattr(pfkey_socket.socket, "socket", lambda *args, **kw: mine)
+    s = pfkey_socket.PFKeySocket(platform=LINUX, rcvbuf=1 << 16)
+    with kernel:
+        sent = [struct.pack("<BBBBHHII", 2, 3, 0, 3, 2, 0, i, 1) for i in range(70)]
+        for data in sent:
+            kernel.send(data)
+        assert s.recv_many(None) == sent[:64]  # one call: at most the receiver's slots
+        assert s.recv_many(0) == sent[64:]
+        assert s.recv_many(0.01) == []
+
+        class Overflowed:
+            def receive(self, wait: bool) -> list[bytes]:
+                raise OSError(errno.ENOBUFS, "No buffer space available")
+
+            def close(self) -> None:
+                pass
+
+        s._batch = Overflowed()  # type: ignore[assignment]  # noqa: SLF001 - ENOBUFS: a socketpair cannot make it
+        with pytest.raises(MessagesLost, match="dropped messages"):
+            s.recv_many(None)
+    s.close()
