@@ -9,7 +9,7 @@ import socket
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from setkey_tui.kernel.select import open_transport
+from setkey_tui.kernel.choose import open_transport
 from setkey_tui.lang.compile import compile_statement
 from setkey_tui.lang.fastpath import ADD, SPDADD, FastAdd, FastSpdAdd
 from setkey_tui.lang.grammar import build
