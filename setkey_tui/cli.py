@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Literal, TextIO, cast
 
 from setkey_tui.clock import display_clock
 from setkey_tui.files import open_private
-from setkey_tui.kernel.base import MessagesLost, Transport, TransportError, reply_timeout
+from setkey_tui.kernel.base import (
+    EntryNotes,
+    MessagesLost,
+    NotesSource,
+    Transport,
+    TransportError,
+    answers_in_order,
+    exhausted,
+    reply_timeout,
+)
 from setkey_tui.kernel.choose import default_spec, open_transport
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import DecodeError, decode, header_only, split
@@ -227,8 +236,8 @@ class Conversation:
         t.send(data)
         pid, dump_opts = data[12:16], self.dump_opts
         order: Literal["little", "big"] = "little" if platform.byteorder == "<" else "big"
-        match = not getattr(t, "answers_in_order", False)
-        notes_for = getattr(t, "notes_for", None)  # XFRM: what PF_KEY cannot say about an entry
+        match = not answers_in_order(t)
+        notes_for = t.notes_for if isinstance(t, NotesSource) else None  # XFRM: what PF_KEY cannot say
         now, count, wait = int(self.now()), 0, reply_timeout(t)
         while True:
             try:
@@ -266,19 +275,14 @@ class Conversation:
                 return 0
 
 
-    def _write_notes(self, notes: object, verbose: bool) -> None:
+    def _write_notes(self, notes: EntryNotes | None, verbose: bool) -> None:
         """After an entry read over XFRM: a line saying it cannot be expressed in PF_KEY (always), and with
         -v every XFRM attribute PF_KEY lost (AEAD, ESN, marks, …), one ``\txfrm: …`` line each."""
-        text = getattr(notes, "text", None)
-        if not notes or text is None:
+        if not notes:
             return
-        for line in text():
+        for line in notes.text():
             if verbose or line.startswith("xfrm: not expressible"):
                 self.out.write(f"\t{line}\n")
-
-
-def _is_exhausted(t: Transport) -> bool:
-    return bool(getattr(t, "exhausted", False))
 
 
 def run_dump(conv: Conversation) -> int:
@@ -291,7 +295,7 @@ def run_dump(conv: Conversation) -> int:
         while True:
             status = conv.request(mtype)
             conv.out.flush()
-            if status or _is_exhausted(conv.t):
+            if status or exhausted(conv.t):
                 return status
             time.sleep(1)
     status = conv.request(mtype)
@@ -334,7 +338,7 @@ def run_monitor(conv: Conversation) -> int:
     try:
         t.set_promisc(True)
         while True:
-            if _is_exhausted(t):
+            if exhausted(t):
                 out.flush()
                 return 0
             try:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Literal, NoReturn, TextIO, cast
 
-from setkey_tui.kernel.base import MessagesLost, Transport, TransportError, reply_timeout
+from setkey_tui.kernel.base import MessagesLost, Transport, TransportError, answers_in_order, reply_timeout
 from setkey_tui.lang.compile import Supported, compile_statement, deleteall_messages
 from setkey_tui.lang.errors import SetkeyParseError
 from setkey_tui.lang.fastpath import ADD, SPDADD, FastAdd, FastSpdAdd
@@ -68,7 +68,7 @@ class _Session:
                  withports: bool = False) -> None:
         self.transport = None if dry_run else transport
         # A recording answers each request with its next messages, addressed to whoever recorded them.
-        self.match_replies = not getattr(transport, "answers_in_order", False)
+        self.match_replies = not answers_in_order(transport)
         self.wait = reply_timeout(transport)  # for each message of an answer
         self.platform: Platform = transport.platform if transport is not None else LINUX
         self.byteorder: Literal["little", "big"] = "little" if self.platform.byteorder == "<" else "big"

@@ -15,9 +15,20 @@ REPLY_TIMEOUT = 1.0  # seconds a request waits for each message of its answer: s
 
 def reply_timeout(transport: object) -> float:
     """How long a request on ``transport`` waits for each message of its answer: the transport's own
-    ``reply_timeout`` (a served simulated kernel, slower than a real one, sets a longer one), else 1 s."""
-    value = getattr(transport, "reply_timeout", REPLY_TIMEOUT)
-    return value if isinstance(value, int | float) and value > 0 else REPLY_TIMEOUT
+    ``reply_timeout`` when it is :class:`SlowReplies` (a served simulated kernel), else setkey's 1 s."""
+    if isinstance(transport, SlowReplies) and transport.reply_timeout > 0:
+        return transport.reply_timeout
+    return REPLY_TIMEOUT
+
+
+def answers_in_order(transport: object) -> bool:
+    """Whether the next messages are the answer to a request whoever they were addressed to (a recording)."""
+    return isinstance(transport, Recording) and transport.answers_in_order
+
+
+def exhausted(transport: object) -> bool:
+    """Whether ``transport`` is a recording that has handed out every message it holds."""
+    return isinstance(transport, Recording) and transport.exhausted
 
 
 class TransportError(Exception):
@@ -88,4 +99,25 @@ class NotesSource(Protocol):
 
     def notes_for(self, msg: Message) -> EntryNotes | None:
         """The facts about ``msg``'s entry, or None when it knows none."""
+        ...
+
+
+@runtime_checkable
+class SlowReplies(Protocol):
+    """A transport whose kernel may pause longer than a real one between the messages of an answer (a served
+    simulated kernel flushing or dumping 100k SAs): ``reply_timeout`` is how long a request waits for each."""
+
+    reply_timeout: float
+
+
+@runtime_checkable
+class Recording(Protocol):
+    """A transport that plays recorded messages back (``replay:FILE``): ``answers_in_order`` when the next
+    recorded messages answer a request whoever they were sent to; ``exhausted`` once all are handed out."""
+
+    answers_in_order: bool
+
+    @property
+    def exhausted(self) -> bool:
+        """True once every recorded message has been handed out."""
         ...

@@ -13,7 +13,6 @@ from setkey_tui.kernel.base import Transport, TransportError
 from setkey_tui.pfkey.platform import LINUX, Platform, current
 
 ENV_VAR = "SETKEY_TUI_KERNEL"
-SERVED_REPLY_TIMEOUT = 10.0  # a served simulated kernel may take seconds to flush or dump 100k SAs
 UNIX_PATH_MAX = 107  # bytes of a Unix socket path (sun_path is 108 with its NUL)
 CHOICES = "auto, pfkey, xfrm, sim, sim@PATH, replay:FILE, ssh:HOST[/SPEC]"
 
@@ -82,10 +81,7 @@ def open_transport(spec: str | None = "auto", *, platform: Platform | None = Non
         check_socket_path(path)
         from setkey_tui.kernel.sim.client import SimClient
 
-        client = SimClient(path)
-        if not hasattr(client, "reply_timeout"):
-            client.reply_timeout = SERVED_REPLY_TIMEOUT  # type: ignore[attr-defined]
-        return client
+        return SimClient(path)
     if spec.startswith("replay:"):
         path = spec[len("replay:") :]
         if not path:

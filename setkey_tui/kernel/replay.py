@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from pathlib import Path
 
-from setkey_tui.kernel.base import TransportError
+from setkey_tui.kernel.base import Recording, TransportError
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.platform import Platform
 from setkey_tui.render.timefmt import seconds_and_micros
@@ -74,7 +74,7 @@ def format_record(data: bytes, when: float) -> str:
     return f"{sec}.{usec:06d} {data.hex()}\n"
 
 
-class ReplayTransport:
+class ReplayTransport(Recording):
     """A finite, non-blocking :class:`~setkey_tui.kernel.base.Transport` over a recording.
 
     ``answers_in_order``: the next recorded messages are the answer to a request, whoever they were addressed

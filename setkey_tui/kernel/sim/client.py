@@ -10,7 +10,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Literal
 
-from setkey_tui.kernel.base import MessagesLost, TrafficSimulator, TransportError
+from setkey_tui.kernel.base import MessagesLost, SlowReplies, TrafficSimulator, TransportError
 from setkey_tui.kernel.sim.protocol import MAX_PACKET, control, is_control, parse_control
 from setkey_tui.packet import Packet, PacketVerdict
 from setkey_tui.pfkey.constants import MsgType
@@ -25,8 +25,13 @@ CLOSE_LIMIT = 60.0  # seconds close() waits at most
 BATCH_SIZE = 64  # packets recv_many takes at most per system call
 
 
-class SimClient(TrafficSimulator):
+SERVED_REPLY_TIMEOUT = 10.0  # a served simulated kernel may take seconds to flush or dump 100k SAs
+
+
+class SimClient(TrafficSimulator, SlowReplies):
     """One connection to a served simulated kernel (a Transport)."""
+
+    reply_timeout = SERVED_REPLY_TIMEOUT
 
     def __init__(self, path: str, *, platform: Platform = LINUX) -> None:
         self.path = path
