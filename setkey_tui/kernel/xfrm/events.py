@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from setkey_tui.kernel.xfrm import notes as N
 from setkey_tui.kernel.xfrm import structs as S
@@ -22,6 +22,8 @@ from setkey_tui.pfkey.message import Message
 ONE, ALL, REGISTERED, PROMISC_ONLY = "one", "all", "registered", "promisc"
 _SA_EVENTS = {S.NEWSA: MsgType.ADD, S.UPDSA: MsgType.UPDATE}
 _SP_EVENTS = {S.NEWPOLICY: MsgType.X_SPDADD, S.UPDPOLICY: MsgType.X_SPDUPDATE}
+
+_Out = TypeVar("_Out", Message, bytes)
 
 
 class Out(NamedTuple):
@@ -138,16 +140,22 @@ class Translator:
     def policy_bytes(self, info: S.UserPolicyInfo, attrs: dict[int, bytes], msg_type: int, *, seq: int, pid: int,
                      refcnt: int, raw: tuple[bytes, int] | None = None) -> bytes | None:
         """:meth:`policy` as encoded bytes, faster (dumps)."""
+        return self._translate_policy(P.policy_bytes, info, attrs, msg_type, seq, pid, refcnt, raw)
+
+    def _translate_policy(self, translate: Callable[..., _Out], info: S.UserPolicyInfo, attrs: dict[int, bytes],
+                          msg_type: int, seq: int, pid: int, refcnt: int, raw: tuple[bytes, int] | None) -> _Out | None:
+        """``translate`` (to a message or to bytes) on a main-type policy, keeping its notes; None, counted as
+        skipped, for what af_key ignores or cannot show."""
         templates = self._main_templates(attrs)
         if templates is None:
             return None
         try:
-            data = P.policy_bytes(info, templates, attrs, msg_type, seq=seq, pid=pid, refcnt=refcnt)
+            out = translate(info, templates, attrs, msg_type, seq=seq, pid=pid, refcnt=refcnt)
         except P.Untranslatable:
             self.skipped += 1
             return None
         self._keep_policy_notes(info, attrs, templates, raw)
-        return data
+        return out
 
     def _main_templates(self, attrs: dict[int, bytes]) -> tuple[S.UserTmpl, ...] | None:
         """A main-type policy's templates; None (counted as skipped) for a sub policy, which af_key ignores."""
@@ -169,16 +177,7 @@ class Translator:
     def policy(self, info: S.UserPolicyInfo, attrs: dict[int, bytes], msg_type: int, *, seq: int, pid: int,
                refcnt: int, raw: tuple[bytes, int] | None = None) -> Message | None:
         """One main-type policy as af_key's message (None for sub policies and what af_key cannot show)."""
-        templates = self._main_templates(attrs)
-        if templates is None:
-            return None
-        try:
-            msg = P.policy_message(info, templates, attrs, msg_type, seq=seq, pid=pid, refcnt=refcnt)
-        except P.Untranslatable:
-            self.skipped += 1
-            return None
-        self._keep_policy_notes(info, attrs, templates, raw)
-        return msg
+        return self._translate_policy(P.policy_message, info, attrs, msg_type, seq, pid, refcnt, raw)
 
     # ------------------------------------------------------------------------------------------ events
     def event(self, nl_type: int, seq: int, pid: int, payload: bytes) -> list[Out]:

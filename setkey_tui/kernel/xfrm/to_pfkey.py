@@ -236,15 +236,8 @@ def policy_message(
     ``info.dir``, as in a deletion by index)."""
     sel = info.sel
     fam = sel.family
-    _check_family(fam)
-    proto = sel.proto or IPSEC_PROTO_ANY
+    proto, pol = _policy_head(info, templates, direction)
     lft, cur = info.lft, info.curlft
-    if info.action == S.POLICY_BLOCK:
-        ptype = PolicyType.DISCARD
-    else:
-        ptype = PolicyType.IPSEC if templates else PolicyType.NONE
-    xdir = info.dir if direction is None else direction
-    reqs = tuple(_request(t) for t in templates)
     exts: list[Extension] = [
         AddressExt(ExtType.ADDRESS_SRC, _sockaddr(fam, sel.saddr, sel.sport), proto, sel.prefixlen_s),
         AddressExt(ExtType.ADDRESS_DST, _sockaddr(fam, sel.daddr, sel.dport), proto, sel.prefixlen_d),
@@ -253,13 +246,27 @@ def policy_message(
         LifetimeExt(ExtType.LIFETIME_SOFT, _x2key(lft.soft_packet_limit), _x2key(lft.soft_byte_limit),
                     lft.soft_add_expires_seconds, lft.soft_use_expires_seconds),
         LifetimeExt(ExtType.LIFETIME_CURRENT, cur.packets, cur.bytes, cur.add_time, cur.use_time),
-        PolicyExt(ptype, xdir + 1, info.idx, info.priority, reqs),
+        pol,
     ]
     raw = attrs.get(S.XFRMA_SEC_CTX)
     if raw is not None and len(raw) >= 8:
         doi, alg, ctx = S.unpack_sec_ctx(raw)
         exts.append(SecCtxExt(doi, alg, ctx))
     return Message(msg_type, 0, seq & 0xFFFFFFFF, pid & 0xFFFFFFFF, 0, tuple(exts), reserved=refcnt)
+
+
+def _policy_head(info: S.UserPolicyInfo, templates: tuple[S.UserTmpl, ...],
+                 direction: int | None = None) -> tuple[int, PolicyExt]:
+    """The selector's upper protocol as PF_KEY says it (0 is "any") and af_key's X_POLICY for this policy
+    (``direction``: the XFRM direction when it is not ``info.dir``)."""
+    _check_family(info.sel.family)
+    if info.action == S.POLICY_BLOCK:
+        ptype = PolicyType.DISCARD
+    else:
+        ptype = PolicyType.IPSEC if templates else PolicyType.NONE
+    xdir = info.dir if direction is None else direction
+    reqs = tuple(_request(t) for t in templates)
+    return info.sel.proto or IPSEC_PROTO_ANY, PolicyExt(ptype, xdir + 1, info.idx, info.priority, reqs)
 
 
 def _tmpl_bit(mask: int, alg_id: int) -> bool:
@@ -394,15 +401,9 @@ def policy_bytes(info: S.UserPolicyInfo, templates: tuple[S.UserTmpl, ...], attr
         return policy_message(info, templates, attrs, msg_type, seq=seq, pid=pid, refcnt=refcnt).encode(LINUX)
     sel = info.sel
     fam = sel.family
-    _check_family(fam)
-    proto = sel.proto or IPSEC_PROTO_ANY
+    proto, pol_ext = _policy_head(info, templates)
     lft, cur = info.lft, info.curlft
-    if info.action == S.POLICY_BLOCK:
-        ptype = PolicyType.DISCARD
-    else:
-        ptype = PolicyType.IPSEC if templates else PolicyType.NONE
-    pol = _CODEC.encode_exts((PolicyExt(ptype, info.dir + 1, info.idx, info.priority,
-                                        tuple(_request(t) for t in templates)),))
+    pol = _CODEC.encode_exts((pol_ext,))
     body = b"".join((
         _address_bytes(ExtType.ADDRESS_SRC, fam, sel.saddr, sel.sport, proto, sel.prefixlen_s),
         _address_bytes(ExtType.ADDRESS_DST, fam, sel.daddr, sel.dport, proto, sel.prefixlen_d),
