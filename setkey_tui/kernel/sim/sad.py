@@ -39,6 +39,7 @@ from setkey_tui.pfkey.constants import (
 from setkey_tui.pfkey.extensions import (
     AddressExt,
     Alg,
+    Extension,
     FilterExt,
     KeyExt,
     LifetimeExt,
@@ -244,12 +245,7 @@ class SAD:
         proto = SATYPE_TO_PROTO.get(msg.satype)
         if proto is None:
             raise Fail(E.EINVAL)
-        mode: int = Mode.TRANSPORT
-        reqid = 0
-        sa2 = msg.get(ExtType.X_SA2)
-        if isinstance(sa2, SA2Ext):
-            mode = xfrm_mode(sa2.mode)
-            reqid = sa2.reqid
+        mode, reqid = _mode_reqid(msg.get(ExtType.X_SA2))
         said = self.find_acq_by_seq(msg.seq)
         if said is not None and self.sas[said].dst != dst:
             said = None
@@ -320,12 +316,7 @@ class SAD:
                     raise Fail(E.ENOSYS)
             elif not algs.enc_supported(sa.encrypt, self.supported_encrypt):
                 raise Fail(E.ENOSYS)
-        mode: int = Mode.TRANSPORT
-        reqid = 0
-        sa2 = exts.get(ExtType.X_SA2)
-        if isinstance(sa2, SA2Ext):
-            mode = xfrm_mode(sa2.mode)
-            reqid = sa2.reqid
+        mode, reqid = _mode_reqid(exts.get(ExtType.X_SA2))
         rec = SARecord(
             satype=msg.satype,
             proto=proto,
@@ -481,3 +472,9 @@ def _filter_ok(f: FilterExt, rec: SARecord) -> bool:
         Addr(f.family, f.daddr[:n]), f.dplen, rec.dst
     )
 
+
+def _mode_reqid(sa2: Extension | None) -> tuple[int, int]:
+    """A request's mode (as XFRM keeps it) and reqid from its X_SA2; transport and 0 without one."""
+    if isinstance(sa2, SA2Ext):
+        return xfrm_mode(sa2.mode), sa2.reqid
+    return Mode.TRANSPORT, 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno as E
 
+from setkey_tui.kernel.reqid import next_reqid
 from setkey_tui.kernel.sim.dump import Dump, Dumps
 from setkey_tui.kernel.sim.errors import Fail
 from setkey_tui.kernel.sim.fields import address_pair, prefix_match, xfrm_mode
@@ -83,15 +84,11 @@ class SPD:
     def _gen_reqid(self) -> int:
         """gen_reqid: the next reqid above the manual range no policy uses (ENOBUFS when none is left)."""
         used = {tp.reqid for p in self.policies.values() for tp in p.templates}
-        start = self._reqid
-        while True:
-            self._reqid = (self._reqid + 1) & 0xFFFFFFFF
-            if self._reqid == 0:
-                self._reqid = IPSEC_MANUAL_REQID_MAX + 1
-            if self._reqid not in used:
-                return self._reqid
-            if self._reqid == start:
-                raise Fail(E.ENOBUFS)
+        reqid = next_reqid(self._reqid, used)
+        if reqid is None:
+            raise Fail(E.ENOBUFS)
+        self._reqid = reqid
+        return reqid
 
     def _templates(self, pol: PolicyExt) -> tuple[Template, ...]:
         """parse_ipsecrequests: the policy's transforms (ELOOP past XFRM_MAX_DEPTH)."""

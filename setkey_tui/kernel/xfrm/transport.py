@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from setkey_tui.algorithms import LINUX_SUPPORTED_AUTH, LINUX_SUPPORTED_ENCRYPT
 from setkey_tui.kernel.base import MessagesLost, NotesSource, TransportError
+from setkey_tui.kernel.reqid import next_reqid
 from setkey_tui.kernel.xfrm import netlink as nl
 from setkey_tui.kernel.xfrm import structs as S
 from setkey_tui.kernel.xfrm import to_pfkey as P
@@ -329,16 +330,11 @@ class XfrmTransport(NotesSource):
 
     def _gen_reqid(self) -> int:
         """af_key's gen_reqid: the next automatic reqid above 0x3fff that no policy uses."""
-        used = self._used_reqids()
-        start = self._reqid
-        while True:
-            self._reqid = (self._reqid + 1) & 0xFFFFFFFF
-            if self._reqid == 0:
-                self._reqid = IPSEC_MANUAL_REQID_MAX + 1
-            if self._reqid not in used:
-                return self._reqid
-            if self._reqid == start:
-                return 0
+        reqid = next_reqid(self._reqid, self._used_reqids())
+        if reqid is None:
+            return 0
+        self._reqid = reqid
+        return reqid
 
     def _used_reqids(self) -> set[int]:
         sock = _netlink_socket()
