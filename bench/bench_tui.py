@@ -9,8 +9,8 @@ Figures printed:
   2. While 1k kernel messages/s arrive (10% of them changing rows on screen): kernel message → changed row
      painted (median, p95, max; target ≤ 100 ms), without and then with ``gc.freeze()`` after the load.
   3. Monitor pane fed 10k msgs/s for 10 s: lines kept (bounded), RSS, key press latency.
-  4. (``--tmux [N]``, alone) ``setkey-tui`` in tmux (capture-pane) on ``serve-sim`` with N SAs + N policies, beside
-     ``setkey-tui -D`` and ``-D -P`` on the same served kernel in the same run.
+  4. (``--tmux [N] [--rounds K]``, alone) ``setkey-tui`` in tmux (capture-pane) on ``serve-sim`` with N SAs + N
+     policies, beside ``setkey-tui -D`` and ``-D -P`` on the same served kernel, K rounds (default 3), medians.
   5. (``--uml [N]``, alone) inside user-mode-linux on real PF_KEY: N SAs + N policies (default 50k), the CLI's
      -D and -D -P, then the app headless.
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import re
 import resource
 import shutil
 import socket
@@ -430,6 +431,7 @@ async def bench_monitor() -> None:
             drain()
             drains.append(time.perf_counter() - t0)
 
+        assert app.drain_timer is not None
         app.drain_timer.stop()
         app.set_interval(0.05, timed_drain)
         presses: list[float] = []
@@ -489,11 +491,55 @@ def _descendant_rss(pid: int) -> float:
     return best
 
 
-def bench_tmux(n: int) -> None:
-    """The app as a user starts it, in tmux on serve-sim, beside the CLI's -D and -D -P on the same kernel."""
+ROW_SHOWN = re.compile(r" esp +0x[0-9a-f]{8} ")  # an SA row of the table, as capture-pane reads it
+
+
+def compile_package() -> None:
+    """Byte-compile the package, as ``pip install`` does: the app then starts as it does for a user (this
+    machine's environment may say PYTHONDONTWRITEBYTECODE, which would make every start compile it again)."""
+    root = Path(__file__).resolve().parents[1] / "setkey_tui"
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(root)], check=False, capture_output=True)
+
+
+def tmux_round(exe: list[str], sock: Path, env: dict[str, str], n: int) -> dict[str, Any]:
+    """One run of the app in tmux from the command line: first SA row on screen, every row with exact counts
+    and the listener live, RSS, and the badge and monitor lines at the end."""
+    session = f"bench{os.getpid()}"
+    t = time.perf_counter()
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50",
+                    " ".join([*exe, "--kernel", f"sim@{sock}"])], env=env, check=True)
+    first = done = None
+    want_sad, want_spd = f"SAD {n:,}", f"SPD {n:,}"
+    screen = ""
+    try:
+        while time.perf_counter() - t < 600:
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
+                                    text=True).stdout
+            now = time.perf_counter() - t
+            if first is None and ROW_SHOWN.search(screen):
+                first = now
+            if want_sad in screen and want_spd in screen and " · live" in screen:
+                done = now
+                break
+            time.sleep(0.02 if first is None else 0.05)
+        pane_pid = int(subprocess.run(["tmux", "list-panes", "-t", session, "-F", "#{pane_pid}"],
+                                      capture_output=True, text=True).stdout.split()[0])
+        rss = _descendant_rss(pane_pid)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+    lines = screen.splitlines()
+    return {"first": first, "done": done, "rss": rss,
+            "badge": next((line for line in lines if "SAD" in line), "").strip(),
+            "monitor": [line.strip() for line in lines if "own " in line or "Monitor" in line]}
+
+
+def bench_tmux(n: int, rounds: int = 3) -> None:
+    """The app as a user starts it, in tmux on serve-sim, beside the CLI's -D and -D -P on the same kernel;
+    ``rounds`` times (CLI, then the app), medians at the end."""
     if shutil.which("tmux") is None:
         print("  tmux: not installed, skipped")
         return
+    compile_package()
     exe = [sys.executable, "-m", "setkey_tui"]
     tmp = Path(tempfile.mkdtemp(prefix="bench-tui-"))
     state, sock = tmp / "big.conf", tmp / "k.sock"
@@ -509,48 +555,40 @@ def bench_tmux(n: int) -> None:
                 return
             time.sleep(0.1)
         print(f"  serve-sim with {n:,} SAs + {n:,} policies ready in {time.perf_counter() - t0:.1f} s")
-        cli = []
-        for flags in (["-D"], ["-D", "-P"]):
-            t = time.perf_counter()
-            out = subprocess.run([*exe, "--kernel", f"sim@{sock}", *flags], env=env, capture_output=True)
-            cli.append(time.perf_counter() - t)
-            what = "esp mode=" if flags == ["-D"] else "ipsec"
-            count = out.stdout.count(what.encode()) if flags == ["-D"] else out.stdout.count(b"\n\tesp/")
-            print(f"  CLI {' '.join(flags):6}: {cli[-1]:6.2f} s ({count:,} entries, rc {out.returncode})")
-        session = f"bench{os.getpid()}"
-        t = time.perf_counter()
-        subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50",
-                        " ".join([*exe, "--kernel", f"sim@{sock}"])], env=env, check=True)
-        first = done = None
-        want_sad, want_spd = f"SAD {n:,}", f"SPD {n:,}"
-        screen = ""
-        while time.perf_counter() - t < 600:
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
-                                    text=True).stdout
-            now = time.perf_counter() - t
-            if first is None and " esp " in screen and "0x0000" in screen:
-                first = now
-            if want_sad in screen and want_spd in screen and " · live" in screen:
-                done = now
-                break
-            time.sleep(0.05)
-        pane_pid = int(subprocess.run(["tmux", "list-panes", "-t", session, "-F", "#{pane_pid}"],
-                                      capture_output=True, text=True).stdout.split()[0])
-        rss = _descendant_rss(pane_pid)
-        badge = next((line for line in screen.splitlines() if "SAD" in line), "")
-        monitor = [line for line in screen.splitlines() if "own " in line or "Monitor" in line]
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
-        both = sum(cli)
-        print(f"  TUI in tmux 200x50: first rows on screen {first if first is not None else float('nan'):.2f} s "
-              "(target ≤ 1 s)")
-        if done is not None:
-            print(f"  TUI: every row, exact counts, live: {done:.2f} s = {done / both:.2f} × (CLI -D + -D -P = "
-                  f"{both:.2f} s)   (target ≤ 1.3 ×); RSS {rss:.0f} MB (target ≤ 300 MB)")
-        else:
-            print(f"  TUI: not all rows after 600 s; badge: {badge.strip()[:150]}")
-        print(f"  badge: {badge.strip()[:150]}")
-        for line in monitor[:3]:
-            print(f"  monitor: {line.strip()[:150]}")
+        firsts, ratios, dones = [], [], []
+        for r in range(1, rounds + 1):
+            cli = []
+            for flags in (["-D"], ["-D", "-P"]):
+                t = time.perf_counter()
+                out = subprocess.run([*exe, "--kernel", f"sim@{sock}", *flags], env=env, capture_output=True)
+                cli.append(time.perf_counter() - t)
+                count = out.stdout.count(b"esp mode=") if flags == ["-D"] else out.stdout.count(b"\n\tesp/")
+                if count != n or out.returncode:
+                    print(f"  CLI {' '.join(flags)}: {count:,} entries, rc {out.returncode} (expected {n:,})")
+            both = sum(cli)
+            got = tmux_round(exe, sock, env, n)
+            first, done = got["first"], got["done"]
+            line = (f"  round {r} (load {os.getloadavg()[0]:.1f}): CLI -D {cli[0]:.2f} s + -D -P {cli[1]:.2f} s = "
+                    f"{both:.2f} s; TUI in tmux 200x50: first rows {first if first is not None else float('nan'):.2f}"
+                    " s, ")
+            if done is not None:
+                line += f"every row, exact counts, live {done:.2f} s = {done / both:.2f} ×; RSS {got['rss']:.0f} MB"
+                ratios.append(done / both)
+                dones.append(done)
+            else:
+                line += f"not all rows after 600 s; badge: {got['badge'][:150]}"
+            print(line, flush=True)
+            if first is not None:
+                firsts.append(first)
+            if r == rounds:
+                print(f"  badge: {got['badge'][:150]}")
+                for m in got["monitor"][:3]:
+                    print(f"  monitor: {m[:150]}")
+        if firsts:
+            print(f"  median of {len(firsts)}: first rows on screen {statistics.median(firsts):.2f} s (target ≤ 1 s)")
+        if ratios:
+            print(f"  median of {len(ratios)}: every row {statistics.median(dones):.2f} s = "
+                  f"{statistics.median(ratios):.2f} × (CLI -D + -D -P, same round)   (target ≤ 1.3 ×)")
     finally:
         server.terminate()
         server.wait(10)
@@ -655,7 +693,8 @@ def main(argv: list[str] | None = None) -> None:
             return
     if "--tmux" in args:
         i = args.index("--tmux")
-        bench_tmux(int(args[i + 1]) if len(args) > i + 1 and args[i + 1].isdigit() else COUNT)
+        rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else 3
+        bench_tmux(int(args[i + 1]) if len(args) > i + 1 and args[i + 1].isdigit() else COUNT, rounds)
         return
     t = time.perf_counter()
     sas, sps = dump_replies(COUNT), spdump_replies(COUNT)

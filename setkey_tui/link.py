@@ -42,6 +42,7 @@ DRAIN_BUDGET = 0.04  # seconds one drain may spend applying dump rows before it 
 FIRST_BATCH = 500  # rows of the first batch of a dump (on screen at once), then up to BATCH_MAX
 BATCH_MAX = 10_000
 BATCH_INTERVAL = 0.05  # a batch leaves the dump thread at least this often while replies arrive
+FIRST_PAINT_HOLD = 1.0  # seconds the first dump may wait, after its first batch, for the screen to show it
 MAX_FOLLOWUPS = 1  # reloads in a row caused by losses during or right after a reload (or the first load)
 RESYNC_PAUSE = 0.5  # seconds before a reload asked for during a reload
 RESYNC_GRACE = 3.0  # a loss this soon after a reload is counted as caused by it
@@ -215,6 +216,13 @@ class KernelLink:
         self.status_style = ""
         self.loading: Loading | None = None  # the dump in flight, for the badge
         self.loaded = threading.Event()  # the first dump is complete
+        # The first dump's first batch is handed over, then the dump thread waits (at most ``hold_first_batch``
+        # seconds) until ``first_rows_shown`` is set: the screen starts up and paints those rows without a
+        # thread competing for the interpreter; the kernel keeps the rest (a PF_KEY dump goes on as its reader
+        # reads). 0: no wait (a caller that never sets the event).
+        self.hold_first_batch = 0.0
+        self.first_rows_shown = threading.Event()
+        self.first_rows_applied = False  # a drain applied the first rows of the first dump
         self.resyncs = 0
         self.link_broken = False  # the kernel socket or the listener failed: ``reconnect`` connects again
         self.last_batch_applied = 0
@@ -333,6 +341,7 @@ class KernelLink:
             return
         scanner = RowScanner(service.platform)
         put = self.events.put
+        pace = first
         try:
             with self._service_lock:
                 service.discard_pending()
@@ -344,12 +353,16 @@ class KernelLink:
                     total: int | None = None
                     limit = FIRST_BATCH
                     due = time.monotonic() + BATCH_INTERVAL
+                    hold = self.hold_first_batch if pace else 0.0
 
                     def hand_over() -> None:  # the kernel pauses: show what came so far
-                        nonlocal batch
+                        nonlocal batch, hold
                         if batch:
                             put(_LoadRows(which, batch, count, total, gen))  # noqa: B023 - called in this loop
                             batch = []
+                            if hold:
+                                self.first_rows_shown.wait(hold)
+                                hold = 0.0
 
                     for data in service.dump_stream(mtype, on_idle=hand_over, idle=BATCH_INTERVAL):
                         row = scan(data)
@@ -367,9 +380,13 @@ class KernelLink:
                             put(_LoadRows(which, batch, count, total, gen))
                             batch = []
                             limit = BATCH_MAX
+                            if hold:
+                                self.first_rows_shown.wait(hold)
+                                hold = 0.0
                             due = time.monotonic() + BATCH_INTERVAL
                     put(_LoadRows(which, batch, count, count, gen))
                     put(_LoadEnd(which, gen))
+                    pace = pace and not count  # only the first rows shown wait for the screen
         except (KernelReplyError, TransportError, OSError) as exc:
             put(_Broken(f"dump failed: {exc}", gen))
             return
@@ -430,6 +447,12 @@ class KernelLink:
         self.status_style = style
         self._post_status()
 
+    def repost(self) -> None:
+        """Post the status and the tables' state again (for subscribers that came after they were posted)."""
+        self._posted_status = None
+        self._post_status()
+        self.changed()
+
     def _post_status(self) -> None:
         msg = LinkStatus(self.kernel_description, self.status, self.status_style, self.loading, self.replay)
         if msg != self._posted_status:
@@ -468,6 +491,7 @@ class KernelLink:
             elif isinstance(ev, _LoadRows):
                 if ev.generation == self._generation:
                     self.mirror.load_rows(ev.which, ev.rows)
+                    self.first_rows_applied = self.first_rows_applied or bool(ev.rows)
                     self.loading = Loading(TABLE_NAMES[ev.which], ev.count, ev.total)
                     self._changed = True
                 if time.perf_counter() - started > DRAIN_BUDGET:

@@ -25,11 +25,12 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.timer import Timer
 from textual.widgets import TabbedContent
 
 from setkey_tui import scenarios
 from setkey_tui.kernel.base import TransportError
-from setkey_tui.link import KernelLink, LinkMessage, Notice, Opener, default_opener
+from setkey_tui.link import FIRST_PAINT_HOLD, KernelLink, LinkMessage, Notice, Opener, default_opener
 from setkey_tui.mirror import Mirror, SARow, SPRow
 from setkey_tui.pfkey.constants import Direction, ExtType, SAType
 from setkey_tui.pfkey.extensions import AddressExt, PolicyExt
@@ -92,25 +93,41 @@ class SetkeyApp(App[int]):
         self.link_signal: Signal[LinkMessage] = Signal(self, "link")
         self.link = KernelLink(opener, platform=self.platform, post=self._relay, pid=pid, listen=listen,
                                replay=replay, kernel_label=kernel_label, clock=now)
+        # The first dump waits after its first batch until the screen has painted it (see KernelLink).
+        self.link.hold_first_batch = FIRST_PAINT_HOLD
+        self._shown_pending = True
+        self.drain_timer: Timer | None = None
 
     # -- the link --------------------------------------------------------------------------------------
-    def on_mount(self) -> None:
-        """Start the link; drain it every 50 ms; repaint the clocks in the tables every second."""
+    def on_load(self) -> None:
+        """Start the link as the app starts (before the screen is built): the first rows are read meanwhile."""
         self.link.start()
-        self.set_interval(1.0, self._tick)
-        self.call_after_refresh(self._start_draining)
 
-    def _start_draining(self) -> None:
-        """Drain once the main screen's widgets are mounted and subscribed (nothing posted is lost)."""
+    def on_mount(self) -> None:
+        """Repaint the clocks in the tables every second; drain the link (see :meth:`start_draining`)."""
+        self.set_interval(1.0, self._tick)
+        self.call_after_refresh(self.start_draining)
+
+    def start_draining(self) -> None:
+        """Drain the link now and every 50 ms, once the main screen's widgets are mounted and subscribed (it
+        calls this from its ``on_mount``, so that rows read already are in the first paint); once only."""
+        if self.drain_timer is not None:
+            return
         self.drain_timer = self.set_interval(DRAIN_INTERVAL, self.drain)
+        self.link.repost()
+        self.drain()
 
     def on_unmount(self) -> None:
         """Stop the listener thread and close the kernel socket."""
         self.link.stop()
 
     def drain(self) -> None:
-        """Apply what the kernel said since the last drain (the link posts what changed)."""
+        """Apply what the kernel said since the last drain (the link posts what changed). Once the first rows
+        are applied, the link hears when they are painted (its first dump goes on then)."""
         self.link.drain()
+        if self._shown_pending and self.link.first_rows_applied:
+            self._shown_pending = False
+            self.call_after_refresh(self.link.first_rows_shown.set)
 
     def _relay(self, message: LinkMessage) -> None:
         if isinstance(message, Notice):
