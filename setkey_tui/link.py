@@ -39,6 +39,7 @@ from setkey_tui.tui.traffic import Packet, TrafficRun
 
 DRAIN_MAX = 50_000  # events taken per drain at most, so that one drain never stalls the screen
 DRAIN_BUDGET = 0.04  # seconds one drain may spend applying dump rows before it lets the screen paint
+LOAD_APPLY_INTERVAL = 0.5  # during a dump, rows go into the tables (and on screen) at most this often
 FIRST_BATCH = 500  # rows of the first batch of a dump (on screen at once), then up to BATCH_MAX
 BATCH_MAX = 10_000
 BATCH_INTERVAL = 0.05  # a batch leaves the dump thread at least this often while replies arrive
@@ -223,6 +224,8 @@ class KernelLink:
         self.hold_first_batch = 0.0
         self.first_rows_shown = threading.Event()
         self.first_rows_applied = False  # a drain applied the first rows of the first dump
+        self._pending_rows: dict[str, list[Any]] = {}  # dump rows read, not yet in the tables
+        self._rows_applied_at = 0.0
         self.resyncs = 0
         self.link_broken = False  # the kernel socket or the listener failed: ``reconnect`` connects again
         self.last_batch_applied = 0
@@ -490,10 +493,8 @@ class KernelLink:
                     items.append(m)
             elif isinstance(ev, _LoadRows):
                 if ev.generation == self._generation:
-                    self.mirror.load_rows(ev.which, ev.rows)
-                    self.first_rows_applied = self.first_rows_applied or bool(ev.rows)
+                    self._pending_rows.setdefault(ev.which, []).extend(ev.rows)
                     self.loading = Loading(TABLE_NAMES[ev.which], ev.count, ev.total)
-                    self._changed = True
                 if time.perf_counter() - started > DRAIN_BUDGET:
                     break  # let the screen paint the rows so far; the rest at the next drain
             elif isinstance(ev, OwnDumpEvent):
@@ -509,6 +510,9 @@ class KernelLink:
                 self.post(Notice(f"The kernel listener stopped: {ev.reason}", severity="error", timeout=10))
             else:
                 self._internal(ev)
+        if self._pending_rows and (not self.first_rows_applied
+                                   or time.monotonic() - self._rows_applied_at >= LOAD_APPLY_INTERVAL):
+            self._apply_rows()
         if items:
             if self._resyncing:
                 if len(self._held) + len(items) > HELD_MAX:
@@ -528,6 +532,18 @@ class KernelLink:
         if resync:
             self.request_resync()
 
+    def _apply_rows(self, which: str | None = None) -> None:
+        """Put the dump rows waiting (of ``which``, else all) into the tables. A dump's rows are merged into a
+        table's sorted order every :data:`LOAD_APPLY_INTERVAL` seconds, not at every drain: each merge costs
+        the size of the table, and 20 a second made the load quadratic (and repainted the screen as often)."""
+        for name in [which] if which is not None else list(self._pending_rows):
+            rows = self._pending_rows.pop(name, None)
+            if rows:
+                self.mirror.load_rows(name, rows)
+                self.first_rows_applied = True
+                self._changed = True
+        self._rows_applied_at = time.monotonic()
+
     def _internal(self, ev: _Internal) -> None:
         if isinstance(ev, _Call):
             ev.fn()
@@ -541,6 +557,7 @@ class KernelLink:
                 self.status = "loading"
             self._changed = True
         elif isinstance(ev, _LoadEnd):
+            self._apply_rows(ev.which)
             self.mirror.end_load(ev.which)
             self._changed = True
         elif isinstance(ev, _Loaded):
@@ -569,6 +586,7 @@ class KernelLink:
             self._resyncing = False
             self._held = []
             self.loading = None
+            self._pending_rows.clear()
             self.mirror.abort_load()
             self._changed = True
             self._set_status(f"{ev.reason} (r connects again)", "error")
