@@ -37,17 +37,6 @@ from setkey_tui.pfkey.extensions import AddressExt, PolicyExt
 from setkey_tui.pfkey.platform import Platform
 from setkey_tui.pfkey.platform import current as current_platform
 from setkey_tui.tui.actions import ACTIONS, FOOTER_SHOWN, PALETTE_ONLY, WRITE_ACTIONS
-from setkey_tui.tui.ops import (
-    copy_text,
-    delete_sa_message,
-    delete_sp_message,
-    delete_statement,
-    export_text,
-    flush_sad_message,
-    flush_spd_message,
-    statement_of,
-    write_private,
-)
 from setkey_tui.tui.screens.dialogs import (
     ConfirmScreen,
     ExportScreen,
@@ -296,6 +285,8 @@ class SetkeyApp(App[int]):
 
     def action_delete(self) -> None:
         """Delete the marked entries (or the cursor's), after confirmation."""
+        from setkey_tui.tui import ops  # on first use: it brings the setkey grammar (startup time)
+
         if not self._on_main():
             return
         table = self.active_pane().entry_table
@@ -305,8 +296,8 @@ class SetkeyApp(App[int]):
             return
         kind = "SA" if isinstance(rows[0], SARow) else "policy"
         noun = kind if len(rows) == 1 else ("SAs" if kind == "SA" else "policies")
-        msgs = [delete_sa_message(r) if isinstance(r, SARow) else delete_sp_message(r) for r in rows]
-        sample = "\n".join(delete_statement(r) for r in rows[:3]) + (
+        msgs = [ops.delete_sa_message(r) if isinstance(r, SARow) else ops.delete_sp_message(r) for r in rows]
+        sample = "\n".join(ops.delete_statement(r) for r in rows[:3]) + (
             f"\n… and {len(rows) - 3} more" if len(rows) > 3 else "")
 
         def answer(yes: bool | None) -> None:
@@ -318,6 +309,8 @@ class SetkeyApp(App[int]):
 
     def action_flush_sad(self) -> None:
         """Flush the SAD (all or one protocol), after a confirmation that counts the SAs."""
+        from setkey_tui.tui import ops  # on first use: it brings the setkey grammar (startup time)
+
         counts: dict[int, int] = {}
         for r in self.mirror.sad.rows.values():
             counts[r.satype] = counts.get(r.satype, 0) + 1
@@ -325,33 +318,39 @@ class SetkeyApp(App[int]):
         def answer(satype: int | None) -> None:
             if satype is not None:
                 name = "every" if satype == 0 else SAType(satype).name.lower()
-                self._send_worker([flush_sad_message(satype)], f"Flushed {name} SAs.")
+                self._send_worker([ops.flush_sad_message(satype)], f"Flushed {name} SAs.")
 
         self.push_screen(FlushSADScreen(counts), answer)
 
     def action_flush_spd(self) -> None:
         """Flush the SPD, after a confirmation that counts the policies."""
+        from setkey_tui.tui import ops  # on first use: it brings the setkey grammar (startup time)
+
         n = self.mirror.spd.total
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self._send_worker([flush_spd_message()], "Flushed the SPD.")
+                self._send_worker([ops.flush_spd_message()], "Flushed the SPD.")
 
         self.push_screen(ConfirmScreen(f"Flush the SPD? {n} policies go.", "spdflush;"), answer)
 
     def action_copy(self) -> None:
         """Copy the cursor entry as a setkey statement (keys masked unless revealed in its detail)."""
+        from setkey_tui.tui import ops  # on first use: it brings the setkey grammar (startup time)
+
         if not self._on_main():
             return
         row = self.active_pane().entry_table.current_row
         if row is None:
             self.notify("No entry under the cursor.")
             return
-        text = statement_of(row, with_keys=False).strip()
-        self.notify(f"{text}\n{copy_text(self.copy_to_clipboard, text)}", title="Copy", markup=False)
+        text = ops.statement_of(row, with_keys=False).strip()
+        self.notify(f"{text}\n{ops.copy_text(self.copy_to_clipboard, text)}", title="Copy", markup=False)
 
     def action_export(self) -> None:
         """Export the SAD and/or SPD (the rows the filters show) as a setkey script."""
+        from setkey_tui.tui import ops  # on first use: it brings the setkey grammar (startup time)
+
         sad, spd = self.mirror.sad, self.mirror.spd
 
         def answer(result: tuple[str, str, bool] | None) -> None:
@@ -362,7 +361,7 @@ class SetkeyApp(App[int]):
             sas = [sad.row_at(i) for i in range(len(sad))] if which in ("sad", "both") else []
             sps = [spd.row_at(i) for i in range(len(spd))] if which in ("spd", "both") else []
             try:
-                write_private(path, export_text(sas, sps, with_keys=keys))
+                ops.write_private(path, ops.export_text(sas, sps, with_keys=keys))
             except OSError as exc:
                 self.notify(f"Cannot write {path}: {exc.strerror or exc}", severity="error", markup=False)
                 return

@@ -26,7 +26,6 @@ from setkey_tui.pfkey.constants import SA_TYPES, MsgType, SAType
 from setkey_tui.pfkey.platform import LINUX, Platform
 from setkey_tui.render.monitor import format_monitor_entry
 from setkey_tui.tui.masking import key_byte_ranges, mask_hex_text, mask_hexdump
-from setkey_tui.tui.ops import write_private
 
 MAX_LINES = 5000
 PAUSE_BUFFER = 20000
@@ -383,6 +382,8 @@ class MonitorPane(Vertical):
     def save_recording(self, path: str) -> int:
         """Write the recorded messages (newest ``RECORDING``) as a replay file; returns how many."""
         items = list(self.recording)
+        from setkey_tui.tui.ops import write_private  # on first use (startup time)
+
         write_private(path, recording_text(items))
         return len(items)
 
