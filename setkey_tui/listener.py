@@ -190,6 +190,9 @@ class Listener:
         # for every message of another process.
         mine = -1 if flight is None else flight.pid
         pid_bytes = b"" if mine < 0 else mine.to_bytes(4, "little" if platform.byteorder == "<" else "big")
+        dump_types = {platform.msg_to_wire.get(t, t): t for t in DUMP_TYPES}  # wire type -> DUMP, SPDDUMP
+        own_dumps = self.own_dumps
+        last_seq = b"\0\0\0\0"
         recv_many = getattr(transport, "recv_many", None)  # PF_KEY: many messages per system call
         recv = transport.recv
         stop = self._stop.is_set
@@ -206,8 +209,14 @@ class Listener:
             for data in batch:
                 if wraps:
                     data = unwrap_promisc(data, platform)
-                if pid_bytes and data[12:16] == pid_bytes and own_copy(data, header):
-                    continue
+                if pid_bytes and data[12:16] == pid_bytes:
+                    dump = dump_types.get(data[1])
+                    if dump is not None and len(data) > 16 and not data[2] and data[8:12] != last_seq:
+                        own_dumps[dump] = own_dumps.get(dump, 0) + 1  # a reply of our dump, not its last
+                        self.skipped += 1
+                        continue
+                    if own_copy(data, header):
+                        continue
                 when = clock()
                 try:
                     msg: Message | None = decode(data, platform)
