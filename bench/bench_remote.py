@@ -34,7 +34,7 @@ sys.path.insert(0, str(TESTS))
 
 from sshd_harness import SshdUnavailable, local_sshd  # noqa: E402
 
-from setkey_tui.kernel.select import open_transport  # noqa: E402
+from setkey_tui.kernel.choose import open_transport  # noqa: E402
 from setkey_tui.kernel.sim.client import SimClient  # noqa: E402
 from setkey_tui.pfkey.constants import ExtType, MsgType  # noqa: E402
 from setkey_tui.pfkey.extensions import SAExt  # noqa: E402

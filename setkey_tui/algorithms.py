@@ -29,6 +29,10 @@ ENC_NOKEY = frozenset({ENC_ALGS.name(EncAlg.NULL), "simple"})
 COMP_BY_NAME: dict[str, int] = {w: COMP_ALGS.value(w) for w in COMP_WORDS}
 COMP_NAMES: dict[int, str] = {int(c): COMP_ALGS.name(c) for c in (CompAlg.NONE, *COMP_BY_NAME.values())}
 
+# One word per algorithm, the name setkey prints for it (the aliases left out): what a form offers.
+AUTH_CHOICE_WORDS: tuple[str, ...] = tuple(w for w in AUTH_WORDS if AUTH_ALGS.name(AUTH_BY_NAME[w]) == w)
+ENC_CHOICE_WORDS: tuple[str, ...] = tuple(w for w in ENC_WORDS if ENC_ALGS.name(ENC_BY_NAME[w]) == w)
+
 # What a Linux 6.1 kernel answers to SADB_REGISTER, in its order (bits).
 LINUX_SUPPORTED_AUTH: tuple[Alg, ...] = (
     Alg(AuthAlg.X_NULL, 0, 0, 0),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import getopt
-import math
 import os
 import sys
 import time
@@ -18,10 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TextIO, cast
 
+from setkey_tui.clock import display_clock
+from setkey_tui.files import open_private
 from setkey_tui.kernel.base import MessagesLost, Transport, TransportError, reply_timeout
-from setkey_tui.kernel.select import default_spec, open_transport
+from setkey_tui.kernel.choose import default_spec, open_transport
 from setkey_tui.pfkey.constants import MsgType
-from setkey_tui.pfkey.message import DecodeError, Message, decode, header_only, split
+from setkey_tui.pfkey.message import DecodeError, decode, header_only, split
 from setkey_tui.pfkey.platform import Platform, by_name, current
 from setkey_tui.render.postproc import DumpOptions, postproc
 
@@ -180,20 +181,6 @@ def parse_args(argv: list[str]) -> Options:
     return o
 
 
-def display_clock() -> Callable[[], float]:
-    """time.time, or the fixed SETKEY_TUI_NOW; ValueError for a value that is not a finite number."""
-    fixed = os.environ.get("SETKEY_TUI_NOW")
-    if fixed is None or fixed == "":
-        return time.time
-    try:
-        value = float(fixed)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise ValueError(f"SETKEY_TUI_NOW={fixed!r} is not a time (seconds since the epoch)")
-    return lambda: value
-
-
 def open_kernel(spec: str, platform: Platform) -> Transport:
     """The transport for ``spec`` (TransportError/OSError/ValueError when it cannot be opened)."""
     return open_transport(spec, platform=platform)
@@ -328,13 +315,7 @@ def run_monitor(conv: Conversation) -> int:
     rec: TextIO | None = None
     if conv.opts.record is not None:
         try:  # the messages carry keys: owner-only, also when the file existed
-            fd = os.open(conv.opts.record, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.fchmod(fd, 0o600)
-            except OSError:
-                os.close(fd)
-                raise
-            rec = open(fd, "w", encoding="ascii")  # noqa: SIM115 - closed below
+            rec = open_private(conv.opts.record, encoding="ascii")
         except OSError as exc:
             conv.err.write(f"{PROG}: cannot write {conv.opts.record}: {exc.strerror}\n")
             return 1
@@ -466,7 +447,7 @@ def _kernel_was_guessed(spec: str) -> bool:
 
 def serve_sim(ns: argparse.Namespace, err: TextIO) -> int:
     """``serve-sim PATH [--sim-state FILE]``: run the simulated kernel on a Unix socket."""
-    from setkey_tui.kernel.select import check_socket_path
+    from setkey_tui.kernel.choose import check_socket_path
 
     try:
         check_socket_path(ns.path)
@@ -526,65 +507,37 @@ def run_subcommand(args: list[str], at: int, out: TextIO, err: TextIO) -> int:
 
 
 def run_traffic(o: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``traffic SRC DST ...``: one line per packet on stdout, status 0; one line on stderr and status 1
-    for bad arguments or a kernel that is not the simulated one."""
-    from setkey_tui.service import (
-        DEFAULT_PACKET_SIZE,
-        UPPER_PROTOCOLS,
-        KernelReplyError,
-        KeyService,
-        TrafficInputError,
-        TrafficUnavailable,
-        check_packet,
-        describe_traffic,
-    )
+    """``traffic SRC DST ...`` (``o.packet`` sent ``o.count`` times, see :meth:`KeyService.trace`): one line
+    per packet on stdout, status 0; one line on stderr and status 1 for a kernel that is not the simulated
+    one or that fails."""
+    from setkey_tui.packet import PacketError
+    from setkey_tui.render.traffic import describe_traffic
+    from setkey_tui.service import KernelReplyError, KeyService, TrafficUnavailable
 
-    o.proto = UPPER_PROTOCOLS["any"] if o.proto is None else o.proto
-    o.size = DEFAULT_PACKET_SIZE if o.size is None else o.size
-    o.kernel = o.kernel or default_spec()
+    kernel = o.kernel or default_spec()
     try:
-        check_packet(o.src, o.dst, o.proto, o.sport, o.dport, o.size)
         platform = by_name(o.platform) if o.platform else current()
     except ValueError as exc:
         err.write(f"{PROG}: traffic: {exc}\n")
         return 1
     try:
-        transport = open_kernel(o.kernel, platform)
+        transport = open_kernel(kernel, platform)
     except (TransportError, OSError, ValueError) as exc:
-        err.write(f"{PROG}: cannot open kernel '{o.kernel}': {exc}\n")
+        err.write(f"{PROG}: cannot open kernel '{kernel}': {exc}\n")
         return 1
     service = KeyService(transport)
     try:
-        if not service.can_simulate_traffic:
-            raise TrafficUnavailable(
-                f"traffic can only be simulated on the simulated kernel (this is: {service.description})")
-        if o.kernel == "auto":
+        results = service.trace(o.packet, o.count)
+        if kernel == "auto":
             err.write(f"{PROG}: using the {service.description}\n")
-        known: list[Message] | None = None
-        policies: dict[int, Message | None] = {}
-        for _ in range(o.count):
-            verdict = service.simulate_traffic(o.src, o.dst, o.proto, sport=o.sport, dport=o.dport, size=o.size)
-            spis = verdict.get("sa_spis") or []
-            if spis and known is None:
-                known = service.dump()
-            carried = service.carriers(spis, known or []) if spis else []
-            policy_id = verdict.get("policy_id")
-            if isinstance(policy_id, int) and policy_id not in policies:
-                try:
-                    policies[policy_id] = service.get_policy(policy_id)
-                except KernelReplyError:
-                    policies[policy_id] = None
-            policy = policies.get(policy_id) if isinstance(policy_id, int) else None
-            out.write(describe_traffic(verdict, policy=policy, sas=carried) + "\n")
+        for result in results:
+            out.write(describe_traffic(result) + "\n")
         out.flush()
         return 0
-    except TrafficInputError as exc:
-        err.write(f"{PROG}: traffic: {exc}\n")
-        return 1
     except TrafficUnavailable as exc:
         err.write(f"{PROG}: {exc}\n")
         return 1
-    except (TransportError, KernelReplyError, OSError) as exc:
+    except (PacketError, TransportError, KernelReplyError, OSError) as exc:
         out.flush()
         err.write(f"{PROG}: traffic: {exc}\n")
         return 1

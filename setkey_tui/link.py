@@ -27,15 +27,16 @@ from typing import Any
 from setkey_tui.kernel.base import Transport, TransportError
 from setkey_tui.listener import Event, FailedEvent, Listener, LostEvent, MessageEvent, OwnDumpEvent
 from setkey_tui.mirror import Mirror, SARow, SPRow
+from setkey_tui.packet import Packet, PacketError
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.extensions import Alg
 from setkey_tui.pfkey.message import Message, decode
 from setkey_tui.pfkey.platform import Platform
 from setkey_tui.pfkey.wire import DecodeError
 from setkey_tui.rowscan import RowScanner
-from setkey_tui.service import InFlight, KernelReplyError, KeyService, TrafficInputError, describe_traffic
+from setkey_tui.service import InFlight, KernelReplyError, KeyService
 from setkey_tui.tui.masking import message_keys
-from setkey_tui.tui.traffic import Packet, TrafficRun
+from setkey_tui.tui.traffic_run import TrafficRun
 
 DRAIN_MAX = 50_000  # events taken per drain at most, so that one drain never stalls the screen
 DRAIN_BUDGET = 0.04  # seconds one drain may spend applying dump rows before it lets the screen paint
@@ -56,7 +57,7 @@ Opener = Callable[[], Transport]
 def default_opener(kernel_spec: str, platform: Platform | None) -> tuple[Opener, Transport]:
     """An opener for ``kernel_spec`` (every call: a new socket on the same kernel) and the first transport,
     opened now so that a bad spec fails before the screen starts."""
-    from setkey_tui.kernel.select import open_transport
+    from setkey_tui.kernel.choose import open_transport
 
     first = open_transport(kernel_spec, platform=platform)
     lock = threading.Lock()
@@ -642,45 +643,26 @@ class KernelLink:
         return ""
 
     def send_traffic(self, packet: Packet, count: int) -> TrafficRun:
-        """Send ``count`` packets through the simulated kernel (call in a worker thread) and tell what each did:
-        the policy that matched (from the SPD table, else SADB_X_SPDGET) and the SAs that carried it with
-        their byte counts (SADB_GET)."""
+        """Send ``count`` packets through the simulated kernel (call in a worker thread) and tell what each did
+        (:meth:`KeyService.trace`, the SAs and policies looked for in the tables first)."""
         run = TrafficRun()
         service = self.service
         reason = self.traffic_unavailable()
         if service is None or reason:
             run.error = reason
             return run
-        by_spi: dict[int, list[Message]] | None = None
         with self._service_lock:
             try:
-                service.discard_pending()
-                for _ in range(count):
-                    verdict = service.simulate_traffic(packet.src, packet.dst, packet.proto, sport=packet.sport,
-                                                       dport=packet.dport, size=packet.size)
-                    spis = list(verdict.get("sa_spis") or ())
-                    carried: list[Message] = []
-                    if spis:
-                        if by_spi is None:
-                            by_spi = self._sas_by_spi()
-                        known = [m for spi in spis for m in by_spi.get(spi, ())]
-                        carried = service.carriers(spis, known)
-                        for m in carried:
-                            run.sa_states[SARow(m).key] = m
-                    policy = self._policy_message(service, verdict.get("policy_id"))
-                    run.verdicts[str(verdict.get("verdict"))] += 1
-                    run.lines.append(describe_traffic(verdict, policy=policy, sas=carried))
-            except TrafficInputError as exc:
+                for result in service.trace(packet, count,
+                                            known_sas=lambda: [row.msg for row in list(self.mirror.sad.rows.values())],
+                                            known_policy=lambda pid: self._policy_message(service, pid)):
+                    run.add(result)
+                    run.sa_states.update((SARow(m).key, m) for m in result.carriers)
+            except PacketError as exc:
                 run.error = str(exc)
             except (KernelReplyError, TransportError, OSError) as exc:
                 run.error = f"the kernel failed: {exc}"
         return run
-
-    def _sas_by_spi(self) -> dict[int, list[Message]]:
-        out: dict[int, list[Message]] = {}
-        for row in list(self.mirror.sad.rows.values()):
-            out.setdefault(row.spi, []).append(row.msg)
-        return out
 
     def _policy_message(self, service: KeyService, policy_id: object) -> Message | None:
         if not isinstance(policy_id, int):

@@ -8,6 +8,11 @@ comparisons plus a list shift, never a re-sort. Only a new sort column or a new 
 What counts as the kernel's word: a message without errno that carries a ``LIFETIME_CURRENT`` extension
 (the kernel adds it to every SA/SP it reports; a request copied to a promiscuous socket has none), any
 ``EXPIRE``/``X_SPDEXPIRE`` and any ``FLUSH``/``X_SPDFLUSH``.
+
+A row holds the columns' values and the message (or its bytes); ``row.model`` is the program's typed view of
+the entry (:mod:`setkey_tui.model`), made on demand; ``row.key`` is the model's key. The columns themselves
+are in :mod:`setkey_tui.tui.columns`, the SA↔policy matching in :mod:`setkey_tui.matching` (both names stay
+importable from here).
 """
 
 from __future__ import annotations
@@ -16,10 +21,19 @@ import bisect
 import ipaddress
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from setkey_tui.algorithms import COMP_NAMES
+from setkey_tui.matching import request_matches
+from setkey_tui.model import (
+    PolicyKey,
+    SAKey,
+    SecurityAssociation,
+    SecurityPolicy,
+    address_order,
+    policy_key,
+    sa_key,
+)
 from setkey_tui.pfkey.constants import (
     AUTH_ALGS,
     ENC_ALGS,
@@ -31,7 +45,6 @@ from setkey_tui.pfkey.constants import (
     PRIORITY_DEFAULT,
     SA_STATES,
     SA_TYPES,
-    SATYPE_TO_PROTO,
     ExtType,
     MsgType,
     SAState,
@@ -50,6 +63,7 @@ from setkey_tui.pfkey.message import Message, decode
 from setkey_tui.pfkey.platform import Platform
 from setkey_tui.pfkey.wire import codec_for
 from setkey_tui.render.names import POLICY_DIR_NAMES, UPPER_PROTOCOL_WORDS
+from setkey_tui.tui.columns import SA_COLUMNS, SP_COLUMNS, Column
 
 # The words the tables show, read once from the constants' name tables (a dict lookup per row, no call).
 AUTH_NAMES: dict[int, str] = dict(AUTH_ALGS.items())
@@ -85,9 +99,7 @@ def alg_name(satype: int, kind: str, num: int) -> str:
 
 
 def _addr_sort(sa: Sockaddr | None) -> tuple[int, int]:
-    if sa is None:
-        return (0, 0)
-    return (len(sa.addr), int.from_bytes(sa.addr, "big"))
+    return (0, 0) if sa is None else address_order(sa.addr)
 
 
 _ADDRESSES: dict[bytes, AddressExt] = {}  # an address extension's bytes -> decoded (rows share them)
@@ -141,8 +153,8 @@ def _lifetime(msg: Message, ext_type: int) -> LifetimeExt | None:
     return None
 
 
-def sa_key(msg: Message) -> tuple[int, ...]:
-    """The SAD key of an SA message: (satype, address length, destination as an int, SPI)."""
+def sa_key_of(msg: Message) -> SAKey:
+    """The SAD key of an SA message (:func:`setkey_tui.model.sa_key`); ValueError without SA or destination."""
     sa = dst = None
     for e in msg.extensions:
         t = e.ext_type
@@ -152,21 +164,38 @@ def sa_key(msg: Message) -> tuple[int, ...]:
             dst = e
     if not isinstance(sa, SAExt) or not isinstance(dst, AddressExt):
         raise ValueError(f"{msg.type_name} message without an SA or destination address")
-    daddr = dst.sockaddr.addr
-    return (int(msg.satype), len(daddr), int.from_bytes(daddr, "big"), sa.spi)
+    return sa_key(int(msg.satype), dst.sockaddr.addr, sa.spi)
 
 
-class SARow:
+class KernelRow:
+    """What every table row holds beside its columns: the kernel's message, or its wire bytes and platform
+    (a row :mod:`setkey_tui.rowscan` built from a dump), decoded when asked for."""
+
+    __slots__ = ("_msg", "_raw", "_platform")
+
+    _msg: Message | None
+    _raw: bytes | None
+    _platform: Platform | None
+
+    @property
+    def msg(self) -> Message:
+        """The entry's message as the kernel sent it (decoded now when the row was built from bytes)."""
+        if self._msg is not None:
+            return self._msg
+        assert self._raw is not None
+        return decode(self._raw, self._platform)
+
+
+class SARow(KernelRow):
     """One SA as the SAD table shows it: the columns' values, read once; the whole message on demand.
 
     Built from a decoded message (``SARow(msg)``) or, for dumps, straight from the wire bytes by
     :mod:`setkey_tui.rowscan` (then ``msg`` is decoded from the kept bytes when asked for)."""
 
     __slots__ = ("key", "satype", "spi", "state", "enc", "auth", "mode", "reqid", "addtime", "usetime", "bytes",
-                 "soft_add", "hard_add", "hard_bytes", "src_sort", "_src", "_dst", "_msg", "_raw", "_platform",
-                 "_search")
+                 "soft_add", "hard_add", "hard_bytes", "src_sort", "_src", "_dst", "_search")
 
-    key: tuple[int, ...]
+    key: SAKey
     satype: int
     spi: int
     state: int
@@ -202,9 +231,9 @@ class SARow:
                 sa2 = e
         if not isinstance(sa, SAExt) or not isinstance(dst, AddressExt):
             raise ValueError(f"{msg.type_name} message without an SA or destination address")
-        self._msg: Message | None = msg
-        self._raw: bytes | None = None
-        self._platform: Platform | None = None
+        self._msg = msg
+        self._raw = None
+        self._platform = None
         self.satype = msg.satype
         self.spi = sa.spi
         self.state = sa.state
@@ -225,17 +254,15 @@ class SARow:
         h = hard if isinstance(hard, LifetimeExt) else None
         self.hard_add = h.addtime if h else 0
         self.hard_bytes = h.byte_count if h else 0
-        daddr = dst.sockaddr.addr
-        self.key = (int(msg.satype), len(daddr), int.from_bytes(daddr, "big"), sa.spi)
+        self.key = sa_key(int(msg.satype), dst.sockaddr.addr, sa.spi)
         self._search: str | None = None
 
     @property
-    def msg(self) -> Message:
-        """The SA's message as the kernel sent it (decoded now when the row was built from bytes)."""
-        if self._msg is not None:
-            return self._msg
-        assert self._raw is not None
-        return decode(self._raw, self._platform)
+    def model(self) -> SecurityAssociation:
+        """The SA as the program's typed view (:class:`~setkey_tui.model.SecurityAssociation`), made from the
+        message when asked for and not kept (a table of 100k rows holds only the columns' values);
+        :class:`~setkey_tui.model.ModelError` when the message lacks the source address."""
+        return SecurityAssociation.from_message(self.msg)
 
     @property
     def src_ext(self) -> AddressExt | None:
@@ -343,16 +370,16 @@ def priority_text(priority: int) -> str:
     return str(priority)
 
 
-class SPRow:
+class SPRow(KernelRow):
     """One security policy as the SPD table shows it: the columns' values, read once; the rest on demand.
 
     Built from a decoded message (``SPRow(msg)``) or, for dumps, straight from the wire bytes by
     :mod:`setkey_tui.rowscan`."""
 
-    __slots__ = ("key", "sport", "dport", "upper", "dir", "action", "priority", "spid", "addtime", "_msg", "_raw",
-                 "_platform", "_search", "_requests")
+    __slots__ = ("key", "sport", "dport", "upper", "dir", "action", "priority", "spid", "addtime", "_search",
+                 "_requests")
 
-    key: tuple[int, ...]  # (src length, src, src prefix, sport, dst length, dst, dst prefix, dport, upper, dir)
+    key: PolicyKey
     sport: int
     dport: int
     upper: int
@@ -369,9 +396,9 @@ class SPRow:
         cur = msg.get(ExtType.LIFETIME_CURRENT)
         if not isinstance(pol, PolicyExt) or not isinstance(src, AddressExt) or not isinstance(dst, AddressExt):
             raise ValueError(f"{msg.type_name} message without a policy or its addresses")
-        self._msg: Message | None = msg
-        self._raw: bytes | None = None
-        self._platform: Platform | None = None
+        self._msg = msg
+        self._raw = None
+        self._platform = None
         self.sport = src.sockaddr.port
         self.dport = dst.sockaddr.port
         self.upper = src.proto
@@ -380,18 +407,16 @@ class SPRow:
         self.priority = pol.priority
         self.spid = pol.id
         self.addtime = cur.addtime if isinstance(cur, LifetimeExt) else 0
-        self.key = (*_addr_sort(src.sockaddr), src.prefixlen, self.sport,
-                    *_addr_sort(dst.sockaddr), dst.prefixlen, self.dport, self.upper, pol.dir)
+        self.key = policy_key(src.sockaddr.addr, src.prefixlen, self.sport, dst.sockaddr.addr, dst.prefixlen,
+                              self.dport, self.upper, pol.dir)
         self._search: str | None = None
         self._requests: str | None = None
 
     @property
-    def msg(self) -> Message:
-        """The policy's message as the kernel sent it (decoded now when the row was built from bytes)."""
-        if self._msg is not None:
-            return self._msg
-        assert self._raw is not None
-        return decode(self._raw, self._platform)
+    def model(self) -> SecurityPolicy:
+        """The policy as the program's typed view (:class:`~setkey_tui.model.SecurityPolicy`), made from the
+        message when asked for and not kept."""
+        return SecurityPolicy.from_message(self.msg)
 
     def _ends(self) -> tuple[AddressExt, AddressExt]:
         src, dst = self.msg.get(ExtType.ADDRESS_SRC), self.msg.get(ExtType.ADDRESS_DST)
@@ -462,48 +487,6 @@ def _net(length: int, value: int, prefixlen: int) -> ipaddress.IPv4Network | ipa
 
 
 Row = TypeVar("Row", SARow, SPRow)
-
-
-@dataclass(frozen=True)
-class Column:
-    """A table column: its title, width, cell text and sort value (static, so sorting needs no clock)."""
-
-    name: str
-    title: str
-    width: int
-    sort_value: Callable[[Any], Any]
-
-
-def _dl(v: int | None) -> int:
-    return v if v is not None else 1 << 62
-
-
-SA_COLUMNS: tuple[Column, ...] = (
-    Column("src", "Source", 18, lambda r: r.src_sort),
-    Column("dst", "Destination", 18, lambda r: r.key[1:3]),
-    Column("proto", "Proto", 6, lambda r: r.proto),
-    Column("spi", "SPI", 10, lambda r: r.spi),
-    Column("mode", "Mode", 9, lambda r: r.mode_name),
-    Column("reqid", "Reqid", 6, lambda r: r.reqid),
-    Column("enc", "Encryption", 13, lambda r: r.enc_name),
-    Column("auth", "Authentication", 14, lambda r: r.auth_name),
-    Column("state", "State", 7, lambda r: r.state),
-    Column("age", "Age", 8, lambda r: -r.addtime),
-    Column("soft", "Soft in", 9, lambda r: _dl(r.soft_deadline())),
-    Column("hard", "Hard in", 9, lambda r: _dl(r.hard_deadline())),
-    Column("bytes", "Bytes", 10, lambda r: r.bytes),
-)
-
-SP_COLUMNS: tuple[Column, ...] = (
-    Column("src", "Source", 22, lambda r: r.key[0:4]),
-    Column("dst", "Destination", 22, lambda r: r.key[4:8]),
-    Column("upper", "Upper", 6, lambda r: r.upper),
-    Column("dir", "Dir", 4, lambda r: r.dir),
-    Column("action", "Action", 8, lambda r: r.action_name),
-    Column("prio", "Priority", 9, lambda r: r.priority),
-    Column("requests", "Requests", 44, lambda r: r.requests),
-    Column("spid", "SPID", 6, lambda r: r.spid),
-)
 
 
 class Table(Generic[Row]):
@@ -772,10 +755,10 @@ class Mirror:
     def _event_key(msg: Message) -> tuple[Any, ...] | None:
         try:
             if msg.type in SA_CONTENT_TYPES or msg.type in (MsgType.DELETE, MsgType.EXPIRE):
-                return ("sa", *sa_key(msg))
+                return ("sa", *sa_key_of(msg))
             if msg.type in SP_CONTENT_TYPES or msg.type in SP_DELETE_TYPES:
                 pol = msg.get(ExtType.X_POLICY)
-                if msg.type == 22 and isinstance(pol, PolicyExt):
+                if msg.type == MsgType.X_SPDDELETE2 and isinstance(pol, PolicyExt):
                     return ("spid", pol.id)
                 return ("sp", *SPRow(msg).key)
         except (ValueError, TypeError):
@@ -795,7 +778,7 @@ class Mirror:
                 self.sad.upsert(SARow(msg))
                 return True
             if t == MsgType.DELETE:
-                return self.sad.remove(sa_key(msg)) is not None
+                return self.sad.remove(sa_key_of(msg)) is not None
             if t == MsgType.EXPIRE:
                 return self._expire(msg)
             if t == MsgType.FLUSH:
@@ -816,7 +799,7 @@ class Mirror:
         return False
 
     def _expire(self, msg: Message) -> bool:
-        key = sa_key(msg)
+        key = sa_key_of(msg)
         if ExtType.LIFETIME_HARD in msg:
             return self.sad.remove(key) is not None
         old = self.sad.rows.get(key)
@@ -831,7 +814,7 @@ class Mirror:
 
     def _spdelete(self, msg: Message) -> bool:
         pol = msg.get(ExtType.X_POLICY)
-        if msg.type == 22 and isinstance(pol, PolicyExt):
+        if msg.type == MsgType.X_SPDDELETE2 and isinstance(pol, PolicyExt):
             key = self.spid_index.pop(pol.id, None)
             return key is not None and self.spd.remove(key) is not None
         row = SPRow(msg)
@@ -890,28 +873,11 @@ class Mirror:
         return [s for s in self.sad.rows.values() if any(request_matches(s, sp, r) for r in pol.requests)]
 
 
-def _inside(ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
-            net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
-    return ip is not None and ip.version == net.version and ip in net
-
-
-def request_matches(sa: SARow, sp: SPRow, req: IpsecRequest) -> bool:
-    """Whether ``sa`` can serve request ``req`` of policy ``sp``, as the kernel picks SAs: same protocol,
-    same reqid when the request names one, and the request's tunnel endpoints (tunnel mode) or else the
-    policy's selector ranges containing the SA's addresses."""
-    if req.proto != SATYPE_TO_PROTO.get(sa.satype, -1):
-        return False
-    if req.reqid and sa.reqid != req.reqid:
-        return False
-    if req.src is not None and req.dst is not None and req.dst.addr.strip(b"\0"):
-        return sa.dst_ip == req.dst.ip and sa.src_ip == req.src.ip
-    return _inside(sa.src_ip, sp.src_net) and _inside(sa.dst_ip, sp.dst_net)
-
-
 __all__ = [
     "ACTION_NAMES",
     "Column",
     "DIR_NAMES",
+    "KernelRow",
     "Mirror",
     "SARow",
     "SA_COLUMNS",
@@ -919,7 +885,7 @@ __all__ = [
     "SP_COLUMNS",
     "Table",
     "request_matches",
-    "sa_key",
+    "sa_key_of",
     "alg_name",
     "is_kernel_word",
     "priority_text",

@@ -37,10 +37,48 @@ __all__ = [
     "IpsecRequest",
     "Lifetime",
     "ModelError",
+    "PolicyKey",
+    "SAKey",
     "SecurityAssociation",
     "SecurityPolicy",
     "Selector",
+    "address_order",
+    "policy_key",
+    "sa_key",
 ]
+
+
+# ------------------------------------------------------------------------------------------------ keys
+# What names an entry, as the kernel finds it, in one shape for every part of the program (the mirror's
+# tables, the simulated kernel's stores, a plan's snapshots): plain tuples of ints, cheap to hash and to
+# compare, so that sorting by an address sorts IPv4 before IPv6 and then numerically. A scoped IPv6
+# address's scope is no part of a key (the kernel ignores it when it looks an SA up).
+# setkey_tui.rowscan builds the same tuples inline from a dump's bytes (one struct call per message); the
+# tests hold its keys equal to these functions'.
+SAKey = tuple[int, int, int, int]
+"""An SA's identity: (satype, destination address length (4 or 16), destination address as an int, SPI)."""
+
+PolicyKey = tuple[int, int, int, int, int, int, int, int, int, int]
+"""A policy's identity: its selector and direction, (source length, source as an int, source prefix length,
+source port, destination length, destination, destination prefix length, destination port, upper-layer
+protocol (255 = any), direction)."""
+
+
+def address_order(addr: bytes) -> tuple[int, int]:
+    """A raw address as (length, value): the part of a key that names it, and how tables sort addresses."""
+    return (len(addr), int.from_bytes(addr, "big"))
+
+
+def sa_key(satype: int, daddr: bytes, spi: int) -> SAKey:
+    """The :data:`SAKey` of the SA of ``satype`` with destination ``daddr`` (raw bytes) and ``spi``."""
+    return (satype, len(daddr), int.from_bytes(daddr, "big"), spi)
+
+
+def policy_key(src: bytes, src_prefix: int, sport: int, dst: bytes, dst_prefix: int, dport: int, upper: int,
+               direction: int) -> PolicyKey:
+    """The :data:`PolicyKey` of a policy's selector (raw addresses) and direction."""
+    return (len(src), int.from_bytes(src, "big"), src_prefix, sport, len(dst), int.from_bytes(dst, "big"),
+            dst_prefix, dport, upper, direction)
 
 
 class ModelError(ValueError):
@@ -78,13 +116,18 @@ class Endpoint:
             ip = ipaddress.IPv4Address(sa.addr)
         return cls(ip, ip.max_prefixlen if prefixlen is None else prefixlen, sa.port)
 
+    @property
+    def scope_id(self) -> int:
+        """The scope (interface index) of a scoped IPv6 address; 0 for any other."""
+        ip = self.address
+        if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id and ip.scope_id.isdigit():
+            return int(ip.scope_id)
+        return 0
+
     def to_sockaddr(self, platform: Platform) -> Sockaddr:
         """The sockaddr of this endpoint on ``platform`` (family numbering differs per OS)."""
         ip = self.address
-        scope = 0
-        if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id:
-            scope = int(ip.scope_id) if ip.scope_id.isdigit() else 0
-        return Sockaddr(platform.family_of_version(ip.version), self.port, ip.packed, 0, scope)
+        return Sockaddr(platform.family_of_version(ip.version), self.port, ip.packed, 0, self.scope_id)
 
     def __str__(self) -> str:
         text = str(self.address)
@@ -176,9 +219,9 @@ class SecurityAssociation:
     proxy_proto: int = IPSEC_ULPROTO_ANY
 
     @property
-    def key(self) -> tuple[int, IPAddress, int]:
-        """What identifies the SA in the SAD: (satype, destination address, SPI)."""
-        return (self.satype, self.dst.address, self.spi)
+    def key(self) -> SAKey:
+        """What identifies the SA in the SAD (see :data:`SAKey`)."""
+        return sa_key(self.satype, self.dst.address.packed, self.spi)
 
     @classmethod
     def from_message(cls, msg: Message, platform: Platform | None = None) -> SecurityAssociation:
@@ -338,9 +381,14 @@ class SecurityPolicy:
     refcnt: int = 0
 
     @property
-    def key(self) -> tuple[Selector | None, int]:
-        """What identifies the policy in the SPD: (selector, direction)."""
-        return (self.selector, self.direction)
+    def key(self) -> PolicyKey:
+        """What identifies the policy in the SPD (see :data:`PolicyKey`); a per-socket policy (no selector)
+        has empty addresses in it."""
+        s = self.selector
+        if s is None:
+            return policy_key(b"", 0, 0, b"", 0, 0, 0, self.direction)
+        return policy_key(s.src.address.packed, s.src.prefixlen, s.src.port, s.dst.address.packed,
+                          s.dst.prefixlen, s.dst.port, s.upper, self.direction)
 
     @classmethod
     def from_message(cls, msg: Message, platform: Platform | None = None) -> SecurityPolicy:

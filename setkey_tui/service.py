@@ -9,7 +9,6 @@ asks once for the supported algorithms.
 from __future__ import annotations
 
 import errno as errno_mod
-import ipaddress
 import itertools
 import os
 import struct
@@ -17,24 +16,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
-from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
+from setkey_tui.kernel.base import MessagesLost, NotesSource, TrafficSimulator, Transport, TransportError
+from setkey_tui.packet import Packet, TraceResult
 from setkey_tui.pfkey.constants import (
-    DIRECTIONS,
-    POLICY_TYPES,
     Direction,
     ExtType,
     MsgType,
     PolicyType,
     SAState,
-    SAType,
 )
 from setkey_tui.pfkey.extensions import (
     AddressExt,
     Alg,
     Extension,
-    LifetimeExt,
     PolicyExt,
     SAExt,
     SupportedExt,
@@ -45,12 +40,6 @@ from setkey_tui.pfkey.wire import DecodeError
 from setkey_tui.render.errors import strerror_setkey
 
 _SEQ_START = 1
-IPPROTO_ANY = 255  # "any" upper-layer protocol (IPSEC_ULPROTO_ANY)
-DEFAULT_PACKET_SIZE = 64
-MAX_PACKET_SIZE = 65535
-# Upper-layer protocols a simulated packet can carry, by the names setkey uses.
-UPPER_PROTOCOLS: dict[str, int] = {"any": IPPROTO_ANY, "tcp": 6, "udp": 17, "icmp": 1, "icmp6": 58, "gre": 47,
-                                   "sctp": 132}
 
 
 class KernelReplyError(Exception):
@@ -72,32 +61,8 @@ class ReplyTimeout(TransportError):
 class TrafficUnavailable(TransportError):
     """Traffic can only be simulated on the simulated kernel (this transport has no packets to send)."""
 
-
-class TrafficInputError(ValueError):
-    """A bad packet description; ``field`` names the value at fault (src, dst, proto, sport, dport, size)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(message)
-
-
-def check_packet(src: str, dst: str, proto: int, sport: int, dport: int, size: int) -> None:
-    """Raise :class:`TrafficInputError` when a simulated packet is not well described."""
-    ips = []
-    for name, text in (("src", src), ("dst", dst)):
-        try:
-            ips.append(ipaddress.ip_address(text.strip()))
-        except ValueError:
-            raise TrafficInputError(name, f"{text.strip() or '(empty)'} is not an IP address") from None
-    if ips[0].version != ips[1].version:
-        raise TrafficInputError("dst", "source and destination must both be IPv4 or both IPv6")
-    if not 0 <= proto <= 255:
-        raise TrafficInputError("proto", f"protocol {proto} is out of range (0-255)")
-    for name, port in (("sport", sport), ("dport", dport)):
-        if not 0 <= port <= 65535:
-            raise TrafficInputError(name, f"port {port} is out of range (0-65535)")
-    if not 1 <= size <= MAX_PACKET_SIZE:
-        raise TrafficInputError("size", f"packet size {size} is out of range (1-{MAX_PACKET_SIZE})")
+    def __init__(self, what: str) -> None:
+        super().__init__(f"traffic can only be simulated on the simulated kernel (this is: {what})")
 
 
 # Requests whose answers change nothing: their promiscuous copies are not news for a listener.
@@ -170,8 +135,8 @@ class KeyService:
 
     @property
     def can_simulate_traffic(self) -> bool:
-        """True on the simulated kernel (in-process or served): :meth:`simulate_traffic` works there."""
-        return callable(getattr(self.transport, "simulate_traffic", None))
+        """True on the simulated kernel (in-process, served or remote): :meth:`trace` works there."""
+        return isinstance(self.transport, TrafficSimulator)
 
     def next_seq(self) -> int:
         """A fresh sequence number (never 0: 0 marks the last message of a dump)."""
@@ -368,33 +333,60 @@ class KeyService:
             dropped += 1
         return dropped
 
-    def simulate_traffic(
+    def trace(
         self,
-        src: str,
-        dst: str,
-        proto: int = IPPROTO_ANY,
+        packet: Packet,
+        count: int = 1,
         *,
-        sport: int = 0,
-        dport: int = 0,
-        size: int = DEFAULT_PACKET_SIZE,
-    ) -> dict[str, Any]:
-        """Send one outbound packet through the simulated kernel's SPD; its verdict as a dict (``verdict``:
-        no-policy, bypass, discard, protected, acquire or expired; ``policy_id``, ``sa_spis``, ``acquires``).
+        known_sas: Callable[[], Iterable[Message]] | None = None,
+        known_policy: Callable[[int], Message | None] | None = None,
+    ) -> Iterator[TraceResult]:
+        """Send ``packet`` ``count`` times through the simulated kernel's SPD, one at a time as the iterator is
+        read; for each, the kernel's verdict, the policy that matched and the SAs that carried it in their state
+        just after it (SADB_GET). The SAs are looked for among ``known_sas()`` (called once, at the first
+        packet an SA carries: a table's rows; default a dump); a policy is ``known_policy(id)`` (else, or when
+        that is None, SADB_X_SPDGET), asked once per run. The kernel's messages the packets cause (ACQUIRE,
+        EXPIRE) reach the sockets as usual.
 
-        Raises :class:`TrafficUnavailable` on any other kernel, :class:`TrafficInputError` for a bad packet.
-        The kernel's messages it causes (ACQUIRE, EXPIRE) reach the sockets as usual.
+        Raises :class:`TrafficUnavailable` at once on any other kernel; while iterating,
+        :class:`~setkey_tui.packet.PacketError` when the kernel refuses the packet, :class:`TransportError` or
+        :class:`KernelReplyError` when it fails.
         """
-        sim = getattr(self.transport, "simulate_traffic", None)
-        if not callable(sim):
-            raise TrafficUnavailable(
-                f"traffic can only be simulated on the simulated kernel (this is: {self.description})"
-            )
-        check_packet(src, dst, proto, sport, dport, size)
+        sim = self.transport
+        if not isinstance(sim, TrafficSimulator):
+            raise TrafficUnavailable(self.description)
+        return self._trace(sim, packet, count, known_sas or self.dump, known_policy or (lambda _id: None))
+
+    def _trace(self, sim: TrafficSimulator, packet: Packet, count: int, known_sas: Callable[[], Iterable[Message]],
+               known_policy: Callable[[int], Message | None]) -> Iterator[TraceResult]:
+        self.discard_pending()
+        by_spi: dict[int, list[Message]] | None = None
+        policies: dict[int, Message | None] = {}
+        for _ in range(count):
+            verdict = sim.simulate_traffic(packet)
+            carriers: tuple[Message, ...] = ()
+            if verdict.sa_spis:
+                if by_spi is None:
+                    by_spi = {}
+                    for msg in known_sas():
+                        sa = msg.get(ExtType.SA)
+                        if isinstance(sa, SAExt):
+                            by_spi.setdefault(sa.spi, []).append(msg)
+                known = [m for spi in dict.fromkeys(verdict.sa_spis) for m in by_spi.get(spi, ())]
+                carriers = tuple(self.carriers(verdict.sa_spis, known))
+            policy: Message | None = None
+            if verdict.policy_id is not None:
+                if verdict.policy_id not in policies:
+                    policies[verdict.policy_id] = known_policy(verdict.policy_id) or self._policy_or_none(
+                        verdict.policy_id)
+                policy = policies[verdict.policy_id]
+            yield TraceResult(verdict, policy, carriers)
+
+    def _policy_or_none(self, policy_id: int) -> Message | None:
         try:
-            verdict = sim(src.strip(), dst.strip(), proto, sport=sport, dport=dport, size=size)
-        except ValueError as exc:
-            raise TrafficInputError("dst", str(exc).removeprefix("simulate_traffic: ")) from None
-        return dict(verdict)
+            return self.get_policy(policy_id)
+        except KernelReplyError:
+            return None
 
     def get_sa(self, satype: int, spi: int, src: AddressExt | None, dst: AddressExt, timeout: float = 5.0) -> Message:
         """SADB_GET of one SA: its current state (lifetimes included), as the kernel tells it."""
@@ -432,82 +424,10 @@ class KeyService:
     def notes_for(self, msg: Message) -> list[str]:
         """What the kernel holds about ``msg``'s entry that PF_KEY cannot say (XFRM transport: AEAD, ESN,
         marks, …), one line each; [] on every other transport."""
-        notes_for = getattr(self.transport, "notes_for", None)
-        notes = notes_for(msg) if notes_for is not None else None
+        notes = self.transport.notes_for(msg) if isinstance(self.transport, NotesSource) else None
         return list(notes.text()) if notes else []
 
     def close(self) -> None:
         """Close the transport."""
         self.transport.close()
 
-
-VERDICT_WORDS = {
-    "no-policy": "no policy matched: sent in the clear",
-    "bypass": "the policy lets it pass without IPsec: sent in the clear",
-    "discard": "the policy discards it: dropped",
-    "protected": "protected",
-    "acquire": "no SA: the kernel raised ACQUIRE for a key manager; the packet is dropped",
-    "expired": "its SA reached a hard lifetime: the kernel expired it (dropped)",
-}
-
-
-def _where(ext: object) -> str:
-    if not isinstance(ext, AddressExt):
-        return "?"
-    ip = ext.sockaddr.ip
-    full = 32 if ip.version == 4 else 128
-    text = str(ip) if ext.prefixlen == full else f"{ip}/{ext.prefixlen}"
-    return f"{text}[{ext.sockaddr.port or 'any'}]"
-
-
-def describe_policy(msg: Message) -> str:
-    """A policy in a few words: ``policy 9 (out ipsec): 10.1.0.0/16[any] -> 10.2.0.0/16[any] any``."""
-    pol = msg.get(ExtType.X_POLICY)
-    src, dst = msg.get(ExtType.ADDRESS_SRC), msg.get(ExtType.ADDRESS_DST)
-    upper = src.proto if isinstance(src, AddressExt) else IPPROTO_ANY
-    if not isinstance(pol, PolicyExt):
-        return "a policy"
-    direction = DIRECTIONS.name(pol.dir)
-    action = POLICY_TYPES.name(pol.policy_type)
-    names = {num: name for name, num in UPPER_PROTOCOLS.items()}
-    upper_name = "any" if upper == 0 else names.get(upper, str(upper))
-    return f"policy {pol.id} ({direction} {action}): {_where(src)} -> {_where(dst)} {upper_name}"
-
-
-def describe_sa(msg: Message) -> str:
-    """An SA and its byte count: ``esp SA 0x00001001 10.0.0.1 -> 10.0.0.2, now 128 bytes (2 packets)``."""
-    sa, cur = msg.get(ExtType.SA), msg.get(ExtType.LIFETIME_CURRENT)
-    src, dst = msg.get(ExtType.ADDRESS_SRC), msg.get(ExtType.ADDRESS_DST)
-    try:
-        proto = SAType(msg.satype).name.lower()
-    except ValueError:
-        proto = f"satype {msg.satype}"
-    spi = f"0x{sa.spi:08x}" if isinstance(sa, SAExt) else "?"
-    ends = " -> ".join(str(a.sockaddr.ip) if isinstance(a, AddressExt) else "?" for a in (src, dst))
-    used = ""
-    if isinstance(cur, LifetimeExt):
-        used = f", now {cur.byte_count} bytes ({cur.allocations} packet{'' if cur.allocations == 1 else 's'})"
-    return f"{proto} SA {spi} {ends}{used}"
-
-
-def describe_traffic(verdict: dict[str, Any], *, policy: Message | None = None,
-                     sas: Iterable[Message] = ()) -> str:
-    """One simulated packet's verdict in plain words: which policy matched, which SAs carried it and their
-    byte counts, or why it went in the clear / was dropped / raised ACQUIRE."""
-    kind = str(verdict.get("verdict", "?"))
-    words = VERDICT_WORDS.get(kind, kind)
-    if kind == "no-policy":
-        return words
-    pid = verdict.get("policy_id")
-    head = describe_policy(policy) if policy is not None else f"policy {pid}"
-    if kind == "protected":
-        carried = "; ".join(describe_sa(m) for m in sas)
-        spis = ", ".join(f"0x{s:08x}" for s in verdict.get("sa_spis", ()))
-        return f"{head} matched: carried by {carried or 'SA ' + spis}"
-    if kind == "acquire":
-        if not verdict.get("acquires"):
-            words = "no SA: an ACQUIRE is already pending (larval SA), none raised again; the packet is dropped"
-        carried = "; ".join(describe_sa(m) for m in sas)
-        if carried:
-            words += f"; also used: {carried}"
-    return f"{head} matched: {words}"

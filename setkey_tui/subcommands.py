@@ -7,11 +7,11 @@ argparse usage dump, no exit from inside the parser): :class:`SubcommandError`.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import NoReturn
 
+from setkey_tui.packet import Packet, PacketError, parse_count
+
 PROG = "setkey-tui"
-MAX_TRAFFIC_COUNT = 1_000_000
 
 
 class SubcommandError(Exception):
@@ -23,29 +23,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise SubcommandError(message)
-
-
-def _number(low: int, high: int) -> Callable[[str], int]:
-    def convert(value: str) -> int:
-        try:
-            n = int(value, 0)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-        if not low <= n <= high:
-            raise argparse.ArgumentTypeError(f"{n} is out of range ({low}-{high})")
-        return n
-
-    return convert
-
-
-def _protocol(value: str) -> int:
-    from setkey_tui.service import UPPER_PROTOCOLS
-
-    if value.lower() in UPPER_PROTOCOLS:
-        return UPPER_PROTOCOLS[value.lower()]
-    if value.isdigit():
-        return _number(0, 255)(value)
-    raise argparse.ArgumentTypeError(f"unknown protocol {value!r} ({', '.join(UPPER_PROTOCOLS)} or 0-255)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,22 +38,24 @@ def build_parser() -> argparse.ArgumentParser:
     traffic.add_argument("ends", nargs="*", metavar="SRC DST")
     traffic.add_argument("--kernel", dest="traffic_kernel")
     traffic.add_argument("--platform", dest="traffic_platform")
-    traffic.add_argument("--proto", type=_protocol, default=None)
-    traffic.add_argument("--sport", type=_number(0, 65535), default=0)
-    traffic.add_argument("--dport", type=_number(0, 65535), default=0)
-    traffic.add_argument("--size", type=_number(1, 65535), default=None)
-    traffic.add_argument("--count", type=_number(1, MAX_TRAFFIC_COUNT), default=1)
+    for name in ("proto", "sport", "dport", "size", "count"):  # checked by Packet.parse / parse_count
+        traffic.add_argument(f"--{name}", default="")
     return top
 
 
 def parse(args: list[str]) -> argparse.Namespace:
-    """The subcommand line; :class:`SubcommandError` for anything else. For ``traffic``: ``src``/``dst``,
-    and ``kernel``/``platform`` given before or after the subcommand (the later wins)."""
+    """The subcommand line; :class:`SubcommandError` for anything else. For ``traffic``: the checked
+    ``packet`` and ``count``, and ``kernel``/``platform`` given before or after the subcommand (the later
+    wins)."""
     ns = build_parser().parse_args(args)
     if ns.command == "traffic":
         if len(ns.ends) != 2:
             raise SubcommandError("traffic needs a source and a destination address")
-        ns.src, ns.dst = ns.ends
+        try:
+            ns.packet = Packet.parse(ns.ends[0], ns.ends[1], proto=ns.proto, sport=ns.sport, dport=ns.dport, size=ns.size)
+            ns.count = parse_count(ns.count)
+        except PacketError as exc:  # an option by its name, an address by its words
+            raise SubcommandError(str(exc) if exc.field in ("src", "dst") else f"--{exc.field}: {exc.reason}") from None
         ns.kernel = ns.traffic_kernel or ns.kernel
         ns.platform = ns.traffic_platform or ns.platform
     return ns

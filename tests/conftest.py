@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 
-from setkey_tui.kernel.select import ENV_VAR
+from setkey_tui.kernel.choose import ENV_VAR
 
 
 def _has_pf_key() -> bool:

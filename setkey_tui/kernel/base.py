@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from setkey_tui.packet import Packet, PacketVerdict
 from setkey_tui.pfkey.platform import Platform
+
+if TYPE_CHECKING:
+    from setkey_tui.pfkey.message import Message
 
 REPLY_TIMEOUT = 1.0  # seconds a request waits for each message of its answer: setkey's SO_RCVTIMEO
 
@@ -53,4 +57,35 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Release the socket."""
+        ...
+
+
+@runtime_checkable
+class TrafficSimulator(Protocol):
+    """A transport that can also send a simulated packet through its kernel's SPD (the simulated kernel, in
+    this process, served or remote). A transport declares it by defining the method; ``isinstance`` tells."""
+
+    def simulate_traffic(self, packet: Packet) -> PacketVerdict:
+        """One outbound packet through the SPD: its verdict. The kernel's messages it causes (ACQUIRE,
+        EXPIRE) reach the sockets as usual. :class:`~setkey_tui.packet.PacketError` when the kernel refuses
+        the packet, :class:`TransportError` when it cannot be asked."""
+        ...
+
+
+class EntryNotes(Protocol):
+    """What a kernel holds about one SA or policy that PF_KEY cannot say; false when there is nothing."""
+
+    def __bool__(self) -> bool: ...
+
+    def text(self) -> list[str]:
+        """One line per fact."""
+        ...
+
+
+@runtime_checkable
+class NotesSource(Protocol):
+    """A transport that knows more about an entry than PF_KEY can say (XFRM: AEAD, ESN, marks, …)."""
+
+    def notes_for(self, msg: Message) -> EntryNotes | None:
+        """The facts about ``msg``'s entry, or None when it knows none."""
         ...

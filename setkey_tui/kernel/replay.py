@@ -24,6 +24,7 @@ from pathlib import Path
 from setkey_tui.kernel.base import TransportError
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.platform import Platform
+from setkey_tui.render.timefmt import seconds_and_micros
 
 _LINE = re.compile(r"^(?:(\d+)\.(\d{1,6})\s+)?([0-9a-fA-F]+)$")
 
@@ -67,9 +68,9 @@ def parse_replay(text: str, *, name: str = "<replay>") -> list[Recorded]:
 
 
 def format_record(data: bytes, when: float) -> str:
-    """One line of a replay file: ``SECONDS.MICROSECONDS HEX`` and a newline."""
-    sec = int(when)
-    usec = min(int(round((when - sec) * 1_000_000)), 999_999)
+    """One line of a replay file: ``SECONDS.MICROSECONDS HEX`` and a newline (the time rounded as the
+    monitor prints it: :func:`~setkey_tui.render.timefmt.seconds_and_micros`)."""
+    sec, usec = seconds_and_micros(when)
     return f"{sec}.{usec:06d} {data.hex()}\n"
 
 

@@ -247,7 +247,7 @@ class Scanner:
         nxt = self.next
         text, n, fast_word, fast_skip = self.text, self._n, _FAST_WORD.match, _FAST_SKIP.match
         keyword = KEYWORDS.get
-        hex_word = _HEX.fullmatch
+        word_kind = _word_kind
         new = tuple.__new__
         pos, line = self.pos, self.line
         if self.state == INITIAL:
@@ -270,25 +270,15 @@ class Scanner:
                 if wend == n or text[wend] != ",":
                     word = m.group(1)
                     if state == INITIAL:
-                        kind = keyword(word)
-                        if kind is None:  # _word_kind, inlined (the word is ASCII: see _FAST_WORD)
-                            c = word[0]
-                            if c < "0" or c > "9":
-                                kind = K.STRING
-                            elif word.isdigit():
-                                kind = K.DECSTRING
-                            elif hex_word(word):
-                                kind = K.HEXSTRING
-                            else:
-                                kind = K.STRING
+                        kind = keyword(word) or word_kind(word)
                         append(new(Token, (kind, word, pos, line)))
                         pos = m.end()
                         continue
                     if state != S_PL:
-                        kind = (AUTH_WORDS if state == S_AUTHALG else ENC_WORDS).get(word)
-                        if kind is not None:
+                        alg = (AUTH_WORDS if state == S_AUTHALG else ENC_WORDS).get(word)
+                        if alg is not None:
                             self.state = INITIAL
-                            append(new(Token, (kind, word, pos, line)))
+                            append(new(Token, (alg, word, pos, line)))
                             pos = m.end()
                             continue
             elif state != S_PL:
@@ -324,7 +314,7 @@ class Scanner:
         append = toks.append
         new = tuple.__new__
         keyword = KEYWORDS.get
-        hex_word = _HEX.fullmatch
+        word_kind = _word_kind
         line, state = self.line, INITIAL
         p = pos
         for word in seg.split(" "):
@@ -360,16 +350,7 @@ class Scanner:
             if kind is not None:
                 state = INITIAL
             else:
-                kind = keyword(word)
-                if kind is None:
-                    if c < "0" or c > "9":
-                        kind = K.STRING
-                    elif word.isdigit():
-                        kind = K.DECSTRING
-                    elif hex_word(word):
-                        kind = K.HEXSTRING
-                    else:
-                        kind = K.STRING
+                kind = keyword(word) or word_kind(word)
             append(new(Token, (kind, word, p, line)))
             p += len(word) + 1
         append(new(Token, (K.EOT, ";", semi, line)))

@@ -225,6 +225,7 @@ IPSEC_PORT_ANY = 0
 IPSEC_ULPROTO_ANY = 255
 IPSEC_PROTO_ANY = 255
 IPSEC_MANUAL_REQID_MAX = 0x3FFF
+SPI_MIN = 0x100  # SPIs 1-255 are reserved (RFC 4303); the kernels allocate from 0x100
 IPSEC_REPLAYWSIZE = 32
 
 IPPROTO_ESP = 50
@@ -242,6 +243,8 @@ PRIORITY_LOW = 0xC0000000
 # Keyed by plain int, so that a message's satype (an int) looks up without a cast.
 SATYPE_TO_PROTO: dict[int, int] = {SAType.AH: IPPROTO_AH, SAType.ESP: IPPROTO_ESP, SAType.IPCOMP: IPPROTO_COMP}
 PROTO_TO_SATYPE: dict[int, int] = {v: k for k, v in SATYPE_TO_PROTO.items()}
+# The SA types of the three IPsec transforms, in the order the TUI offers them (ESP, the usual one, first).
+IPSEC_SA_TYPES: tuple[SAType, ...] = (SAType.ESP, SAType.AH, SAType.IPCOMP)
 
 # Extension types whose body is an address (sadb_address + sockaddr).
 ADDRESS_EXTS = frozenset(

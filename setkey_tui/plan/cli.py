@@ -13,7 +13,7 @@ import sys
 from typing import NoReturn, TextIO
 
 from setkey_tui.kernel.base import TransportError
-from setkey_tui.kernel.select import CHOICES, default_spec, open_transport
+from setkey_tui.kernel.choose import CHOICES, default_spec, open_transport
 from setkey_tui.plan.apply import ApplyReport, apply_plan
 from setkey_tui.plan.diff import Plan, PlanError, make_plan
 from setkey_tui.plan.ops import Operation, operations
@@ -124,10 +124,7 @@ def main(argv: list[str], out: TextIO, err: TextIO, stdin: TextIO) -> int:
         if opts.stdin and command == "apply" and not (opts.yes or opts.dry_run):
             raise _UsageError("apply -c reads the script from stdin, so it cannot ask: add --yes")
         text = _read_script(opts, stdin)
-    except _UsageError as exc:
-        err.write(f"{PROG} {command}: {exc}\n")
-        return EXIT_ERROR
-    except PlanError as exc:
+    except (_UsageError, PlanError) as exc:
         err.write(f"{PROG} {command}: {exc}\n")
         return EXIT_ERROR
     spec = opts.kernel or default_spec()
@@ -141,10 +138,7 @@ def main(argv: list[str], out: TextIO, err: TextIO, stdin: TextIO) -> int:
     service = KeyService(transport)
     try:
         return _run(command, opts, text, service, out, err, stdin)
-    except PlanError as exc:
-        err.write(f"{PROG} {command}: {exc}\n")
-        return EXIT_ERROR
-    except TransportError as exc:
+    except (PlanError, TransportError) as exc:
         err.write(f"{PROG} {command}: {exc}\n")
         return EXIT_ERROR
     finally:

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from setkey_tui.model import Endpoint, IpsecRequest, SecurityAssociation, SecurityPolicy
-from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.platform import LINUX, Platform
 from setkey_tui.plan.diff import Change, FieldChange, Plan
 from setkey_tui.plan.ops import Operation
@@ -128,10 +127,8 @@ def statement(entry: SecurityAssociation | SecurityPolicy, *, show_keys: bool, p
     """The ``add``/``spdadd`` statement of an entry, one line (keys zeroed unless ``show_keys``)."""
     try:
         if isinstance(entry, SecurityAssociation):
-            text = sa_to_statement(entry.to_message(MsgType.DUMP, platform), with_keys=show_keys,
-                                   platform=platform)
-            return text.splitlines()[-1]
-        return sp_to_statement(entry.to_message(MsgType.X_SPDDUMP, platform), platform=platform).rstrip("\n")
+            return sa_to_statement(entry, with_keys=show_keys, platform=platform).splitlines()[-1]
+        return sp_to_statement(entry, platform=platform).rstrip("\n")
     except ExportError as exc:
         return f"# {title(entry)} ({exc})"
 

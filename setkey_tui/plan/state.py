@@ -1,7 +1,7 @@
 """A kernel state snapshot: the SAs and policies of a dump, keyed by their identity.
 
-Identity (what names an entry, as the kernel does): an SA is ``(satype, destination address, SPI)``; a policy
-is ``(selector, direction)``. Compared fields are what a setkey file decides; everything a copy of the state
+Identity (what names an entry, as the kernel does) is the model's key: an SA is ``(satype, destination
+address, SPI)``, a policy ``(selector, direction)`` (:func:`setkey_tui.model.sa_key`, :func:`~setkey_tui.model.policy_key`). Compared fields are what a setkey file decides; everything a copy of the state
 cannot reproduce from a dump is left out of the comparison: the SA state (mature/dying: usage), its sequence
 counter and current lifetime, a policy's id (the kernel numbers policies itself) and current lifetime, message
 seq/pid/refcount, and the reqid the kernel picks for a ``unique`` request without one. Larval SAs (from ACQUIRE, SPI chosen by the kernel), dead SAs and per-socket policies (no
@@ -11,28 +11,28 @@ selector) are outside a snapshot: a plan never touches them. Absent hard/soft li
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from setkey_tui.model import (
     ZERO_LIFETIME,
-    Endpoint,
-    IPAddress,
     IpsecRequest,
     Lifetime,
+    PolicyKey,
+    SAKey,
     SecurityAssociation,
     SecurityPolicy,
-    Selector,
+    policy_key,
+    sa_key,
 )
 from setkey_tui.pfkey.constants import IPSEC_MANUAL_REQID_MAX, ExtType, Level, SAState
 from setkey_tui.pfkey.extensions import AddressExt, LifetimeExt, PolicyExt, SA2Ext, SAExt
 from setkey_tui.pfkey.message import Message
 from setkey_tui.service import KeyService
 
-SAId = tuple[int, IPAddress, int]
-PolicyId = tuple[Selector | None, int]
+SAId = SAKey  # an SA's identity, the model's key (one definition: setkey_tui.model.sa_key)
+PolicyId = PolicyKey  # a policy's identity (setkey_tui.model.policy_key)
 
 
 def _request(r: IpsecRequest) -> IpsecRequest:
@@ -198,16 +198,6 @@ class Entries(Mapping[Any, V]):
         return key in self._msgs
 
 
-def _endpoint_address(ext: object) -> IPAddress | None:
-    if not isinstance(ext, AddressExt):
-        return None
-    sa = ext.sockaddr
-    if len(sa.addr) == 16:
-        ip6 = ipaddress.IPv6Address(sa.addr)
-        return ipaddress.IPv6Address(f"{ip6}%{sa.scope_id}") if sa.scope_id else ip6
-    return ipaddress.IPv4Address(sa.addr)
-
-
 class KernelState:
     """The SAs and policies of one dump, in dump order, keyed by identity (keys included: memory only)."""
 
@@ -223,13 +213,13 @@ class KernelState:
         """The state of SADB_DUMP and SADB_X_SPDDUMP replies (larval/dead SAs and socket policies left out)."""
         sas: Entries[SecurityAssociation] = Entries()
         for msg in sa_msgs:
-            sa = msg.get(ExtType.SA)
-            dst = _endpoint_address(msg.get(ExtType.ADDRESS_DST))
-            if not isinstance(sa, SAExt) or dst is None or ExtType.ADDRESS_SRC not in msg:
+            sa, dst = msg.get(ExtType.SA), msg.get(ExtType.ADDRESS_DST)
+            if not isinstance(sa, SAExt) or not isinstance(dst, AddressExt) or ExtType.ADDRESS_SRC not in msg:
                 continue
             if sa.state in (SAState.LARVAL, SAState.DEAD):
                 continue
-            sas._add_message((msg.satype, dst, sa.spi), msg, _sa_fingerprint(msg), SecurityAssociation.from_message)
+            sas._add_message(sa_key(msg.satype, dst.sockaddr.addr, sa.spi), msg, _sa_fingerprint(msg),
+                             SecurityAssociation.from_message)
         policies: Entries[SecurityPolicy] = Entries()
         for msg in sp_msgs:
             pol, src_ext = msg.get(ExtType.X_POLICY), msg.get(ExtType.ADDRESS_SRC)
@@ -238,9 +228,10 @@ class KernelState:
                 continue
             if pol.dir not in (1, 2, 3):
                 continue
-            selector = Selector(Endpoint.from_sockaddr(src_ext.sockaddr, src_ext.prefixlen),
-                                Endpoint.from_sockaddr(dst_ext.sockaddr, dst_ext.prefixlen), src_ext.proto)
-            policies._add_message((selector, pol.dir), msg, _sp_fingerprint(msg), SecurityPolicy.from_message)
+            s, d = src_ext.sockaddr, dst_ext.sockaddr
+            key = policy_key(s.addr, src_ext.prefixlen, s.port, d.addr, dst_ext.prefixlen, d.port, src_ext.proto,
+                             pol.dir)
+            policies._add_message(key, msg, _sp_fingerprint(msg), SecurityPolicy.from_message)
         return cls(sas, policies)
 
     def sa_same(self, key: SAId, other: KernelState) -> bool:

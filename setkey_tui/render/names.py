@@ -29,9 +29,20 @@ from setkey_tui.pfkey.constants import (
     MsgType,
     PolicyType,
     SAState,
+    SAType,
 )
 from setkey_tui.pfkey.extensions import Sockaddr
 from setkey_tui.pfkey.platform import LINUX, Platform
+
+# Upper-layer protocol numbers named in this module and by the language's users (IANA numbers).
+IPPROTO_ICMP = 1
+IPPROTO_IPIP = 4
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+IPPROTO_GRE = 47
+IPPROTO_ICMPV6 = 58
+IPPROTO_SCTP = 132
+IPPROTO_MH = 135
 
 # libipsec's str_satype[] (indexed by satype, 0..11): the RFC names, except that the numbers without an
 # SADB_SATYPE name print "unknown" and the KAME-only 10 prints "policy".
@@ -49,17 +60,19 @@ _DIRS = (Direction.ANY, Direction.INBOUND, Direction.OUTBOUND)
 # "out(socket)" for them where the constants say "max"/"invalid" (ipsec.h's IPSEC_DIR_MAX/INVALID). BSD
 # libipsec knows only any/in/out.
 POLICY_DIR_NAMES: dict[int, str] = {
-    **{int(d): DIRECTIONS.name(d) for d in (*_DIRS, Direction.FWD)}, 4: "in(socket)", 5: "out(socket)",
+    **{int(d): DIRECTIONS.name(d) for d in (*_DIRS, Direction.FWD)},
+    Direction.MAX: "in(socket)",
+    Direction.INVALID: "out(socket)",
 }
 POLICY_DIR_NAMES_BSD: dict[int, str] = {int(d): DIRECTIONS.name(d) for d in _DIRS}
 POLICY_TYPE_NAMES: tuple[str, ...] = tuple(POLICY_TYPES.name(p) for p in PolicyType)
 REQUEST_PROTO_NAMES: dict[int, str] = {int(p): IPSEC_PROTOS.name(p) for p in IpsecProto}
 # FreeBSD's libipsec also names TCP-MD5 requests.
-REQUEST_PROTO_NAMES_FREEBSD: dict[int, str] = {**REQUEST_PROTO_NAMES, 6: "tcp"}
+REQUEST_PROTO_NAMES_FREEBSD: dict[int, str] = {**REQUEST_PROTO_NAMES, IPPROTO_TCP: "tcp"}
 LEVEL_NAMES: tuple[str, ...] = tuple(LEVELS.name(lv) for lv in Level)
 
 # setkey.c's -l (short dump) columns: its own one-letter states and its two satypes ("#N" for the others).
-SHORT_SATYPE_NAMES: dict[int, str] = {n: SA_TYPES.name(n) for n in (2, 3)}
+SHORT_SATYPE_NAMES: dict[int, str] = {n: SA_TYPES.name(n) for n in (SAType.AH, SAType.ESP)}
 SHORT_STATE_NAMES: tuple[str, ...] = ("L", "M", "D", "d")
 
 # FreeBSD's kernel key_debug.c prints the name after the number: the message types are the constants' names;
@@ -96,11 +109,6 @@ SHORT_PROTO_NAMES: dict[int, str] = {
     60: "dst6",
 }
 
-IPPROTO_ICMP = 1
-IPPROTO_GRE = 47
-IPPROTO_ICMPV6 = 58
-IPPROTO_MH = 135
-
 
 def msgstr(table: tuple[str, ...], value: int) -> str:
     """setkey's GETMSGSTR: the name and one blank, or the number and one blank when unnamed."""
@@ -112,7 +120,7 @@ def msgstr(table: tuple[str, ...], value: int) -> str:
 def protocol_name(proto: int, platform: Platform = LINUX) -> str:
     """The upper-layer protocol as -DP prints it (FreeBSD/Darwin spell 255 ``any``, 4 ``ip4``, 58 ``icmp6``)."""
     if platform is not LINUX:
-        special = {255: "any", 4: "ip4", 58: "icmp6"}.get(proto)
+        special = {IPSEC_ULPROTO_ANY: "any", IPPROTO_IPIP: "ip4", IPPROTO_ICMPV6: "icmp6"}.get(proto)
         if special:
             return special
     return PROTOCOL_NAMES.get(proto, str(proto))

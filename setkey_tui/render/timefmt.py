@@ -26,17 +26,28 @@ def str_time(when: int) -> str:
     return f"{_MONTHS[tm.tm_mon - 1]} {tm.tm_mday:2d} {tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d} {tm.tm_year}"
 
 
+def seconds_and_micros(when: float) -> tuple[int, int]:
+    """``when`` to the nearest microsecond, as whole seconds and microseconds (0 to 999999).
+
+    The one rounding of a time to setkey's ``SECONDS.uuuuuu``: the monitor's timestamp line and a recording's
+    time both use it, so a replayed recording prints the times the live monitor printed. Nearest, not
+    truncated: a time read back from a recording (``SECONDS + uuuuuu / 1e6`` as a float, off by up to 0.12 µs
+    at today's epoch) comes out as the digits it was read from; ``.9999996`` carries into the next second.
+    """
+    sec = int(when // 1)
+    usec = round((when - sec) * 1_000_000)
+    if usec >= 1_000_000:
+        return sec + 1, usec - 1_000_000
+    return sec, usec
+
+
 def timestamp_line(when: float, tflag: int) -> str:
     """The monitor's first line for one message (with its trailing blank and newline).
 
     ``tflag`` 1 (``-x``): local time of day ``HH:MM:SS.uuuuuu``; 2 or more (``-xx``): ``SECONDS.uuuuuu``;
     0: an empty line, as setkey prints when no time format is selected.
     """
-    sec = int(when // 1)
-    usec = int(round((when - sec) * 1_000_000))
-    if usec >= 1_000_000:
-        sec += 1
-        usec -= 1_000_000
+    sec, usec = seconds_and_micros(when)
     if tflag == 1:
         try:
             offset = time.localtime(sec).tm_gmtoff

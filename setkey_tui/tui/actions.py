@@ -3,10 +3,22 @@ palette all read it."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from textual.binding import Binding, BindingType
 
-# (action, key shown, title, help) — the footer, the help screen and the command palette all read this.
-ACTIONS: tuple[tuple[str, str, str, str], ...] = (
+
+class Action(NamedTuple):
+    """One action of the app: its name (``app.<name>``), the keyboard shortcut shown, title and help line."""
+
+    name: str
+    shortcut: str
+    title: str
+    help: str
+
+
+# The footer, the help screen and the command palette all read this.
+ACTIONS: tuple[Action, ...] = tuple(Action(*row) for row in (
     ("add_sa", "a", "Add SA", "Open the form that adds a security association"),
     ("add_policy", "p", "Add policy", "Open the form that adds a security policy"),
     ("detail", "enter", "Detail", "Every field, the statement, -x decoding and hex of the entry under the cursor"),
@@ -32,7 +44,7 @@ ACTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("monitor_save", "w", "Save recording", "Save the monitored messages as a replayable recording"),
     ("toggle_monitor", "m", "Monitor size", "Grow, shrink or hide the monitor pane"),
     ("help", "f1", "Help", "Every binding and the filter syntax"),
-)
+))
 FOOTER_SHOWN = {"add_sa", "add_policy", "delete", "filter", "flush_sad", "refresh", "help", "monitor_pause",
                 "simulate_traffic"}
 # Shorter than the title, where the footer is short of room.
@@ -46,13 +58,13 @@ PALETTE_ONLY = "ctrl+p"
 def main_bindings() -> list[BindingType]:
     """The main screen's bindings, from :data:`ACTIONS` (palette-only actions have no key)."""
     out: list[BindingType] = []
-    for action, key, title, _ in ACTIONS:
-        if action in ("detail", "help") or key == PALETTE_ONLY:
+    for action in ACTIONS:
+        if action.name in ("detail", "help") or action.shortcut == PALETTE_ONLY:
             continue  # the table's own enter binding; help is the app's
-        out.append(Binding(key, f"app.{action}", FOOTER_LABELS.get(action, title), show=action in FOOTER_SHOWN))
+        out.append(Binding(action.shortcut, f"app.{action.name}", FOOTER_LABELS.get(action.name, action.title),
+                           show=action.name in FOOTER_SHOWN))
     out.append(Binding("q", "app.quit", "Quit"))
     return out
 
 
-
-__all__ = ["ACTIONS", "FOOTER_LABELS", "FOOTER_SHOWN", "PALETTE_ONLY", "WRITE_ACTIONS", "main_bindings"]
+__all__ = ["ACTIONS", "Action", "FOOTER_LABELS", "FOOTER_SHOWN", "PALETTE_ONLY", "WRITE_ACTIONS", "main_bindings"]

@@ -29,6 +29,8 @@ from textual.timer import Timer
 from textual.widgets import TabbedContent
 
 from setkey_tui import scenarios
+from setkey_tui.clock import display_clock
+from setkey_tui.files import write_private
 from setkey_tui.kernel.base import TransportError
 from setkey_tui.link import FIRST_PAINT_HOLD, KernelLink, LinkMessage, Notice, Opener, default_opener
 from setkey_tui.mirror import Mirror, SARow, SPRow
@@ -361,7 +363,7 @@ class SetkeyApp(App[int]):
             sas = [sad.row_at(i) for i in range(len(sad))] if which in ("sad", "both") else []
             sps = [spd.row_at(i) for i in range(len(spd))] if which in ("spd", "both") else []
             try:
-                ops.write_private(path, ops.export_text(sas, sps, with_keys=keys))
+                write_private(path, ops.export_text(sas, sps, with_keys=keys))
             except OSError as exc:
                 self.notify(f"Cannot write {path}: {exc.strerror or exc}", severity="error", markup=False)
                 return
@@ -548,21 +550,13 @@ def example_problems(output: str, shown: int = 5) -> str:
     return "\n".join(lines[:shown] + ([f"… and {more} more"] if more > 0 else []))
 
 
-def clock_from_env() -> Callable[[], float]:
-    """``SETKEY_TUI_NOW=SECONDS`` fixes the display clock (reproducible screens); else the real time."""
-    fixed = os.environ.get("SETKEY_TUI_NOW", "").strip()
-    if fixed:
-        try:
-            value = float(fixed)
-        except ValueError:
-            return time.time
-        return lambda: value
-    return time.time
-
-
 def run(kernel_spec: str = "auto", platform: Platform | None = None) -> int:
-    """Run the TUI on ``kernel_spec`` (auto|pfkey|sim|sim@PATH|replay:FILE); the exit status."""
+    """Run the TUI on ``kernel_spec`` (auto|pfkey|sim|sim@PATH|replay:FILE); the exit status.
+
+    A bad ``SETKEY_TUI_NOW`` or a kernel that cannot be opened is said in one line on stderr, exit status 1,
+    before the app starts."""
     try:
+        now = display_clock()
         opener, first = default_opener(kernel_spec, platform)
     except (TransportError, OSError, ValueError) as exc:
         print(f"setkey-tui: {exc}", file=sys.stderr)
@@ -570,7 +564,7 @@ def run(kernel_spec: str = "auto", platform: Platform | None = None) -> int:
     from setkey_tui.kernel.replay import ReplayTransport
 
     replay = isinstance(first, ReplayTransport)  # also when SETKEY_TUI_KERNEL chose it
-    app = SetkeyApp(opener, platform=platform or first.platform, now=clock_from_env(), replay=replay)
+    app = SetkeyApp(opener, platform=platform or first.platform, now=now, replay=replay)
     restore = exit_on_signals(app)
     try:
         result = app.run()
@@ -604,4 +598,4 @@ def exit_on_signals(app: App[Any]) -> Callable[[], None]:
     return restore
 
 
-__all__ = ["ACTIONS", "FOOTER_SHOWN", "SetkeyApp", "clock_from_env", "example_problems", "exit_on_signals", "run"]
+__all__ = ["ACTIONS", "FOOTER_SHOWN", "SetkeyApp", "example_problems", "exit_on_signals", "run"]

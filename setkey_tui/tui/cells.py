@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from setkey_tui.mirror import SARow, SPRow
+from setkey_tui.pfkey.constants import PolicyType, SAState
 from setkey_tui.render.policy import priority_text
 
 WARN_SECONDS = 60  # an SA whose soft or hard expiry is this close is flagged
@@ -98,9 +99,9 @@ def sa_cells(row: SARow, now: float) -> list[str]:
 
 def sa_condition(row: SARow, now: float) -> str:
     """``dying``/``dead``, ``warn`` (an expiry within a minute), ``larval`` or ``""`` for a plain row."""
-    if row.state >= 2:
+    if row.state >= SAState.DYING:  # dying or dead
         return "dying"
-    if row.state == 0:
+    if row.state == SAState.LARVAL:
         return "larval"
     for deadline in (row.soft_deadline(), row.hard_deadline()):
         if deadline is not None and deadline - now <= WARN_SECONDS:
@@ -131,4 +132,4 @@ def sp_cells(row: SPRow, now: float) -> list[str]:
 
 def sp_condition(row: SPRow, now: float) -> str:
     """``discard`` for a dropping policy, else ``""``."""
-    return "discard" if row.action == 0 else ""
+    return "discard" if row.action == PolicyType.DISCARD else ""

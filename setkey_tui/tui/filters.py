@@ -16,12 +16,14 @@ from __future__ import annotations
 import ipaddress
 import shlex
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 from setkey_tui.mirror import SARow, SPRow
 from setkey_tui.pfkey.constants import (
     DIRECTIONS,
     IPSEC_PROTOS,
+    IPSEC_SA_TYPES,
     MODES,
     POLICY_TYPES,
     SA_STATES,
@@ -67,9 +69,7 @@ def _choice(value: str, field: str, names: tuple[str, ...]) -> str:
 
 # The words a ``field:value`` term accepts, in the order the error lists them: the constants' names.
 STATE_WORDS: tuple[str, ...] = tuple(SA_STATES.names())
-SA_PROTO_WORDS: tuple[str, ...] = tuple(
-    SA_TYPES.name(t) for t in (SAType.ESP, SAType.AH, SAType.IPCOMP, SAType.TCPSIGNATURE)
-)
+SA_PROTO_WORDS: tuple[str, ...] = tuple(SA_TYPES.name(satype) for satype in (*IPSEC_SA_TYPES, SAType.TCPSIGNATURE))
 MODE_WORDS: tuple[str, ...] = tuple(MODES.name(m) for m in (Mode.TRANSPORT, Mode.TUNNEL, Mode.ANY, Mode.BEET))
 DIR_WORDS: tuple[str, ...] = tuple(
     DIRECTIONS.name(d) for d in (Direction.INBOUND, Direction.OUTBOUND, Direction.FWD, Direction.ANY)
@@ -78,11 +78,24 @@ ACTION_WORDS: tuple[str, ...] = tuple(
     POLICY_TYPES.name(p)
     for p in (PolicyType.IPSEC, PolicyType.DISCARD, PolicyType.NONE, PolicyType.ENTRUST, PolicyType.BYPASS)
 )
-REQUEST_PROTO_WORDS: tuple[str, ...] = tuple(IPSEC_PROTOS.name(p) for p in (IpsecProto.ESP, IpsecProto.AH,
-                                                                             IpsecProto.IPCOMP))
+REQUEST_PROTO_WORDS: tuple[str, ...] = tuple(IPSEC_PROTOS.name(p) for p in IpsecProto)
 
 SA_FIELDS = ("src", "dst", "spi", "proto", "mode", "reqid", "state", "enc", "auth")
 SP_FIELDS = ("src", "dst", "dir", "action", "upper", "spid", "reqid", "proto", "prio")
+# Fields that take one of a few words: (the words, the row attribute that holds the row's word).
+_SA_WORD_FIELDS = {"state": (STATE_WORDS, "state_name"), "proto": (SA_PROTO_WORDS, "proto"),
+                   "mode": (MODE_WORDS, "mode_name")}
+_SP_WORD_FIELDS = {"dir": (DIR_WORDS, "dir_name"), "action": (ACTION_WORDS, "action_name")}
+
+
+def _equals(attr: str, wanted: object) -> Predicate:
+    get = attrgetter(attr)
+    return lambda r: get(r) == wanted
+
+
+def _word_term(field: str, value: str, fields: dict[str, tuple[tuple[str, ...], str]]) -> Predicate:
+    words, attr = fields[field]
+    return _equals(attr, _choice(value, field, words))
 
 
 def _sa_term(field: str, value: str) -> Predicate:
@@ -90,27 +103,12 @@ def _sa_term(field: str, value: str) -> Predicate:
         net = _network(value, field)
         attr = field + "_ip"
         return lambda r: (ip := getattr(r, attr)) is not None and ip.version == net.version and ip in net
-    if field == "spi":
-        n = _int(value, field)
-        return lambda r: r.spi == n
-    if field == "reqid":
-        n = _int(value, field)
-        return lambda r: r.reqid == n
-    if field == "state":
-        s = _choice(value, field, STATE_WORDS)
-        return lambda r: r.state_name == s
-    if field == "proto":
-        p = _choice(value, field, SA_PROTO_WORDS)
-        return lambda r: r.proto == p
-    if field == "mode":
-        m = _choice(value, field, MODE_WORDS)
-        return lambda r: r.mode_name == m
-    if field == "enc":
-        v = value.lower()
-        return lambda r: r.enc_name == v
-    if field == "auth":
-        v = value.lower()
-        return lambda r: r.auth_name == v
+    if field in ("spi", "reqid"):
+        return _equals(field, _int(value, field))
+    if field in _SA_WORD_FIELDS:
+        return _word_term(field, value, _SA_WORD_FIELDS)
+    if field in ("enc", "auth"):  # any algorithm name
+        return _equals(f"{field}_name", value.lower())
     raise FilterError(f"{field}:{value}: unknown SAD field; use one of {', '.join(SA_FIELDS)}")
 
 
@@ -119,12 +117,8 @@ def _sp_term(field: str, value: str) -> Predicate:
         net = _network(value, field)
         attr = field + "_net"
         return lambda r: (n := getattr(r, attr)).version == net.version and n.overlaps(net)
-    if field == "dir":
-        d = _choice(value, field, DIR_WORDS)
-        return lambda r: r.dir_name == d
-    if field == "action":
-        a = _choice(value, field, ACTION_WORDS)
-        return lambda r: r.action_name == a
+    if field in _SP_WORD_FIELDS:
+        return _word_term(field, value, _SP_WORD_FIELDS)
     if field == "upper":
         v = value.lower()
         if v.isdigit():
@@ -132,8 +126,7 @@ def _sp_term(field: str, value: str) -> Predicate:
             return lambda r: r.upper == n
         return lambda r: r.upper_name == v
     if field == "spid":
-        n = _int(value, field)
-        return lambda r: r.spid == n
+        return _equals(field, _int(value, field))
     if field == "reqid":
         n = _int(value, field)
         return lambda r: n in r.reqids

@@ -12,13 +12,85 @@ import ipaddress
 import secrets
 from dataclasses import dataclass, field
 
-from setkey_tui.algorithms import AUTH_BY_NAME, AUTH_NOKEY, COMP_BY_NAME, ENC_BY_NAME, ENC_NOKEY, find_alg
+from setkey_tui.algorithms import (
+    AUTH_BY_NAME,
+    AUTH_CHOICE_WORDS,
+    AUTH_NOKEY,
+    COMP_BY_NAME,
+    COMP_WORDS,
+    ENC_BY_NAME,
+    ENC_CHOICE_WORDS,
+    ENC_NOKEY,
+    find_alg,
+)
+from setkey_tui.pfkey.constants import (
+    AUTH_ALGS,
+    COMP_ALGS,
+    DIRECTIONS,
+    ENC_ALGS,
+    IPSEC_MANUAL_REQID_MAX,
+    IPSEC_PROTOS,
+    IPSEC_SA_TYPES,
+    IPSEC_ULPROTO_ANY,
+    LEVELS,
+    MODES,
+    POLICY_TYPES,
+    SA_TYPES,
+    SPI_MIN,
+    AuthAlg,
+    CompAlg,
+    Direction,
+    EncAlg,
+    IpsecProto,
+    Level,
+    Mode,
+    NameTable,
+    PolicyType,
+    SAType,
+)
 from setkey_tui.pfkey.extensions import Alg
+from setkey_tui.render.names import (
+    IPPROTO_GRE,
+    IPPROTO_ICMP,
+    IPPROTO_ICMPV6,
+    IPPROTO_SCTP,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    UPPER_PROTOCOL_WORDS,
+)
 
-UPPER_NAMES = ("any", "tcp", "udp", "icmp", "icmp6", "gre", "sctp")  # the policy form's choices
-SPI_MIN = 0x100  # the kernel keeps 1-255 for itself
-REQID_MAX = 0x3FFF  # setkey's manual reqid range (IPSEC_MANUAL_REQID_MAX)
+# The forms' choices, as the setkey language spells them (the constants' names; aliases left out).
+SA_PROTOCOL_WORDS: tuple[str, ...] = tuple(SA_TYPES.name(t) for t in IPSEC_SA_TYPES)
+SA_MODE_WORDS: tuple[str, ...] = tuple(MODES.name(m) for m in (Mode.ANY, Mode.TRANSPORT, Mode.TUNNEL))  # -m
+AUTH_NONE = AUTH_ALGS.name(AuthAlg.NONE)  # no -A at all
+AUTH_CHOICES: tuple[str, ...] = (AUTH_NONE, *AUTH_CHOICE_WORDS)
+ENC_CHOICES: tuple[str, ...] = ENC_CHOICE_WORDS
+COMP_CHOICES: tuple[str, ...] = COMP_WORDS
+UPPER_NAMES: tuple[str, ...] = tuple(
+    UPPER_PROTOCOL_WORDS[p]
+    for p in (IPSEC_ULPROTO_ANY, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_GRE,
+              IPPROTO_SCTP)
+)
+DIRECTION_WORDS: tuple[str, ...] = tuple(
+    DIRECTIONS.name(d) for d in (Direction.OUTBOUND, Direction.INBOUND, Direction.FWD)
+)
+ACTION_WORDS: tuple[str, ...] = tuple(
+    POLICY_TYPES.name(p) for p in (PolicyType.IPSEC, PolicyType.DISCARD, PolicyType.NONE)
+)
+REQUEST_PROTOCOL_WORDS: tuple[str, ...] = tuple(IPSEC_PROTOS.name(p) for p in IpsecProto)
+REQUEST_MODE_WORDS: tuple[str, ...] = tuple(MODES.name(m) for m in (Mode.TRANSPORT, Mode.TUNNEL))
+LEVEL_WORDS: tuple[str, ...] = tuple(LEVELS.name(lv) for lv in (Level.REQUIRE, Level.USE, Level.DEFAULT,
+                                                               Level.UNIQUE))
+REQID_MAX = IPSEC_MANUAL_REQID_MAX  # setkey's manual reqid range
 U64_MAX = 2**64 - 1  # a lifetime field of sadb_lifetime
+
+
+def means(table: NameTable, word: str, number: int) -> bool:
+    """True when ``word`` names ``number`` in ``table`` (False for a word the table does not know)."""
+    try:
+        return table.value(word) == number
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -63,22 +135,22 @@ def address_problem(text: str, *, what: str, prefix: bool) -> str | None:
 
     The forms take numeric addresses only (a script may use host names): a name would be looked up on every
     keystroke, and a typing mistake would read as a name."""
-    t = text.strip()
-    if not t:
+    typed = text.strip()
+    if not typed:
         return f"the {what} is required"
-    host, slash, length = t.partition("/")
+    host, slash, length = typed.partition("/")
     if slash and not prefix:
-        return f"{t}: an SA's {what} is one address, without a /prefix length"
+        return f"{typed}: an SA's {what} is one address, without a /prefix length"
     try:
         version = ipaddress.ip_address(host).version
     except ValueError:
         if "[" in host:
-            return f"{t}: give the port in its own field"
+            return f"{typed}: give the port in its own field"
         return f"{host} is not an IPv4 or IPv6 address (the form takes numeric addresses)"
     if slash:
         top = 32 if version == 4 else 128
         if not length.isdigit() or not 0 <= int(length) <= top:
-            return f"{t}: the prefix length of an IPv{version} address is 0 to {top}"
+            return f"{typed}: the prefix length of an IPv{version} address is 0 to {top}"
     return None
 
 
@@ -105,21 +177,21 @@ def _number(text: str) -> int | None:
 
 def key_bits(key_text: str) -> int | None:
     """Bits of a ``0x…`` hex key or a ``"…"`` quoted string key; None when it is neither."""
-    t = key_text.strip()
-    if t.startswith(("0x", "0X")):
-        digits = t[2:]
+    written = key_text.strip()
+    if written.startswith(("0x", "0X")):
+        digits = written[2:]
         if not digits or any(c not in "0123456789abcdefABCDEF" for c in digits):
             return None
         return (len(digits) + 1) // 2 * 8
-    if len(t) >= 2 and t[0] == t[-1] == '"':
-        return (len(t) - 2) * 8
+    if len(written) >= 2 and written[0] == written[-1] == '"':
+        return (len(written) - 2) * 8
     return None
 
 
-def _check_key(b: Built, alg_name: str, alg_id: int, key: str, supported: tuple[Alg, ...], field_id: str,
+def _check_key(b: Built, alg_name: str, alg_id: int, key_text: str, supported: tuple[Alg, ...], field_id: str,
                what: str) -> None:
-    bits = key_bits(key)
-    if not key.strip():
+    bits = key_bits(key_text)
+    if not key_text.strip():
         b.errors[field_id] = f"the {what} key is required (ctrl+r makes a random one)"
         return
     if bits is None:
@@ -132,6 +204,17 @@ def _check_key(b: Built, alg_name: str, alg_id: int, key: str, supported: tuple[
     if not alg.minbits <= bits <= alg.maxbits:
         want = f"{alg.minbits}" if alg.minbits == alg.maxbits else f"{alg.minbits} to {alg.maxbits}"
         b.errors[field_id] = f"{alg_name} takes a key of {want} bits; this one has {bits}"
+
+
+def _add_algorithm(b: Built, flag: str, name: str, key_text: str, field_id: str, by_name: dict[str, int],
+                   nokey: frozenset[str], supported: tuple[Alg, ...], what: str) -> None:
+    """``-E name key`` or ``-A name key`` (no key for an algorithm that takes none), the key checked against
+    what the kernel offers; the key's field is ``<field_id>_key``."""
+    b.add(f"{flag} {name}", field_id)
+    if name not in nokey:
+        key_field = f"{field_id}_key"
+        b.add(key_text.strip() or "?", key_field)
+        _check_key(b, name, by_name.get(name, -1), key_text, supported, key_field, what)
 
 
 def random_key(alg_id: int, supported: tuple[Alg, ...]) -> str:
@@ -147,18 +230,18 @@ def random_key(alg_id: int, supported: tuple[Alg, ...]) -> str:
 class SAForm:
     """What the Add SA form holds."""
 
-    proto: str = "esp"
+    proto: str = SA_TYPES.name(SAType.ESP)
     src: str = ""
     dst: str = ""
     spi: str = ""
-    mode: str = "any"
+    mode: str = MODES.name(Mode.ANY)
     reqid: str = ""
     replay: str = ""
-    enc: str = "aes-cbc"
+    enc: str = ENC_ALGS.name(EncAlg.AESCBC)
     enc_key: str = ""
-    auth: str = "hmac-sha256"
+    auth: str = AUTH_ALGS.name(AuthAlg.SHA2_256HMAC)
     auth_key: str = ""
-    comp: str = "deflate"
+    comp: str = COMP_ALGS.name(CompAlg.DEFLATE)
     soft: str = ""
     hard: str = ""
     soft_bytes: str = ""
@@ -204,6 +287,7 @@ def _check_lifetimes(b: Built, f: SAForm) -> None:
 def build_sa(f: SAForm, supported: tuple[tuple[Alg, ...], tuple[Alg, ...]]) -> Built:
     """The ``add`` statement for ``f`` and the errors found before the grammar runs."""
     b = Built()
+    esp, ah, ipcomp = (means(SA_TYPES, f.proto, satype) for satype in (SAType.ESP, SAType.AH, SAType.IPCOMP))
     _check_addresses(b, f.src, f.dst, "src", "dst")
     spi = _number(f.spi)
     if not f.spi.strip():
@@ -213,16 +297,16 @@ def build_sa(f: SAForm, supported: tuple[tuple[Alg, ...], tuple[Alg, ...]]) -> B
         pass
     elif spi is None:
         b.errors["spi"] = "the SPI is a number: 0x1000 or 4096"
-    elif f.proto == "ipcomp" and not 0 < spi <= 0xFFFF:
+    elif ipcomp and not 0 < spi <= 0xFFFF:
         b.errors["spi"] = "an IPComp CPI is 1 to 0xffff"
-    elif f.proto != "ipcomp" and not SPI_MIN <= spi <= 0xFFFFFFFF:
+    elif not ipcomp and not SPI_MIN <= spi <= 0xFFFFFFFF:
         b.errors["spi"] = "the SPI is 0x100 to 0xffffffff (the kernel keeps 1-255 for itself)"
     b.add("add")
     b.add(f.src.strip() or "?", "src")
     b.add(f.dst.strip() or "?", "dst")
     b.add(f.proto, "proto")
     b.add(f.spi.strip() or "?", "spi")
-    if f.mode != "any":
+    if not means(MODES, f.mode, Mode.ANY):
         b.add(f"-m {f.mode}", "mode")
     if f.replay.strip():
         n = _number(f.replay)
@@ -236,25 +320,13 @@ def build_sa(f: SAForm, supported: tuple[tuple[Alg, ...], tuple[Alg, ...]]) -> B
         b.add(f"-u {f.reqid.strip()}", "reqid")
     _check_lifetimes(b, f)
     auth_algs, enc_algs = supported
-    if f.proto == "esp":
-        enc_id = ENC_BY_NAME.get(f.enc, -1)
-        if f.enc in ENC_NOKEY:
-            b.add(f"-E {f.enc}", "enc")
-        else:
-            b.add(f"-E {f.enc}", "enc")
-            b.add(f.enc_key.strip() or "?", "enc_key")
-            _check_key(b, f.enc, int(enc_id), f.enc_key, enc_algs, "enc_key", "encryption")
-    if f.proto in ("esp", "ah") and f.auth != "none":
-        auth_id = AUTH_BY_NAME.get(f.auth, -1)
-        if f.auth in AUTH_NOKEY:
-            b.add(f"-A {f.auth}", "auth")
-        else:
-            b.add(f"-A {f.auth}", "auth")
-            b.add(f.auth_key.strip() or "?", "auth_key")
-            _check_key(b, f.auth, int(auth_id), f.auth_key, auth_algs, "auth_key", "authentication")
-    if f.proto == "ah" and f.auth == "none":
+    if esp:
+        _add_algorithm(b, "-E", f.enc, f.enc_key, "enc", ENC_BY_NAME, ENC_NOKEY, enc_algs, "encryption")
+    if (esp or ah) and f.auth != AUTH_NONE:
+        _add_algorithm(b, "-A", f.auth, f.auth_key, "auth", AUTH_BY_NAME, AUTH_NOKEY, auth_algs, "authentication")
+    if ah and f.auth == AUTH_NONE:
         b.errors["auth"] = "AH needs an authentication algorithm"
-    if f.proto == "ipcomp":
+    if ipcomp:
         if f.comp not in COMP_BY_NAME:
             b.errors["comp"] = "choose a compression algorithm"
         b.add(f"-C {f.comp}", "comp")
@@ -270,15 +342,15 @@ class SPForm:
     sport: str = "any"
     dst: str = ""
     dport: str = "any"
-    upper: str = "any"
-    direction: str = "out"
+    upper: str = UPPER_PROTOCOL_WORDS[IPSEC_ULPROTO_ANY]
+    direction: str = DIRECTIONS.name(Direction.OUTBOUND)
     priority: str = ""
-    action: str = "ipsec"
-    req_proto: str = "esp"
-    req_mode: str = "transport"
+    action: str = POLICY_TYPES.name(PolicyType.IPSEC)
+    req_proto: str = IPSEC_PROTOS.name(IpsecProto.ESP)
+    req_mode: str = MODES.name(Mode.TRANSPORT)
     tsrc: str = ""
     tdst: str = ""
-    level: str = "require"
+    level: str = LEVELS.name(Level.REQUIRE)
     reqid: str = ""
 
 
@@ -317,9 +389,9 @@ def build_sp(f: SPForm) -> Built:
             b.errors["priority"] = "the priority is a number (relative to the default, e.g. 10 or -5)"
         b.add(f"prio {f.priority.strip()}", "priority")
     b.add(f.action, "action")
-    if f.action == "ipsec":
+    if means(POLICY_TYPES, f.action, PolicyType.IPSEC):
         ends = ""
-        if f.req_mode == "tunnel":
+        if means(MODES, f.req_mode, Mode.TUNNEL):
             for text, fid, what in ((f.tsrc, "tsrc", "source"), (f.tdst, "tdst", "destination")):
                 if not text.strip():
                     b.errors[fid] = f"tunnel mode needs the tunnel {what} address"
@@ -327,7 +399,7 @@ def build_sp(f: SPForm) -> Built:
                 _check_addresses(b, f.tsrc, f.tdst, "tsrc", "tdst",
                                  names=("tunnel source", "tunnel destination"))
             ends = f"{f.tsrc.strip()}-{f.tdst.strip()}"
-            if f.level == "use" and f.direction == "out":
+            if means(LEVELS, f.level, Level.USE) and means(DIRECTIONS, f.direction, Direction.OUTBOUND):
                 b.errors["level"] = "level use is refused for an outbound tunnel policy (Linux: EINVAL)"
         level = f.level
         if f.reqid.strip():

@@ -6,20 +6,21 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable
 
+from setkey_tui.files import write_private
 from setkey_tui.lang.compile import fwd_copy
 from setkey_tui.mirror import SARow, SPRow
-from setkey_tui.pfkey.constants import ExtType, MsgType
+from setkey_tui.pfkey.constants import Direction, ExtType, MsgType
 from setkey_tui.pfkey.extensions import AddressExt, Extension, PolicyExt, SAExt
 from setkey_tui.pfkey.message import Message, header_only
 from setkey_tui.pfkey.platform import LINUX
-from setkey_tui.render.script import ExportError, sa_to_statement, sp_to_statement
+from setkey_tui.render.export import ExportError, sa_to_statement, sp_to_statement
 
 
 def delete_sa_message(row: SARow) -> Message:
     """SADB_DELETE for the SA of ``row`` (SA + source + destination, as setkey's ``delete`` sends)."""
     exts: list[Extension] = [SAExt(spi=row.spi)]
-    for t in (ExtType.ADDRESS_SRC, ExtType.ADDRESS_DST):
-        ext = row.msg.get(t)
+    for ext_type in (ExtType.ADDRESS_SRC, ExtType.ADDRESS_DST):
+        ext = row.msg.get(ext_type)
         if isinstance(ext, AddressExt):
             exts.append(ext._replace(trailer=b""))
     return Message(MsgType.DELETE, row.satype, extensions=tuple(exts))
@@ -28,8 +29,8 @@ def delete_sa_message(row: SARow) -> Message:
 def delete_sp_message(row: SPRow) -> Message:
     """SADB_X_SPDDELETE for the policy of ``row`` (its selector and direction)."""
     exts: list[Extension] = []
-    for t in (ExtType.ADDRESS_SRC, ExtType.ADDRESS_DST):
-        ext = row.msg.get(t)
+    for ext_type in (ExtType.ADDRESS_SRC, ExtType.ADDRESS_DST):
+        ext = row.msg.get(ext_type)
         if isinstance(ext, AddressExt):
             exts.append(ext._replace(trailer=b""))
     pol = row.msg.get(ExtType.X_POLICY)
@@ -89,7 +90,7 @@ def automatic_fwd(sps: Iterable[SPRow]) -> set[tuple[int, ...]]:
         twin = _fwd_twin(row)
         if twin is not None:
             twins[twin.key] = (twin.action, twin.priority, twin.requests)
-    return {r.key for r in rows if r.dir == 3 and twins.get(r.key) == (r.action, r.priority, r.requests)}
+    return {r.key for r in rows if r.dir == Direction.FWD and twins.get(r.key) == (r.action, r.priority, r.requests)}
 
 
 def export_text(sas: Iterable[SARow], sps: Iterable[SPRow], *, with_keys: bool) -> str:
@@ -111,19 +112,6 @@ def export_text(sas: Iterable[SARow], sps: Iterable[SPRow], *, with_keys: bool) 
                         if twins else ""))
         lines.extend(statement_of(r, with_keys=False).rstrip("\n") for r in sp_list if r.key not in twins)
     return "\n".join(lines) + "\n"
-
-
-def write_private(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` readable by the owner only (mode 0600, also when the file existed)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            fd = -1
-            f.write(text)
-    finally:
-        if fd >= 0:
-            os.close(fd)
 
 
 def copy_file_path() -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from setkey_tui.kernel.select import SERVED_REPLY_TIMEOUT
+from setkey_tui.kernel.choose import SERVED_REPLY_TIMEOUT
 from setkey_tui.kernel.sim.protocol import control
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import decode

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from time import monotonic
 
 from setkey_tui.kernel.base import Transport, TransportError
-from setkey_tui.kernel.select import open_transport as open_spec
+from setkey_tui.kernel.choose import open_transport as open_spec
 from setkey_tui.pfkey.constants import (
     PF_KEY,
     PF_KEY_V2,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 from collections import deque
+from dataclasses import replace
 
 import pytest
 from sim_build import lookup_msg, policy_msg, sa_msg
@@ -11,16 +12,16 @@ from sim_build import lookup_msg, policy_msg, sa_msg
 from setkey_tui.kernel.base import MessagesLost, TransportError
 from setkey_tui.kernel.sim.kernel import SimKernel
 from setkey_tui.kernel.sim.transport import SimHost, SimTransport
+from setkey_tui.packet import Packet, PacketError, PacketVerdict, TraceResult, Verdict
 from setkey_tui.pfkey.constants import ExtType, MsgType, SAType
 from setkey_tui.pfkey.message import Message, decode, header_only
 from setkey_tui.pfkey.platform import LINUX
+from setkey_tui.render.traffic import describe_traffic
 from setkey_tui.service import (
     KernelReplyError,
     KeyService,
     ReplyTimeout,
-    TrafficInputError,
     TrafficUnavailable,
-    describe_traffic,
 )
 
 
@@ -134,8 +135,8 @@ def test_simulated_traffic_on_the_in_process_transport(host: SimHost) -> None:
     km = KeyService(SimTransport(host), pid=500)
     km.register(SAType.ESP)
     km.request(policy_msg())
-    verdict = km.transport.simulate_traffic("10.1.0.7", "10.2.0.7", 17, dport=53)  # type: ignore[attr-defined]
-    assert verdict["verdict"] == "acquire" and verdict["acquires"] == 1
+    verdict = km.transport.simulate_traffic(Packet.parse("10.1.0.7", "10.2.0.7", 17, dport=53))  # type: ignore[attr-defined]
+    assert verdict == PacketVerdict(Verdict.ACQUIRE, verdict.policy_id, (), 1)
     acquire = [m for m in km.others if m.type == MsgType.ACQUIRE]
     while not acquire:
         data = km.transport.recv(1.0)
@@ -180,58 +181,77 @@ def test_discard_pending_goes_past_a_loss_report() -> None:
     assert KeyService(t).discard_pending() == 2 and not t.queue
 
 
-def test_service_simulate_traffic_verdicts_and_carriers(host: SimHost) -> None:
+def test_trace_acquire_then_pending_then_no_policy(host: SimHost) -> None:
     svc = KeyService(SimTransport(host), pid=700)
     svc.register(SAType.ESP)
     svc.request(policy_msg())  # 10.1.0.0/24 -> 10.2.0.0/24 out, esp require
-    verdict = svc.simulate_traffic("10.1.0.7", "10.2.0.7", 17, dport=53)
-    assert verdict["verdict"] == "acquire" and verdict["acquires"] == 1
-    policy = svc.get_policy(verdict["policy_id"])
-    assert policy.type == MsgType.X_SPDGET
-    text = describe_traffic(verdict, policy=policy)
-    assert text.startswith(f"policy {verdict['policy_id']} (out ipsec): 10.1.0.0/24[any] -> 10.2.0.0/24[any] ")
+    first, again = svc.trace(Packet.parse("10.1.0.7", "10.2.0.7", "udp", dport=53), 2)
+    assert isinstance(first, TraceResult) and first.verdict.verdict is Verdict.ACQUIRE
+    assert (first.verdict.acquires, again.verdict.acquires, first.carriers) == (1, 0, ())
+    assert first.policy is not None and first.policy.type == MsgType.X_SPDGET  # the kernel's own answer
+    assert first.policy is again.policy  # asked once per run
+    text = describe_traffic(first)
+    assert text.startswith(f"policy {first.verdict.policy_id} (out ipsec): 10.1.0.0/24[any] -> 10.2.0.0/24[any] ")
     assert text.endswith("no SA: the kernel raised ACQUIRE for a key manager; the packet is dropped")
-    again = svc.simulate_traffic("10.1.0.7", "10.2.0.7", 17, dport=53)
     assert "already pending" in describe_traffic(again)
-    assert describe_traffic(svc.simulate_traffic("192.0.2.1", "192.0.2.2")) == "no policy matched: sent in the clear"
+    (clear,) = svc.trace(Packet.parse("192.0.2.1", "192.0.2.2"))
+    assert clear == TraceResult(PacketVerdict(Verdict.NO_POLICY))
+    assert describe_traffic(clear) == "no policy matched: sent in the clear"
 
 
-def test_service_traffic_counts_bytes_of_the_carrying_sa(host: SimHost) -> None:
+def test_trace_tells_the_carrying_sa_in_its_state_after_each_packet(host: SimHost) -> None:
     svc = KeyService(SimTransport(host), pid=701)
     svc.request(policy_msg(MsgType.X_SPDADD, "10.0.0.1", "10.0.0.2", 32))
     svc.request(sa_msg(spi=0x900))  # 10.0.0.1 -> 10.0.0.2 esp transport
-    for n in (1, 2):
-        verdict = svc.simulate_traffic("10.0.0.1", "10.0.0.2", size=300)
-        assert verdict["verdict"] == "protected" and verdict["sa_spis"] == [0x900]
-        (sa,) = svc.carriers(verdict["sa_spis"], svc.dump())
+    results = list(svc.trace(Packet.parse("10.0.0.1", "10.0.0.2", size=300), 2))
+    for n, result in enumerate(results, 1):
+        assert result.verdict.verdict is Verdict.PROTECTED and result.verdict.sa_spis == (0x900,)
+        (sa,) = result.carriers
         cur = sa.get(ExtType.LIFETIME_CURRENT)
         assert (cur.bytes, cur.allocations) == (300 * n, n)
-    assert describe_traffic(verdict, sas=[sa]).endswith(
+    assert describe_traffic(results[-1]).endswith(
         "carried by esp SA 0x00000900 10.0.0.1 -> 10.0.0.2, now 600 bytes (2 packets)")
 
 
-@pytest.mark.parametrize(
-    ("args", "kw", "field"),
-    [
-        (("10.0.0.1", "nowhere"), {}, "dst"),
-        (("", "10.0.0.1"), {}, "src"),
-        (("10.0.0.1", "::1"), {}, "dst"),
-        (("10.0.0.1", "10.0.0.2", 256), {}, "proto"),
-        (("10.0.0.1", "10.0.0.2"), {"dport": 65536}, "dport"),
-        (("10.0.0.1", "10.0.0.2"), {"size": 0}, "size"),
-    ],
-)
-def test_service_traffic_bad_packets(host: SimHost, args: tuple, kw: dict, field: str) -> None:
-    with pytest.raises(TrafficInputError) as exc:
-        KeyService(SimTransport(host)).simulate_traffic(*args, **kw)
-    assert exc.value.field == field and str(exc.value)
+def test_trace_looks_in_the_given_tables_first(host: SimHost) -> None:
+    svc = KeyService(SimTransport(host), pid=703)
+    svc.request(policy_msg(MsgType.X_SPDADD, "10.0.0.1", "10.0.0.2", 32))
+    svc.request(sa_msg(spi=0x901))
+    asked: list[str] = []
+    table_policy = svc.spddump()[0]
+
+    def known_sas() -> list[Message]:
+        asked.append("sas")
+        return []  # the table does not hold it (yet): no carrier is told
+
+    def known_policy(policy_id: int) -> Message | None:
+        asked.append(f"policy {policy_id}")
+        return table_policy
+
+    results = list(svc.trace(Packet.parse("10.0.0.1", "10.0.0.2"), 3, known_sas=known_sas,
+                             known_policy=known_policy))
+    pid = results[0].verdict.policy_id
+    assert asked == ["sas", f"policy {pid}"]  # each asked once for the run
+    assert all(r.policy is table_policy and r.carriers == () for r in results)
+    assert describe_traffic(results[0]).endswith("matched: carried by SA 0x00000901")
 
 
-def test_service_traffic_only_on_a_simulated_kernel() -> None:
+def test_trace_of_a_packet_the_kernel_refuses_names_the_field(host: SimHost) -> None:
+    class Refusing(SimTransport):
+        def simulate_traffic(self, packet: Packet) -> PacketVerdict:
+            raise PacketError("size", "too big for this kernel")
+
+    results = KeyService(Refusing(host)).trace(Packet.parse("10.0.0.1", "10.0.0.2"))
+    with pytest.raises(PacketError) as exc:
+        next(results)
+    assert (exc.value.field, str(exc.value)) == ("size", "packet size: too big for this kernel")
+
+
+def test_trace_only_on_a_simulated_kernel() -> None:
     svc = KeyService(ScriptedTransport(lambda req: []))
     assert not svc.can_simulate_traffic
     with pytest.raises(TrafficUnavailable) as exc:
-        svc.simulate_traffic("10.0.0.1", "10.0.0.2")
+        svc.trace(Packet.parse("10.0.0.1", "10.0.0.2"))  # at once, before any packet is read
     assert str(exc.value) == "traffic can only be simulated on the simulated kernel (this is: scripted)"
     assert isinstance(exc.value, TransportError)
 
@@ -251,7 +271,11 @@ def test_service_traffic_on_a_served_kernel(tmp_path) -> None:
         svc = KeyService(SimClient(path), pid=702)
         assert svc.can_simulate_traffic
         svc.request(policy_msg())
-        assert svc.simulate_traffic("10.1.0.1", "10.2.0.1")["verdict"] == "acquire"
+        (result,) = svc.trace(Packet.parse("10.1.0.1", "10.2.0.1"))
+        assert result.verdict.verdict is Verdict.ACQUIRE and result.policy is not None
+        with pytest.raises(PacketError) as exc:  # the server checks a request with the same Packet.parse
+            svc.transport.simulate_traffic(replace(Packet.parse("10.1.0.1", "10.2.0.1"), size=0))
+        assert (exc.value.field, exc.value.reason) == ("size", "0 is out of range (1-65535)")
         svc.close()
     finally:
         server.stop()

@@ -145,4 +145,4 @@ def test_a_refused_sa_mid_apply_leaves_the_kernel_as_it_was(spec: str) -> None:
     after = _state(spec)
     assert before.same_as(after), before.differences(after)
     # Keys included: the restored SA has its original key.
-    assert [sa.enc_key for k, sa in after.sas.items() if k[2] == 0x1001] == [bytes.fromhex(EK1[2:])]
+    assert [sa.enc_key for k, sa in after.sas.items() if k[3] == 0x1001] == [bytes.fromhex(EK1[2:])]

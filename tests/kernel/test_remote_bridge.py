@@ -14,18 +14,20 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import scenario_replay as sr
 from sim_build import sa_msg
 
-from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.kernel.base import MessagesLost, TrafficSimulator, TransportError
+from setkey_tui.kernel.choose import open_transport
 from setkey_tui.kernel.remote import transport as remote
 from setkey_tui.kernel.remote.bridge import main as bridge_main
 from setkey_tui.kernel.remote.framing import Hello, hello
-from setkey_tui.kernel.select import open_transport
 from setkey_tui.listener import Listener, MessageEvent
+from setkey_tui.packet import Packet, PacketError, PacketVerdict, TraceResult, Verdict
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import decode
 from setkey_tui.pfkey.platform import LINUX
@@ -172,10 +174,12 @@ def test_traffic_through_a_remote_simulated_kernel(piped: str) -> None:
     svc = KeyService(open_transport(piped))
     try:
         assert svc.can_simulate_traffic
-        verdict = svc.simulate_traffic("10.9.0.1", "10.9.0.2")
-        assert verdict["verdict"] == "no-policy"
-        with pytest.raises(ValueError):
-            svc.transport.simulate_traffic("10.9.0.1", "::1")  # type: ignore[attr-defined]
+        (result,) = svc.trace(Packet.parse("10.9.0.1", "10.9.0.2"))
+        assert result == TraceResult(PacketVerdict(Verdict.NO_POLICY))
+        assert isinstance(svc.transport, TrafficSimulator)
+        with pytest.raises(PacketError) as exc:  # the bridge checks what it is sent with Packet.parse
+            svc.transport.simulate_traffic(replace(Packet.parse("10.9.0.1", "10.9.0.2"), proto=256))
+        assert str(exc.value) == "protocol: 256 is out of range (0-255)"
     finally:
         svc.close()
 
@@ -249,7 +253,7 @@ def test_the_bridge_opens_no_network_socket_and_writes_no_file(piped: str, monke
     svc.request(sa_msg(spi=0x6161))
     svc.set_promisc(True)
     assert len(svc.dump()) == 1
-    svc.simulate_traffic("10.0.0.1", "10.0.0.2")
+    assert len(list(svc.trace(Packet.parse("10.0.0.1", "10.0.0.2")))) == 1
     svc.close()
     assert conn.proc.wait(10) == 0, list(conn.stderr_lines)
     assert not [line for line in conn.stderr_lines if "audit" in line]

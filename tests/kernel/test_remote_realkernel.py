@@ -40,7 +40,7 @@ def piped(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def test_the_description_names_the_host_and_the_real_kernel(piped: str) -> None:
-    from setkey_tui.kernel.select import open_transport
+    from setkey_tui.kernel.choose import open_transport
 
     t = open_transport(piped)
     try:
@@ -87,8 +87,8 @@ def test_a_send_the_kernel_refuses_is_reported_in_its_own_words(piped: str) -> N
     """Linux refuses a message whose length field lies with EINVAL from send(): through the bridge the same
     words come from the next recv, the socket stays usable."""
     from setkey_tui.kernel.base import TransportError
+    from setkey_tui.kernel.choose import open_transport
     from setkey_tui.kernel.pfkey_socket import PFKeySocket
-    from setkey_tui.kernel.select import open_transport
     from setkey_tui.pfkey.constants import MsgType
     from setkey_tui.pfkey.message import header_only
     from setkey_tui.pfkey.platform import LINUX

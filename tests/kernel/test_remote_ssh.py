@@ -189,7 +189,7 @@ def test_a_chatty_remote_shell_is_named(ssh_env: str, monkeypatch: pytest.Monkey
 
 
 def test_the_description_names_the_host_and_the_remote_kernel(ssh_env: str, sim_path: str) -> None:
-    from setkey_tui.kernel.select import open_transport
+    from setkey_tui.kernel.choose import open_transport
 
     t = open_transport(ssh_env)
     try:

@@ -17,6 +17,7 @@ from sim_build import (
 )
 
 from setkey_tui.kernel.sim.kernel import Refused, SimKernel
+from setkey_tui.packet import MAX_PACKET_SIZE, Packet
 from setkey_tui.pfkey.constants import (
     AuthAlg,
     CompAlg,
@@ -261,7 +262,7 @@ def test_byte_and_packet_lifetimes_fire_on_traffic(k: SimKernel) -> None:
     send(k, reg, policy_msg())
     verdicts, expires = [], []
     for _ in range(4):
-        r = k.simulate_traffic("10.1.0.1", "10.2.0.1", 6, size=80)
+        r = k.simulate_traffic(Packet.parse("10.1.0.1", "10.2.0.1", 6, size=80))
         verdicts.append(r.verdict)
         expires += [m for m in for_socket(r.deliveries, reg) if m.type == MsgType.EXPIRE]
     assert verdicts[:3] == ["protected"] * 3 and verdicts[3] == "expired"
@@ -275,7 +276,7 @@ def test_acquire_when_a_require_policy_has_no_sa(k: SimKernel) -> None:
     reg, other = two(k)
     send(k, reg, header(MsgType.REGISTER, SAType.ESP))
     pol = for_socket(send(k, other, policy_msg()), other)[0].get(ExtType.X_POLICY)
-    r = k.simulate_traffic("10.1.0.5", "10.2.0.9", 6)
+    r = k.simulate_traffic(Packet.parse("10.1.0.5", "10.2.0.9", 6))
     assert (r.verdict, r.acquires, r.policy_id) == ("acquire", 1, pol.id)
     assert for_socket(r.deliveries, other) == []
     acq = for_socket(r.deliveries, reg)[0]
@@ -286,33 +287,33 @@ def test_acquire_when_a_require_policy_has_no_sa(k: SimKernel) -> None:
     prop = acq.get(ExtType.PROPOSAL)
     assert isinstance(prop, ProposalExt) and prop.replay == 32 and len(prop.combs) == 70
     assert prop.combs[0].hard_addtime == 86400
-    again = k.simulate_traffic("10.1.0.5", "10.2.0.9", 6)
+    again = k.simulate_traffic(Packet.parse("10.1.0.5", "10.2.0.9", 6))
     assert again.acquires == 0 and for_socket(again.deliveries, reg) == []  # one acquire per larval SA
     # the key manager answers with GETSPI (by the acquire's seq) and UPDATE
     spi = (
         for_socket(send(k, reg, getspi_msg("10.1.0.5", "10.2.0.9", seq=acq.seq)), reg)[0].get(ExtType.SA).spi
     )
     send(k, reg, sa_msg(MsgType.UPDATE, spi=spi, src="10.1.0.5", dst="10.2.0.9"))
-    ok = k.simulate_traffic("10.1.0.5", "10.2.0.9", 6)
+    ok = k.simulate_traffic(Packet.parse("10.1.0.5", "10.2.0.9", 6))
     assert (ok.verdict, ok.sa_spis) == ("protected", (spi,))
 
 
 def test_traffic_verdicts_without_ipsec(k: SimKernel) -> None:
     a = k.open_socket()
-    assert k.simulate_traffic("10.9.0.1", "10.9.0.2").verdict == "no-policy"
+    assert k.simulate_traffic(Packet.parse("10.9.0.1", "10.9.0.2")).verdict == "no-policy"
     send(k, a, policy_msg(ptype=PolicyType.DISCARD))
-    assert k.simulate_traffic("10.1.0.1", "10.2.0.1").verdict == "discard"
+    assert k.simulate_traffic(Packet.parse("10.1.0.1", "10.2.0.1")).verdict == "discard"
     send(k, a, policy_msg(src="10.1.0.0", prefix=16, ptype=PolicyType.NONE, priority=0x40000000))
-    assert k.simulate_traffic("10.1.0.1", "10.2.0.1").verdict == "bypass"  # higher priority wins
-    with pytest.raises(ValueError):
-        k.simulate_traffic("10.1.0.1", "2001:db8::1")
+    assert k.simulate_traffic(Packet.parse("10.1.0.1", "10.2.0.1")).verdict == "bypass"  # higher priority wins
+    before = k.simulate_traffic(Packet.parse("10.1.0.1", "10.2.0.1", size=MAX_PACKET_SIZE))
+    assert before.verdict == "bypass" and not before.deliveries
 
 
 def test_negative_acquire_reply_removes_the_larval_sa(k: SimKernel) -> None:
     reg = k.open_socket()
     send(k, reg, header(MsgType.REGISTER, SAType.ESP))
     send(k, reg, policy_msg())
-    acq = for_socket(k.simulate_traffic("10.1.0.5", "10.2.0.9").deliveries, reg)[0]
+    acq = for_socket(k.simulate_traffic(Packet.parse("10.1.0.5", "10.2.0.9")).deliveries, reg)[0]
     out = send(k, reg, header_only(MsgType.ACQUIRE, SAType.ESP, seq=acq.seq, pid=PID, errno=errno.ENOENT))
     assert for_socket(out, reg) == [] and k.sas == {}
 
@@ -454,7 +455,7 @@ def test_acquire_proposals_per_protocol(k: SimKernel) -> None:
         IpsecRequest(51, Mode.TRANSPORT, Level.REQUIRE),
     )
     send(k, reg, policy_msg(requests=reqs))
-    r = k.simulate_traffic("10.1.0.1", "10.2.0.1")
+    r = k.simulate_traffic(Packet.parse("10.1.0.1", "10.2.0.1"))
     acq = for_socket(r.deliveries, reg)
     assert [m.satype for m in acq] == [SAType.IPCOMP, SAType.AH] and r.acquires == 2
     assert ExtType.PROPOSAL not in acq[0]

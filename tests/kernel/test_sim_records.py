@@ -11,6 +11,7 @@ from sim_recorded import scenarios
 from setkey_tui.kernel.sim.kernel import SimKernel
 from setkey_tui.kernel.sim.transport import SimHost, SimTransport
 from setkey_tui.model import SecurityAssociation, SecurityPolicy
+from setkey_tui.packet import Packet
 from setkey_tui.pfkey.constants import ExtType, Level, Mode, MsgType
 from setkey_tui.pfkey.extensions import (
     AddressExt,
@@ -35,11 +36,13 @@ def assert_views_agree(kernel: SimKernel) -> int:
             assert isinstance(view, SecurityAssociation)
             mine = rec.message(MsgType.DUMP, seq=7, pid=9, keys=keys, hsc=hsc).encode(LINUX)
             assert view.to_message(MsgType.DUMP, LINUX).encode(LINUX) == mine
+            assert view.key == rec.key  # one key: the store's is the model's
     for pol in kernel.policies.values():
         view = pol.view(seq=3, pid=4, refcnt=2)
         assert isinstance(view, SecurityPolicy)
         mine = pol.message(MsgType.X_SPDDUMP, seq=3, pid=4, refcnt=2).encode(LINUX)
         assert view.to_message(MsgType.X_SPDDUMP, LINUX).encode(LINUX) == mine
+        assert view.key == pol.key
     return len(kernel.sas) + len(kernel.policies)
 
 
@@ -69,5 +72,5 @@ def test_records_with_nat_t_proxies_larval_states_and_tunnels() -> None:
                            Sockaddr(2, 0, bytes([5, 6, 7, 8]))),)
     send(k, a, policy_msg(requests=tunnel, proto=17))
     send(k, a, policy_msg(src="fd00::", dst="fd01::", prefix=64))
-    assert k.simulate_traffic("10.1.0.9", "10.2.0.9", 17).acquires == 1  # an acquire state with a selector
+    assert k.simulate_traffic(Packet.parse("10.1.0.9", "10.2.0.9", 17)).acquires == 1  # an acquire state with a selector
     assert assert_views_agree(k) == 7

@@ -10,6 +10,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from setkey_tui.kernel.sim.client import SimClient
 from setkey_tui.kernel.sim.kernel import SimKernel
 from setkey_tui.kernel.sim.server import SimServer, StateScriptError, preload
 from setkey_tui.kernel.sim.transport import SimHost, SimTransport
+from setkey_tui.packet import Packet, PacketError, PacketVerdict, Verdict
 from setkey_tui.pfkey.constants import ExtType, MsgType, SAType
 from setkey_tui.pfkey.extensions import LifetimeExt as Lifetime
 from setkey_tui.pfkey.message import Message, decode
@@ -99,12 +101,13 @@ def test_two_thread_clients_and_traffic_control(served) -> None:  # type: ignore
         assert recv_all(km, 1)[0].get(ExtType.SUPPORTED_ENCRYPT) is not None
         admin.request(policy_msg())
         recv_all(km, 1)  # the SPDADD broadcast
-        verdict = km.simulate_traffic("10.1.0.1", "10.2.0.1", 6)
-        assert verdict["verdict"] == "acquire" and verdict["acquires"] == 1
+        verdict = km.simulate_traffic(Packet.parse("10.1.0.1", "10.2.0.1", 6))
+        assert verdict == PacketVerdict(Verdict.ACQUIRE, verdict.policy_id, (), 1)
         acq = recv_all(km, 1)[0]
         assert acq.type == MsgType.ACQUIRE
-        with pytest.raises(ValueError):
-            km.simulate_traffic("10.1.0.1", "not-an-address")
+        with pytest.raises(PacketError) as exc:  # the server checks what it is sent: Packet.parse's limits
+            km.simulate_traffic(replace(Packet.parse("10.1.0.1", "10.2.0.1"), dport=65536))
+        assert str(exc.value) == "destination port: 65536 is out of range (0-65535)"
     finally:
         km.close()
         admin.close()
@@ -260,7 +263,7 @@ def test_a_bad_control_request_gets_an_error_and_the_server_lives_on(served, req
     assert reply[:1] == b"\xff" and b'"error"' in reply
     c = SimClient(path)
     try:
-        assert c.simulate_traffic("10.0.0.1", "10.0.0.2")["verdict"] == "no-policy"
+        assert c.simulate_traffic(Packet.parse("10.0.0.1", "10.0.0.2")).verdict == "no-policy"
     finally:
         c.close()
 

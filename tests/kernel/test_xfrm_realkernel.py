@@ -270,7 +270,7 @@ def without_af_key() -> object:
 def test_without_af_key_auto_is_the_real_kernel_over_xfrm(without_af_key: object) -> None:
     """With af_key unloaded, `auto` opens XFRM (saying why), and every recorded scenario run over `auto`
     prints what the real setkey printed over af_key."""
-    from setkey_tui.kernel.select import open_transport
+    from setkey_tui.kernel.choose import open_transport
 
     t = open_transport("auto")
     try:
@@ -289,7 +289,7 @@ def test_without_af_key_auto_is_the_real_kernel_over_xfrm(without_af_key: object
 
 
 async def test_without_af_key_the_tui_over_auto_shows_the_real_sad_live(without_af_key: object) -> None:
-    from setkey_tui.kernel.select import open_transport
+    from setkey_tui.kernel.choose import open_transport
     from setkey_tui.tui.app import SetkeyApp
     from setkey_tui.tui.widgets.badge import Badge
     from tests.tui.conftest import wait_for

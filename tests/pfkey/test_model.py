@@ -15,6 +15,7 @@ from setkey_tui.model import (
     SecurityAssociation,
     SecurityPolicy,
     Selector,
+    sa_key,
 )
 from setkey_tui.pfkey import ExtType, Message, MsgType, decode
 from setkey_tui.pfkey.constants import IPPROTO_ESP, Direction, Level, Mode, PolicyType, SAType
@@ -82,7 +83,7 @@ def test_sa_fields_from_a_real_dump() -> None:
     sa = SecurityAssociation.from_message(decode(data, LINUX))
     assert sa.satype == SAType.ESP and sa.spi == 0x6002
     assert sa.src == Endpoint(ipaddress.ip_address("10.0.0.1"), 32)
-    assert sa.key == (SAType.ESP, ipaddress.ip_address("10.0.0.2"), 0x6002)
+    assert sa.key == sa_key(SAType.ESP, bytes([10, 0, 0, 2]), 0x6002) == (SAType.ESP, 4, 0x0A000002, 0x6002)
     assert (sa.natt_type, sa.natt_sport, sa.natt_dport) == (2, 1234, 5678)
     assert sa.enc_key == bytes.fromhex("00112233445566778899aabbccddeeff") and sa.auth_key is None
     assert sa.hard == Lifetime() and sa.current.addtime > 1_700_000_000
@@ -97,7 +98,7 @@ def test_sp_fields_from_a_real_dump() -> None:
     )
     assert sp.direction == Direction.OUTBOUND and sp.action == PolicyType.IPSEC
     assert sp.requests[0].src == Endpoint.host("192.168.0.1") and sp.requests[0].level == Level.REQUIRE
-    assert sp.key == (sp.selector, Direction.OUTBOUND)
+    assert sp.key == (4, 0x0A010000, 24, 0, 4, 0x0A020000, 24, 0, 255, Direction.OUTBOUND)
 
 
 def test_per_socket_policy_has_no_selector() -> None:

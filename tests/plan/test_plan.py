@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from setkey_tui.model import SecurityAssociation
+from setkey_tui.packet import Packet
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.extensions import SAExt
 from setkey_tui.plan.apply import apply_plan
@@ -106,7 +107,7 @@ def test_sa_lifetime_change_is_an_update(kernel: Kernel) -> None:
     plan = make_plan(kernel.service(), FLUSHES + BASE.replace("esp 0x3001 ", "esp 0x3001 -lh 100 -ls 50 "))
     assert [op.verb for op in operations(plan.changes)] == ["update"]
     assert apply_plan(kernel.service(), plan).outcome == "applied"
-    sa = kernel.state().sas[next(k for k in kernel.state().sas if k[2] == 0x3001)]
+    sa = kernel.state().sas[next(k for k in kernel.state().sas if k[3] == 0x3001)]
     assert isinstance(sa, SecurityAssociation) and sa.hard is not None and sa.hard.addtime == 100
 
 
@@ -259,8 +260,8 @@ def test_a_require_flow_stays_protected_at_every_step(kernel: Kernel) -> None:
     verdicts: list[tuple[str, str]] = []
 
     def send_packet(i: int, n: int, op) -> None:
-        verdict = probe.simulate_traffic("10.1.0.5", "10.2.0.5", 6, sport=1000, dport=80)
-        verdicts.append((f"before {op.verb} {getattr(op.entry, 'spi', '')}", str(verdict["verdict"])))
+        verdict = probe.simulate_traffic(Packet.parse("10.1.0.5", "10.2.0.5", 6, sport=1000, dport=80))
+        verdicts.append((f"before {op.verb} {getattr(op.entry, 'spi', '')}", str(verdict.verdict)))
 
     report = apply_plan(kernel.service(), plan, send_packet)
     assert report.outcome == "applied", report.text()
@@ -269,4 +270,4 @@ def test_a_require_flow_stays_protected_at_every_step(kernel: Kernel) -> None:
     # The same file replayed by -F; -FP; -f leaves the flow without protection on the way.
     kernel.run(FLUSHES + BASE)
     kernel.run("flush;\n")
-    assert probe.simulate_traffic("10.1.0.5", "10.2.0.5", 6, sport=1000, dport=80)["verdict"] != "protected"
+    assert probe.simulate_traffic(Packet.parse("10.1.0.5", "10.2.0.5", 6, sport=1000, dport=80)).verdict != "protected"

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from setkey_tui.model import SecurityAssociation, SecurityPolicy
+from setkey_tui.packet import Packet
 from setkey_tui.plan.apply import apply_plan
 from setkey_tui.plan.diff import make_plan
 from setkey_tui.plan.state import policy_values, sa_values
@@ -143,8 +144,9 @@ def test_a_refused_operation_leaves_the_kernel_as_it_was(case: tuple[str, bool, 
 def _probes(state) -> list[tuple[str, str]]:
     """One packet per outbound policy's selector: from .5 of its source net to .5 of its destination net."""
     out = []
-    for (selector, direction) in state.policies:
-        if direction == 2:
+    for key in state.policies:
+        selector = state.policies[key].selector
+        if state.policies[key].direction == 2:
             src, dst = selector.src.address, selector.dst.address
             out.append((str(src + 5), str(dst + 5)))
     return out
@@ -183,7 +185,7 @@ def test_flows_protected_before_and_after_stay_protected_throughout(case: tuple[
 
     def send_packets(i: int, n: int, op) -> None:
         for f in flows:
-            seen[f].append(str(probe.simulate_traffic(f[0], f[1], 6, sport=1000, dport=80)["verdict"]))
+            seen[f].append(str(probe.simulate_traffic(Packet.parse(f[0], f[1], 6, sport=1000, dport=80)).verdict))
 
     report = apply_plan(live.service(), plan, send_packets)
     assert report.ok, report.text()

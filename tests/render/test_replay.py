@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from setkey_tui.kernel.base import TransportError
 from setkey_tui.kernel.replay import ReplayFormatError, ReplayTransport, format_record, parse_replay
@@ -88,6 +90,29 @@ def test_format_record_round_trips() -> None:
     assert line.startswith("1700000000.123456 ")
     (rec,) = parse_replay(line)
     assert rec.data == data and rec.when == pytest.approx(1700000000.123456)
+
+
+@pytest.mark.parametrize(
+    ("when", "written"),
+    [
+        (1700000000.9999996, "1700000001.000000"),  # the nearest microsecond is the next second's first
+        (1700000000.9999994, "1700000000.999999"),
+        (1700000000.0000004, "1700000000.000000"),
+        (1700000000.5, "1700000000.500000"),
+    ],
+)
+def test_a_recorded_time_is_the_nearest_microsecond_as_the_monitor_prints_it(when: float, written: str) -> None:
+    from setkey_tui.render.timefmt import timestamp_line
+
+    assert format_record(b"\x02\x0b", when) == f"{written} 020b\n"
+    assert timestamp_line(when, 2) == f"{written} \n"  # what -xx shows live, and again when replayed
+
+
+@given(sec=st.integers(0, 2**32 - 1), usec=st.integers(0, 999_999))
+def test_a_recorded_time_read_back_is_written_with_the_same_digits(sec: int, usec: int) -> None:
+    line = f"{sec}.{usec:06d} {_hex(header_only(MsgType.FLUSH))}\n"
+    (rec,) = parse_replay(line)
+    assert rec.when is not None and format_record(rec.data, rec.when) == line
 
 
 def test_an_exhausted_recording_waits_its_timeout_instead_of_spinning(replay_file) -> None:

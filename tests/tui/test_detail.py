@@ -184,3 +184,27 @@ async def test_copy_says_where_the_statement_went(env, tmp_path, monkeypatch) ->
         note = env.notes[-1]
         assert f"It is also in {copy_file_path()}." in note and copy_file_path().startswith(str(tmp_path))
         assert "\nadd 10.0.0.1 10.0.0.2 esp 0x1001" in (tmp_path / copy_file_path().rsplit("/", 1)[1]).read_text()
+
+
+def test_the_fields_are_read_from_the_entrys_model() -> None:
+    """field_lines reads the row's model: what the message says, keys masked unless revealed; a message that
+    is not a whole SA (no source address) says so in one line instead of failing."""
+    from setkey_tui.pfkey.constants import ExtType
+    from setkey_tui.scenarios.synthetic import sa_message, sp_message
+    from setkey_tui.tui.screens.detail import field_lines
+
+    row = SARow(sa_message(3))
+    now = row.model.current.addtime + 30
+    masked = dict(line.split(None, 1) for line in field_lines(row, reveal=False, now=now).splitlines()
+                  if not line.startswith(("first", "soft", "hard", "replay")))
+    assert masked["SPI"] == "0x00001003 (4099)" and masked["destination"] == "172.16.0.3"
+    assert "(k reveals)" in masked["encryption"] and bytes([10]).hex() * 16 not in masked["encryption"]
+    revealed = field_lines(row, reveal=True, now=now)
+    assert "key 0x" + bytes([10]).hex() * 16 in revealed
+    assert "30s ago" in revealed
+    sp = field_lines(SPRow(sp_message(3)), reveal=False, now=now)
+    assert sp.splitlines()[:5] == ["traffic    10.0.0.3/32[any] → 172.16.0.3/32[any] any", "direction  out",
+                                   "action     ipsec", "priority   prio def (2147483648)",
+                                   "request    esp/transport//require"]
+    no_src = SARow(sa_message(3).without(ExtType.ADDRESS_SRC))
+    assert field_lines(no_src, reveal=False, now=now).startswith("(this message does not describe a whole entry")

@@ -15,6 +15,7 @@ from collections import deque
 import pytest
 from textual.widgets import Input, Log
 
+from setkey_tui.kernel.sim.transport import SimTransport
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import decode, header_only
 from setkey_tui.pfkey.platform import LINUX
@@ -190,11 +191,21 @@ async def test_a_replay_is_read_only_and_says_so(env, tmp_path) -> None:
         assert not any(t.startswith(("Add SA", "Load example", "Delete", "Simulate")) for t in titles)
 
 
+class NoTrafficTransport:
+    """A socket on the simulated kernel without its TrafficSimulator capability, as a real PF_KEY socket."""
+
+    def __init__(self, host) -> None:  # type: ignore[no-untyped-def]
+        self._socket = SimTransport(host)
+        self.platform = self._socket.platform
+        self.description = "real PF_KEY (test)"
+        self.send, self.recv = self._socket.send, self._socket.recv
+        self.set_promisc, self.close = self._socket.set_promisc, self._socket.close
+
+
 async def test_load_example_is_not_offered_on_a_real_kernel(env) -> None:
-    app = env.app()
+    app = SetkeyApp(lambda: NoTrafficTransport(env.host), now=env.clock, pid=PID)
     async with app.run_test(size=SIZE) as pilot:
         assert await wait_for(pilot, app.loaded.is_set)
-        app.link.service.transport.simulate_traffic = None  # as a real PF_KEY socket: no simulation
         assert not app.simulated
         assert not any(c.title.startswith("Load example") for c in app.get_system_commands(app.screen))
         assert app.check_action("load_example", ()) is False

@@ -6,14 +6,14 @@ import pytest
 from textual.widgets import Log, Static
 
 from setkey_tui.kernel.replay import ReplayTransport
+from setkey_tui.packet import Packet, PacketError, PacketVerdict, TraceResult, Verdict
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.platform import LINUX
 from setkey_tui.scenarios.sim import PID
-from setkey_tui.service import TrafficInputError
 from setkey_tui.tui.app import SetkeyApp
 from setkey_tui.tui.screens.help import help_markdown
 from setkey_tui.tui.screens.traffic import TrafficScreen
-from setkey_tui.tui.traffic import TrafficRun, packet_from_form
+from setkey_tui.tui.traffic_run import TrafficRun, packet_from_form
 from tests.tui.helpers import error_at, fill, wait_for
 
 SIZE = (150, 45)
@@ -104,15 +104,16 @@ async def test_policy_mismatch_and_field_errors(env) -> None:
         # a field refused: the send action answers at once (no worker starts), so nothing is sent
         await fill(pilot, src="10.5.0.300")
         await pilot.press("ctrl+s")
-        assert "10.5.0.300 is not an IP address" in error_at(screen, "src")
+        assert error_at(screen, "src") == "source: 10.5.0.300 is not an IP address"
         assert result_text(screen) == "Not sent: fix the field marked in red."
         await fill(pilot, src="10.5.0.1", dst="fd00::1")
         await pilot.press("ctrl+s")
         assert error_at(screen, "src") == ""
-        assert "must both be IPv4 or both IPv6" in error_at(screen, "dst")
+        assert error_at(screen, "dst") == ("destination: fd00::1 is IPv6 but the source 10.5.0.1 is IPv4: both must "
+                                           "be of one version")
         await fill(pilot, dst="10.6.0.1", dport="http")
         await pilot.press("ctrl+s")
-        assert "must be a number" in error_at(screen, "dport")
+        assert error_at(screen, "dport") == "destination port: 'http' is not a number"
         assert screen.last_run is run
         await pilot.press("escape")
         assert not isinstance(app.screen, TrafficScreen)
@@ -158,11 +159,12 @@ def test_in_help_footer_and_palette() -> None:
         ({"src": "10.0.0.1", "dst": "10.0.0.2", "sport": "70000"}, "sport"),
         ({"src": "10.0.0.1", "dst": "10.0.0.2", "size": "0"}, "size"),
         ({"src": "10.0.0.1", "dst": "10.0.0.2", "count": "many"}, "count"),
+        ({"src": "10.0.0.1", "dst": "10.0.0.2", "count": "10001"}, "count"),  # the dialog's own bound
         ({"src": "10.0.0.1", "dst": "10.0.0.2", "proto": "xyz"}, "proto"),
     ],
 )
 def test_form_values_checked(values: dict[str, str], field: str) -> None:
-    with pytest.raises(TrafficInputError) as exc:
+    with pytest.raises(PacketError) as exc:
         packet_from_form(values)
     assert exc.value.field == field
 
@@ -170,11 +172,21 @@ def test_form_values_checked(values: dict[str, str], field: str) -> None:
 def test_form_defaults_and_summary() -> None:
     packet, count = packet_from_form({"src": " 10.0.0.1 ", "dst": "10.0.0.2", "proto": "udp", "sport": "any",
                                       "dport": "0x35", "size": "", "count": "3"})
-    assert (packet.src, packet.proto, packet.sport, packet.dport, packet.size, count) == ("10.0.0.1", 17, 0, 53,
-                                                                                          64, 3)
-    run = TrafficRun(lines=[f"line {i}" for i in range(12)])
-    run.verdicts.update({"protected": 10, "acquire": 2})
+    assert packet == Packet.parse("10.0.0.1", "10.0.0.2", 17, 0, 53, 64) and count == 3
+    assert str(packet.src) == "10.0.0.1"
+    run = TrafficRun()
+    for i in range(12):
+        verdict = PacketVerdict(Verdict.PROTECTED if i < 10 else Verdict.ACQUIRE, 7, (), 1)
+        run.add(TraceResult(verdict))
     lines = run.summary().splitlines()
     assert lines[0] == "12 packets: 10 protected, 2 acquire"
-    assert lines[1] == "… 8 earlier packets not shown" and lines[2] == "#9: line 8" and lines[-1] == "#12: line 11"
-    assert len(lines) == 6
+    assert lines[1] == "… 8 earlier packets not shown" and len(lines) == 6
+    assert lines[2] == "#9: policy 7 matched: carried by SA " and lines[-1].startswith("#12: policy 7 matched: no SA")
+
+
+def test_a_single_packet_run_is_its_line_and_an_error_follows() -> None:
+    run = TrafficRun()
+    assert run.summary() == "no packet was sent"
+    run.add(TraceResult(PacketVerdict(Verdict.NO_POLICY)))
+    run.error = "the kernel failed: gone"
+    assert run.summary() == "no policy matched: sent in the clear\nthe kernel failed: gone"

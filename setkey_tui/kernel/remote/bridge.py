@@ -2,7 +2,7 @@
 
 Run by ``ssh HOST setkey-tui bridge ...`` for a ``--kernel ssh:HOST[/SPEC]`` on another machine. It sends its
 hello line, checks the peer's, then serves frames (see :mod:`.framing`): each ``OPEN`` opens one transport with
-:func:`~setkey_tui.kernel.select.open_transport` (one PF_KEY socket) and a thread that forwards what the socket
+:func:`~setkey_tui.kernel.choose.open_transport` (one PF_KEY socket) and a thread that forwards what the socket
 receives; ``MSG`` frames are sent on the socket. It exits when stdin closes, opens no network socket and
 writes nothing to disk. Also runnable as ``python -m setkey_tui.kernel.remote.bridge [bridge] --kernel SPEC``.
 """
@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import IO, Any
 
-from setkey_tui.kernel.base import MessagesLost, Transport, TransportError
+from setkey_tui.kernel.base import MessagesLost, TrafficSimulator, Transport, TransportError
 from setkey_tui.kernel.remote.framing import (
     Frame,
     FrameDecoder,
@@ -30,6 +30,7 @@ from setkey_tui.kernel.remote.framing import (
     frame,
     hello,
 )
+from setkey_tui.packet import Packet, PacketError
 
 PROG = "setkey-tui bridge"
 USAGE = f"usage: {PROG} [--kernel SPEC]   (SPEC: auto, pfkey, sim, sim@PATH, replay:FILE; default auto)"
@@ -167,14 +168,13 @@ class _Channel:
                 self.t.set_promisc(bool(args.get("on")))
                 reply = {"ok": True}
             else:
-                sim: Callable[..., dict[str, Any]] | None = getattr(self.t, "simulate_traffic", None)
-                if sim is None:
+                if not isinstance(self.t, TrafficSimulator):
                     raise ValueError("this kernel cannot simulate traffic")
-                kw = args.get("kw") or {}
-                reply = {"ok": sim(str(args["src"]), str(args["dst"]), int(args.get("proto", 0)),
-                                   **{str(k): int(v) for k, v in kw.items()})}
+                reply = {"ok": self.t.simulate_traffic(Packet.from_json(args)).to_json()}
         except TransportError as exc:
             reply = {"failed": str(exc)}
+        except PacketError as exc:
+            reply = {"error": exc.reason, "field": exc.field}
         except (ValueError, KeyError, TypeError) as exc:
             reply = {"error": str(exc)}
         self.out.write(control(self.cid, Kind.REPLY, reply))
@@ -205,7 +205,7 @@ class Bridge:
             self.out.write(control(f.channel, Kind.OPENED, {
                 "description": t.description,
                 "platform": t.platform.name,
-                "traffic": callable(getattr(t, "simulate_traffic", None)),
+                "traffic": isinstance(t, TrafficSimulator),
             }))
             return
         if ch is None:
@@ -231,7 +231,7 @@ class Bridge:
 
 
 def _open_transport(spec: str) -> Transport:
-    from setkey_tui.kernel.select import open_transport
+    from setkey_tui.kernel.choose import open_transport
 
     return open_transport(spec)
 
@@ -275,7 +275,7 @@ def serve(spec: str, stdin: IO[bytes], stdout: IO[bytes], *,
 
 def parse_args(argv: list[str]) -> str:
     """The kernel spec from ``[bridge] [--kernel SPEC]``; getopt.GetoptError for anything else."""
-    from setkey_tui.kernel.select import default_spec
+    from setkey_tui.kernel.choose import default_spec
 
     if argv[:1] == ["bridge"]:
         argv = argv[1:]

@@ -23,7 +23,7 @@ import time
 from collections import deque
 from typing import Any
 
-from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.kernel.base import MessagesLost, TrafficSimulator, TransportError
 from setkey_tui.kernel.remote import errors
 from setkey_tui.kernel.remote.framing import (
     Frame,
@@ -37,6 +37,7 @@ from setkey_tui.kernel.remote.framing import (
     hello,
     json_payload,
 )
+from setkey_tui.packet import Packet, PacketVerdict
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.platform import Platform, by_name
 
@@ -425,12 +426,16 @@ class RemoteTransport:
         self._check()
         return self._conn.recv(self._cid, timeout)
 
-    def _request(self, kind: Kind, obj: dict[str, Any], what: str) -> Any:
+    def _ask(self, kind: Kind, obj: dict[str, Any], what: str) -> dict[str, Any]:
         self._check()
         self._conn.send(self._cid, kind, json_payload(obj))
-        reply = self._conn.wait_reply(self._cid, REPLY_TIMEOUT, what=what).json()
+        reply: dict[str, Any] = self._conn.wait_reply(self._cid, REPLY_TIMEOUT, what=what).json()
         if "failed" in reply:
             raise errors.refused(self.host, str(reply["failed"]))
+        return reply
+
+    def _request(self, kind: Kind, obj: dict[str, Any], what: str) -> Any:
+        reply = self._ask(kind, obj, what)
         if "error" in reply:
             raise ValueError(str(reply["error"]))
         return reply.get("ok")
@@ -451,13 +456,13 @@ class RemoteTransport:
         _release(self._conn)
 
 
-class RemoteSimTransport(RemoteTransport):
+class RemoteSimTransport(RemoteTransport, TrafficSimulator):
     """A socket on a remote simulated kernel: it can also simulate traffic, as the local one does."""
 
-    def simulate_traffic(self, src: str, dst: str, proto: int = 0, **kw: int) -> dict[str, Any]:
-        """One packet through the remote simulated kernel's SPD; its verdict (ValueError for a bad packet)."""
-        return dict(self._request(Kind.TRAFFIC, {"src": src, "dst": dst, "proto": proto, "kw": kw},
-                                  "simulating traffic"))
+    def simulate_traffic(self, packet: Packet) -> PacketVerdict:
+        """One packet through the remote simulated kernel's SPD; its verdict (PacketError for a bad packet)."""
+        reply = self._ask(Kind.TRAFFIC, packet.to_json(), "simulating traffic")
+        return PacketVerdict.from_reply(reply["ok"] if "ok" in reply else reply)
 
 
 def open_remote(rest: str) -> RemoteTransport:

@@ -9,8 +9,9 @@ import time
 from collections import deque
 from typing import Any, Literal
 
-from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.kernel.base import MessagesLost, TrafficSimulator, TransportError
 from setkey_tui.kernel.sim.protocol import MAX_PACKET, control, is_control, parse_control
+from setkey_tui.packet import Packet, PacketVerdict
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import header_only
 from setkey_tui.pfkey.platform import LINUX, Platform
@@ -19,7 +20,7 @@ CLOSE_IDLE = 2.0  # seconds close() waits for the server to say something before
 CLOSE_LIMIT = 60.0  # seconds close() waits at most
 
 
-class SimClient:
+class SimClient(TrafficSimulator):
     """One connection to a served simulated kernel (a Transport)."""
 
     def __init__(self, path: str, *, platform: Platform = LINUX) -> None:
@@ -119,27 +120,23 @@ class SimClient:
             if len(msg) >= 16 and msg[1] == MsgType.X_PROMISC and int.from_bytes(msg[12:16], order) == pid:
                 return
 
-    def simulate_traffic(
-        self, src: str, dst: str, proto: int = 0, *, timeout: float = 5.0, **kw: int
-    ) -> dict[str, Any]:
-        """Ask the served kernel to send one packet through its SPD; returns its verdict as a dict."""
-        self.send(control({"op": "traffic", "src": src, "dst": dst, "proto": proto, **kw}))
+    def simulate_traffic(self, packet: Packet, timeout: float = 5.0) -> PacketVerdict:
+        """Ask the served kernel to send one packet through its SPD; its verdict (:class:`PacketError` when
+        the kernel refuses the packet)."""
+        self.send(control({"op": "traffic", **packet.to_json()}))
         deadline = time.monotonic() + timeout
         while True:
             while self._notices:
                 obj = self._notices.popleft()
                 if "reply" in obj:
-                    reply = obj["reply"]
-                    if "error" in reply:
-                        raise ValueError(reply["error"])
-                    return dict(reply)
+                    return PacketVerdict.from_reply(obj["reply"])
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TransportError("the simulated kernel did not answer the traffic request")
-            packet = self._read_packet(left)
-            if packet is None:
+            data = self._read_packet(left)
+            if data is None:
                 continue
-            msg = self._route(packet)
+            msg = self._route(data)
             if msg is not None:
                 self._pending.append(msg)
 
@@ -164,3 +161,4 @@ class SimClient:
         while time.monotonic() < deadline and self._poll.poll(CLOSE_IDLE * 1000):
             if not self._sock.recv_into(self._buf):
                 return
+

@@ -3,7 +3,7 @@
 ``SimKernel.handle(socket_id, data, now)`` takes one message a socket sent and returns the deliveries it
 causes, as ``(socket_id, bytes)`` pairs in order. Nothing here blocks, sleeps or reads a clock it was not
 given (the clock is injectable; ``now`` may be passed explicitly). ``tick(now)`` fires lifetime expiries;
-``simulate_traffic(...)`` sends a packet through the SPD (raising ACQUIRE when an SA is missing).
+``simulate_traffic(packet)`` sends a packet through the SPD (raising ACQUIRE when an SA is missing).
 
 Behaviour follows Linux 6.1's af_key (net/key/af_key.c) as recorded in tests/data/realkernel.jsonl: who
 receives what (sender, all sockets, registered sockets, promiscuous sockets, which also get a copy of every
@@ -25,12 +25,13 @@ from setkey_tui.algorithms import LINUX_SUPPORTED_AUTH, LINUX_SUPPORTED_ENCRYPT
 from setkey_tui.kernel.sim.acquire import ACQ_EXPIRES, Acquirer
 from setkey_tui.kernel.sim.dump import Dumps
 from setkey_tui.kernel.sim.errors import Fail, Refused
-from setkey_tui.kernel.sim.records import AF_INET6, Addr, PolicyRecord, SARecord, Selector
+from setkey_tui.kernel.sim.records import AF_INET6, Addr, PolicyKey, PolicyRecord, SARecord
 from setkey_tui.kernel.sim.sad import SAD
 from setkey_tui.kernel.sim.sockets import Delivery, Sockets, SocketState, Target
 from setkey_tui.kernel.sim.spd import SPD
 from setkey_tui.kernel.sim.timers import Timers
-from setkey_tui.kernel.sim.traffic import TrafficResult, packet_addresses, send_packet
+from setkey_tui.kernel.sim.traffic import TrafficResult, packet_flow, send_packet
+from setkey_tui.packet import Packet
 from setkey_tui.pfkey.constants import PF_KEY_V2, ExtType, MsgType
 from setkey_tui.pfkey.extensions import AddressExt, Alg, RawExt, SupportedExt
 from setkey_tui.pfkey.message import Message, decode
@@ -113,8 +114,8 @@ class SimKernel:
         return self.sad.sas
 
     @property
-    def policies(self) -> dict[tuple[int, Selector], PolicyRecord]:
-        """The SPD: policies by (direction, selector), oldest first."""
+    def policies(self) -> dict[PolicyKey, PolicyRecord]:
+        """The SPD: policies by the model's key (selector, direction), oldest first."""
         return self.spd.policies
 
     def find_sa(self, proto: int, dst: Addr, spi: int) -> SARecord | None:
@@ -255,26 +256,14 @@ class SimKernel:
         raise Fail(E.ENOPROTOOPT)
 
     # ---------------------------------------------------------------------------------------- traffic
-    def simulate_traffic(
-        self,
-        src: str,
-        dst: str,
-        proto: int = 0,
-        *,
-        sport: int = 0,
-        dport: int = 0,
-        size: int = 64,
-        now: float | None = None,
-    ) -> TrafficResult:
+    def simulate_traffic(self, packet: Packet, now: float | None = None) -> TrafficResult:
         """Send one outbound packet through the SPD as the kernel would: find its policy, use or acquire SAs.
 
-        ``src``/``dst`` are IP addresses; ``proto`` the upper-layer protocol (0: any). Missing SAs for an
-        ``ipsec`` policy raise SADB_ACQUIRE to the registered sockets (once per larval SA); byte and packet
-        lifetimes of the SAs used are counted and may fire soft/hard EXPIREs. ValueError on bad input.
+        Missing SAs for an ``ipsec`` policy raise SADB_ACQUIRE to the registered sockets (once per larval
+        SA); byte and packet lifetimes of the SAs used are counted and may fire soft/hard EXPIREs.
         """
-        s_addr, d_addr = packet_addresses(src, dst, proto, sport, dport, size)
         t = self._now(now)
         out = self.tick(t)
-        flow = (s_addr, d_addr, proto, sport, dport)
-        result = send_packet(self.sad, self.spd, self.acquirer, flow, size, t)
+        flow = packet_flow(packet)
+        result = send_packet(self.sad, self.spd, self.acquirer, flow, packet.size, t)
         return dataclasses.replace(result, deliveries=out + result.deliveries)

@@ -16,7 +16,16 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from setkey_tui.model import Endpoint, Lifetime, SecurityAssociation, SecurityPolicy
+from setkey_tui.model import (
+    Endpoint,
+    Lifetime,
+    PolicyKey,
+    SAKey,
+    SecurityAssociation,
+    SecurityPolicy,
+    policy_key,
+    sa_key,
+)
 from setkey_tui.model import IpsecRequest as ModelRequest
 from setkey_tui.model import Selector as ModelSelector
 from setkey_tui.pfkey.constants import (
@@ -149,9 +158,9 @@ class SARecord:
     acq_seq: int = 0  # km.seq of an acquire state
 
     @property
-    def key(self) -> tuple[int, bytes, int]:
-        """(proto, dst address, spi): how the kernel finds an SA."""
-        return (self.proto, self.dst.addr, self.spi)
+    def key(self) -> SAKey:
+        """How the kernel finds an SA, (satype, destination, SPI), in the model's shape (:func:`sa_key`)."""
+        return sa_key(self.satype, self.dst.addr, self.spi)
 
     @property
     def state(self) -> int:
@@ -281,6 +290,12 @@ class Selector:
     dport: int
     proto: int
 
+    def key(self, direction: int) -> PolicyKey:
+        """The model's key (:func:`policy_key`) of the policy with this selector and ``direction``; the
+        protocol as its messages carry it (255 = any)."""
+        return policy_key(self.src.addr, self.src_prefix, self.sport, self.dst.addr, self.dst_prefix, self.dport,
+                          self.proto or IPSEC_PROTO_ANY, direction)
+
 
 @dataclass(slots=True)
 class PolicyRecord:
@@ -298,11 +313,14 @@ class PolicyRecord:
     sec_ctx: SecCtxExt | None = None
     soft_expired: bool = False
     _shape: tuple[ModelSelector, tuple[ModelRequest, ...]] | None = field(default=None, repr=False, compare=False)
+    _key: PolicyKey | None = field(default=None, repr=False, compare=False)
 
     @property
-    def key(self) -> tuple[int, Selector]:
-        """(direction, selector): what makes a policy unique."""
-        return (self.dir, self.selector)
+    def key(self) -> PolicyKey:
+        """(selector, direction), what makes a policy unique, in the model's shape (:func:`policy_key`)."""
+        if self._key is None:  # neither changes
+            self._key = self.selector.key(self.dir)
+        return self._key
 
     def view(self, *, seq: int = 0, pid: int = 0, refcnt: int = 0) -> SecurityPolicy:
         """The policy as the model sees it; ``seq``/``pid``/``refcnt`` those of the message it goes in."""

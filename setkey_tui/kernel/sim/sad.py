@@ -21,6 +21,7 @@ from setkey_tui.kernel.sim.fields import (
 from setkey_tui.kernel.sim.records import Addr, Limits, SARecord, Template, Usage
 from setkey_tui.kernel.sim.sockets import Delivery, Sockets, Target
 from setkey_tui.kernel.sim.timers import Timers
+from setkey_tui.model import SAKey, sa_key
 from setkey_tui.pfkey.constants import (
     IPPROTO_AH,
     IPPROTO_COMP,
@@ -80,7 +81,7 @@ class SAD:
         self.acq_expires = acq_expires
         self.sas: dict[int, SARecord] = {}
         self._ids = itertools.count(1)
-        self._by_key: dict[tuple[int, bytes, int], int] = {}
+        self._by_key: dict[SAKey, int] = {}  # by the model's key (satype, destination, SPI)
         self._larval: dict[int, SARecord] = {}  # the larval SAs (few), for ACQUIRE/GETSPI look-ups
 
     # ----------------------------------------------------------------------------------------- store
@@ -97,7 +98,7 @@ class SAD:
 
     def find_id(self, proto: int, dst: bytes, spi: int) -> int | None:
         """The id of the SA with this (proto, destination, SPI), if any."""
-        return self._by_key.get((proto, dst, spi))
+        return self._by_key.get(sa_key(PROTO_TO_SATYPE.get(proto, -1), dst, spi))
 
     def remove(self, said: int) -> SARecord | None:
         """Take an SA out of the SAD (None when it is not there)."""

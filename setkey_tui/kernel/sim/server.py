@@ -28,6 +28,7 @@ from typing import TextIO
 from setkey_tui.kernel.base import TransportError
 from setkey_tui.kernel.sim.protocol import MAX_PACKET, control, is_control, parse_control
 from setkey_tui.kernel.sim.transport import SimHost, SimTransport
+from setkey_tui.packet import Packet, PacketError
 
 CLOCK_INTERVAL = 0.5  # the longest the loop sleeps before running the kernel's clock
 READ_BATCH = 64  # requests read from one connection before the others get their turn
@@ -230,15 +231,14 @@ class SimServer:
                 self._send_packet(conn, control({"refused": str(exc)}))
 
     def _control(self, conn: socket.socket, packet: bytes) -> None:
+        reply: dict[str, object]
         try:
             req = parse_control(packet)
             if req.get("op") != "traffic":
                 raise ValueError(f"unknown control op {req.get('op')!r}")
-            kw = {k: int(req[k]) for k in ("sport", "dport", "size") if k in req}
-            result = self.host.simulate_traffic(
-                str(req["src"]), str(req["dst"]), int(req.get("proto", 0)), **kw
-            )
-            reply = result.as_dict()
+            reply = self.host.simulate_traffic(Packet.from_json(req)).to_json()
+        except PacketError as exc:
+            reply = {"error": exc.reason, "field": exc.field}
         except (ValueError, KeyError, TypeError, ArithmeticError, RecursionError) as exc:
             reply = {"error": str(exc) or type(exc).__name__}  # a bad request, not the end of the server
         self._flush_all()

@@ -12,6 +12,7 @@ from setkey_tui.kernel.sim.fields import address_pair, prefix_match, xfrm_mode
 from setkey_tui.kernel.sim.records import Addr, Limits, PolicyRecord, Selector, Template, Usage
 from setkey_tui.kernel.sim.sockets import Delivery, Sockets, Target
 from setkey_tui.kernel.sim.timers import Timers
+from setkey_tui.model import PolicyKey
 from setkey_tui.pfkey.constants import (
     IPPROTO_AH,
     IPPROTO_COMP,
@@ -63,7 +64,7 @@ class SPD:
         self.timers = timers
         self.dumps = dumps
         self.spdexpire = spdexpire
-        self.policies: dict[tuple[int, Selector], PolicyRecord] = {}
+        self.policies: dict[PolicyKey, PolicyRecord] = {}
         self.by_index: dict[int, PolicyRecord] = {}
         self._idx_generator = 0
         self._reqid = IPSEC_MANUAL_REQID_MAX
@@ -200,7 +201,7 @@ class SPD:
             ptype = PolicyType.IPSEC if templates else PolicyType.NONE
         hard, soft = msg.get(ExtType.LIFETIME_HARD), msg.get(ExtType.LIFETIME_SOFT)
         ctx = msg.get(ExtType.X_SEC_CTX)
-        key = (pol.dir, sel)
+        key = sel.key(pol.dir)
         old = self.policies.get(key)
         if old is not None and msg.type != MsgType.X_SPDUPDATE:
             raise Fail(E.EEXIST)
@@ -219,6 +220,7 @@ class SPD:
         )
         if old is not None:
             self.unlink(old)
+        rec._key = key  # the store's key, computed once
         self.policies[key] = rec
         self.by_index[index] = rec
         self.schedule(rec)
@@ -230,7 +232,7 @@ class SPD:
         """X_SPDDELETE by selector and direction: to every socket."""
         sel = selector_of(msg)
         pol = policy_ext(msg)
-        rec = self.policies.get((pol.dir, sel))
+        rec = self.policies.get(sel.key(pol.dir))
         if rec is None:
             raise Fail(E.ENOENT)
         self.unlink(rec)

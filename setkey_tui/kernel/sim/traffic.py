@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
 from setkey_tui.kernel.sim.acquire import Acquirer
@@ -10,51 +9,26 @@ from setkey_tui.kernel.sim.records import AF_INET6, Addr
 from setkey_tui.kernel.sim.sad import SAD
 from setkey_tui.kernel.sim.sockets import Delivery
 from setkey_tui.kernel.sim.spd import SPD
+from setkey_tui.packet import Packet, PacketVerdict, Verdict
 from setkey_tui.pfkey.constants import Direction, Mode, PolicyType
 from setkey_tui.pfkey.platform import AF_INET
 
 
 @dataclass(frozen=True, slots=True)
-class TrafficResult:
-    """What happened to one simulated packet."""
+class TrafficResult(PacketVerdict):
+    """What happened to one simulated packet: its verdict and the kernel's messages it caused."""
 
-    verdict: str  # "no-policy", "bypass", "discard", "protected", "acquire", "expired"
-    policy_id: int | None = None
-    sa_spis: tuple[int, ...] = ()
-    acquires: int = 0
     deliveries: list[Delivery] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, object]:
-        """The verdict without the deliveries (what a served kernel answers a client)."""
-        return {
-            "verdict": self.verdict,
-            "policy_id": self.policy_id,
-            "sa_spis": list(self.sa_spis),
-            "acquires": self.acquires,
-        }
+    def without_deliveries(self) -> PacketVerdict:
+        """The verdict alone: what a transport answers (the messages go to the sockets)."""
+        return PacketVerdict(self.verdict, self.policy_id, self.sa_spis, self.acquires)
 
 
-_LIMITS = (
-    ("protocol", 0, 255),
-    ("source port", 0, 65535),
-    ("destination port", 0, 65535),
-    ("packet size", 1, 65535),
-)
-
-
-def packet_addresses(src: str, dst: str, proto: int, sport: int, dport: int, size: int) -> tuple[Addr, Addr]:
-    """A simulated packet's addresses, its numbers checked; ValueError names what is wrong."""
-    for (name, low, high), value in zip(_LIMITS, (proto, sport, dport, size), strict=True):
-        if not low <= value <= high:  # a served kernel gets these from any client: counters must stay sane
-            raise ValueError(f"simulate_traffic: {name} {value} is out of range ({low}-{high})")
-    try:
-        s_ip, d_ip = ipaddress.ip_address(src), ipaddress.ip_address(dst)
-    except ValueError as exc:
-        raise ValueError(f"simulate_traffic: {exc}") from None
-    if s_ip.version != d_ip.version:
-        raise ValueError("simulate_traffic: source and destination must be of one IP version")
-    fam = AF_INET if s_ip.version == 4 else AF_INET6
-    return Addr(fam, s_ip.packed), Addr(fam, d_ip.packed)
+def packet_flow(packet: Packet) -> tuple[Addr, Addr, int, int, int]:
+    """A packet's flow as the SPD matches it: source, destination, protocol, ports."""
+    fam = AF_INET if packet.src.version == 4 else AF_INET6
+    return Addr(fam, packet.src.packed), Addr(fam, packet.dst.packed), packet.proto, packet.sport, packet.dport
 
 
 def send_packet(
@@ -64,12 +38,12 @@ def send_packet(
     s_addr, d_addr, proto, sport, dport = flow
     pol = spd.match(Direction.OUTBOUND, s_addr, d_addr, proto, sport, dport)
     if pol is None:
-        return TrafficResult("no-policy")
+        return TrafficResult(Verdict.NO_POLICY)
     spd.use(pol, t)
     if pol.policy_type == PolicyType.DISCARD:
-        return TrafficResult("discard", pol.index)
+        return TrafficResult(Verdict.DISCARD, pol.index)
     if not pol.templates:
-        return TrafficResult("bypass", pol.index)
+        return TrafficResult(Verdict.BYPASS, pol.index)
     out: list[Delivery] = []
     spis: list[int] = []
     acquires = 0
@@ -93,5 +67,5 @@ def send_packet(
             spis.append(rec.spi)
         else:
             expired = blocked = True
-    verdict = "expired" if expired else "acquire" if blocked else "protected"
+    verdict = Verdict.EXPIRED if expired else Verdict.ACQUIRE if blocked else Verdict.PROTECTED
     return TrafficResult(verdict, pol.index, tuple(spis), acquires, out)

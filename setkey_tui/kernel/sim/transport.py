@@ -19,8 +19,9 @@ import threading
 import time
 from collections import deque
 
-from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.kernel.base import MessagesLost, TrafficSimulator, TransportError
 from setkey_tui.kernel.sim.kernel import Delivery, Refused, SimKernel, TrafficResult
+from setkey_tui.packet import Packet, PacketVerdict
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import header_only
 from setkey_tui.pfkey.platform import LINUX, Platform
@@ -104,10 +105,10 @@ class SimHost:
         with self._lock:
             self._deliver(self.kernel.tick(now))
 
-    def simulate_traffic(self, src: str, dst: str, proto: int = 0, **kw: int) -> TrafficResult:
+    def simulate_traffic(self, packet: Packet) -> TrafficResult:
         """One packet through the SPD (see :meth:`SimKernel.simulate_traffic`); deliveries are queued."""
         with self._lock:
-            result = self.kernel.simulate_traffic(src, dst, proto, **kw)
+            result = self.kernel.simulate_traffic(packet)
             self._deliver(result.deliveries)
         return result
 
@@ -197,7 +198,7 @@ class SimHost:
                 self._lock.wait(wait)
 
 
-class SimTransport:
+class SimTransport(TrafficSimulator):
     """One PF_KEY socket on a :class:`SimHost` (a Transport)."""
 
     def __init__(
@@ -225,9 +226,9 @@ class SimTransport:
         """SADB_X_PROMISC on or off (the kernel's echo arrives like on a real socket)."""
         self.send(header_only(MsgType.X_PROMISC, 1 if on else 0, pid=os.getpid()).encode(self.platform))
 
-    def simulate_traffic(self, src: str, dst: str, proto: int = 0, **kw: int) -> dict[str, object]:
+    def simulate_traffic(self, packet: Packet) -> PacketVerdict:
         """Send one packet through the kernel's SPD (see :meth:`SimKernel.simulate_traffic`); its verdict."""
-        return self.host.simulate_traffic(src, dst, proto, **kw).as_dict()
+        return self.host.simulate_traffic(packet).without_deliveries()
 
     def close(self) -> None:
         """Close this socket."""

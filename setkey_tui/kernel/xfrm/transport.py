@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 
 from setkey_tui.algorithms import LINUX_SUPPORTED_AUTH, LINUX_SUPPORTED_ENCRYPT
-from setkey_tui.kernel.base import MessagesLost, TransportError
+from setkey_tui.kernel.base import MessagesLost, NotesSource, TransportError
 from setkey_tui.kernel.xfrm import netlink as nl
 from setkey_tui.kernel.xfrm import structs as S
 from setkey_tui.kernel.xfrm import to_pfkey as P
@@ -108,7 +108,7 @@ class _Dump:
         self.held: bytes | None = None  # the previous reply, sent once the next one (or the end) is known
 
 
-class XfrmTransport:
+class XfrmTransport(NotesSource):
     """PF_KEY v2 over XFRM netlink (a Transport): what af_key would say, without af_key."""
 
     def __init__(self, *, rcvbuf: int = RCVBUF_WANTED, description: str = "real kernel over XFRM netlink",

@@ -151,9 +151,9 @@ def field_lines(row: SARow | SPRow, *, reveal: bool, now: float, notes: list[str
     kernel holds that PF_KEY cannot say (XFRM: AEAD, ESN, marks …)."""
     try:
         if isinstance(row, SARow):
-            pairs = sa_fields(row, SecurityAssociation.from_message(row.msg), now, reveal)
+            pairs = sa_fields(row, row.model, now, reveal)
         else:
-            pairs = sp_fields(row, SecurityPolicy.from_message(row.msg), now)
+            pairs = sp_fields(row, row.model, now)
     except ModelError as exc:
         return f"(this message does not describe a whole entry: {exc})"
     pairs += [("xfrm", line.removeprefix("xfrm: ")) for line in notes or ()]

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from setkey_tui.pfkey.constants import SAType
+from setkey_tui.pfkey.constants import IPSEC_SA_TYPES, SA_TYPES, SAType
 
 
 def sas(n: int) -> str:
@@ -87,20 +87,21 @@ class FlushSADScreen(_Dialog[int]):
 
     def compose(self) -> ComposeResult:
         total = sum(self.counts.values())
-        options = [(f"all protocols ({sas(total)})", 0)]
-        for st in (SAType.ESP, SAType.AH, SAType.IPCOMP):
-            options.append((f"{st.name.lower()} ({sas(self.counts.get(st, 0))})", int(st)))
+        options = [(f"all protocols ({sas(total)})", int(SAType.UNSPEC))]
+        for st in IPSEC_SA_TYPES:
+            options.append((f"{SA_TYPES.name(st)} ({sas(self.counts.get(st, 0))})", int(st)))
         with Vertical(classes="dialog"):
             yield Label("Flush the SAD", classes="dialog-title")
-            yield Select(options, value=0, allow_blank=False, id="flush-proto")
-            yield Label(self._question(0), id="flush-question")
+            yield Select(options, value=int(SAType.UNSPEC), allow_blank=False, id="flush-proto")
+            yield Label(self._question(SAType.UNSPEC), id="flush-question")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Flush", variant="error", id="yes")
                 yield Button("Cancel", variant="primary", id="no")
 
     def _question(self, satype: int) -> str:
-        n = sum(self.counts.values()) if satype == 0 else self.counts.get(satype, 0)
-        what = "every SA" if satype == 0 else f"every {SAType(satype).name.lower()} SA"
+        every = satype == SAType.UNSPEC
+        n = sum(self.counts.values()) if every else self.counts.get(satype, 0)
+        what = "every SA" if every else f"every {SA_TYPES.name(satype)} SA"
         return f"This removes {what}: {n} {'SA goes' if n == 1 else 'SAs go'}."
 
     def on_select_changed(self, event: Select.Changed) -> None:

@@ -16,8 +16,9 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from setkey_tui.algorithms import (
     AUTH_BY_NAME,
-    COMP_BY_NAME,
+    AUTH_NOKEY,
     ENC_BY_NAME,
+    ENC_NOKEY,
     LINUX_SUPPORTED_AUTH,
     LINUX_SUPPORTED_ENCRYPT,
     find_alg,
@@ -25,9 +26,30 @@ from setkey_tui.algorithms import (
 from setkey_tui.lang.compile import compile_statement
 from setkey_tui.lang.errors import SetkeyParseError
 from setkey_tui.lang.grammar import parse
+from setkey_tui.pfkey.constants import MODES, POLICY_TYPES, SA_TYPES, Mode, PolicyType, SAType
 from setkey_tui.pfkey.extensions import Alg
 from setkey_tui.pfkey.message import Message
-from setkey_tui.tui.formtext import UPPER_NAMES, Built, SAForm, SPForm, build_sa, build_sp, random_key
+from setkey_tui.tui.formtext import (
+    ACTION_WORDS,
+    AUTH_CHOICES,
+    AUTH_NONE,
+    COMP_CHOICES,
+    DIRECTION_WORDS,
+    ENC_CHOICES,
+    LEVEL_WORDS,
+    REQUEST_MODE_WORDS,
+    REQUEST_PROTOCOL_WORDS,
+    SA_MODE_WORDS,
+    SA_PROTOCOL_WORDS,
+    UPPER_NAMES,
+    Built,
+    SAForm,
+    SPForm,
+    build_sa,
+    build_sp,
+    means,
+    random_key,
+)
 from setkey_tui.tui.masking import DOT
 from setkey_tui.tui.screens.main import EssentialsFooter
 
@@ -44,8 +66,18 @@ def masked_preview(b: Built) -> str:
     return text
 
 
-def _options(names: list[str]) -> list[tuple[str, str]]:
-    return [(n, n) for n in names]
+def _choice(names: tuple[str, ...], value: str, field_id: str) -> Select[str]:
+    """A drop-down of ``names`` (each shown as it is written in a statement), ``value`` chosen."""
+    return Select([(n, n) for n in names], value=value, allow_blank=False, id=f"f-{field_id}")
+
+
+def labelled_field(label: str, widget: Widget, field_id: str) -> ComposeResult:
+    """One labelled field (``#row-<id>``) with its error line below it (``#err-<id>``): the rows of a form."""
+    with Horizontal(classes="form-row", id=f"row-{field_id}"):
+        yield Label(label, classes="form-label")
+        with Vertical(classes="form-field"):
+            yield widget
+            yield Label("", id=f"err-{field_id}", classes="field-error", markup=False)
 
 
 class _FormScreen(Screen[None]):
@@ -90,13 +122,7 @@ class _FormScreen(Screen[None]):
         """The kernel's algorithms (REGISTER), or the Linux table before the answer came."""
         return self.setkey_app.supported or (LINUX_SUPPORTED_AUTH, LINUX_SUPPORTED_ENCRYPT)
 
-    def row(self, label: str, widget: Widget, field_id: str) -> ComposeResult:
-        """One labelled field with its error line."""
-        with Horizontal(classes="form-row", id=f"row-{field_id}"):
-            yield Label(label, classes="form-label")
-            with Vertical(classes="form-field"):
-                yield widget
-                yield Label("", id=f"err-{field_id}", classes="field-error", markup=False)
+    row = staticmethod(labelled_field)
 
     def footer_parts(self) -> ComposeResult:
         """Preview, general error, buttons, footer."""
@@ -238,30 +264,24 @@ class AddSAScreen(_FormScreen):
                  "comp", "soft", "hard", "soft_bytes", "hard_bytes")
 
     def compose(self) -> ComposeResult:
-        enc_names = [n for n in ENC_BY_NAME if n not in ("simple", "rijndael-cbc", "des-deriv", "des-32iv")]
-        auth_names = ["none", *[n for n in AUTH_BY_NAME if not n.startswith("hmac-sha2-")]]
+        start = SAForm()
         with Horizontal(classes="form-layout"):
             with VerticalScroll(classes="form"):
                 yield Label("Add a security association", classes="form-title")
-                yield from self.row("Protocol", Select(_options(["esp", "ah", "ipcomp"]), value="esp",
-                                                       allow_blank=False, id="f-proto"), "proto")
+                yield from self.row("Protocol", _choice(SA_PROTOCOL_WORDS, start.proto, "proto"), "proto")
                 yield from self.row("Source", Input(placeholder="10.0.0.1", id="f-src"), "src")
                 yield from self.row("Destination", Input(placeholder="10.0.0.2", id="f-dst"), "dst")
                 yield from self.row("SPI", Input(placeholder="0x1000", id="f-spi"), "spi")
-                yield from self.row("Mode", Select(_options(["any", "transport", "tunnel"]), value="any",
-                                                   allow_blank=False, id="f-mode"), "mode")
+                yield from self.row("Mode", _choice(SA_MODE_WORDS, start.mode, "mode"), "mode")
                 yield from self.row("Reqid", Input(placeholder="(none)", id="f-reqid"), "reqid")
                 yield from self.row("Replay window", Input(placeholder="(none)", id="f-replay"), "replay")
-                yield from self.row("Encryption", Select(_options(enc_names), value="aes-cbc", allow_blank=False,
-                                                         id="f-enc"), "enc")
+                yield from self.row("Encryption", _choice(ENC_CHOICES, start.enc, "enc"), "enc")
                 yield from self.row("Encryption key", Input(placeholder="0x… (ctrl+r: random)", id="f-enc_key",
                                                             password=True), "enc_key")
-                yield from self.row("Authentication", Select(_options(auth_names), value="hmac-sha256",
-                                                             allow_blank=False, id="f-auth"), "auth")
+                yield from self.row("Authentication", _choice(AUTH_CHOICES, start.auth, "auth"), "auth")
                 yield from self.row("Authentication key", Input(placeholder="0x… (ctrl+r: random)", id="f-auth_key",
                                                                 password=True), "auth_key")
-                yield from self.row("Compression", Select(_options(list(COMP_BY_NAME)), value="deflate",
-                                                          allow_blank=False, id="f-comp"), "comp")
+                yield from self.row("Compression", _choice(COMP_CHOICES, start.comp, "comp"), "comp")
                 yield from self.row("Soft lifetime (s)", Input(placeholder="(none)", id="f-soft"), "soft")
                 yield from self.row("Hard lifetime (s)", Input(placeholder="(none)", id="f-hard"), "hard")
                 yield from self.row("Soft limit (bytes)", Input(placeholder="(none)", id="f-soft_bytes"), "soft_bytes")
@@ -281,14 +301,15 @@ class AddSAScreen(_FormScreen):
     def field_visibility(self) -> None:
         """ESP: encryption and authentication; AH: authentication; IPComp: compression."""
         proto = self.value("proto")
-        enc_nokey = self.value("enc") in ("null",)
-        auth_nokey = self.value("auth") in ("none", "null")
+        esp, ah, ipcomp = (means(SA_TYPES, proto, satype) for satype in (SAType.ESP, SAType.AH, SAType.IPCOMP))
+        enc_nokey = self.value("enc") in ENC_NOKEY
+        auth_nokey = self.value("auth") in (AUTH_NONE, *AUTH_NOKEY)
         shown = {
-            "enc": proto == "esp",
-            "enc_key": proto == "esp" and not enc_nokey,
-            "auth": proto in ("esp", "ah"),
-            "auth_key": proto in ("esp", "ah") and not auth_nokey,
-            "comp": proto == "ipcomp",
+            "enc": esp,
+            "enc_key": esp and not enc_nokey,
+            "auth": esp or ah,
+            "auth_key": (esp or ah) and not auth_nokey,
+            "comp": ipcomp,
         }
         for fid, on in shown.items():
             self.query_one(f"#row-{fid}").display = on
@@ -320,6 +341,7 @@ class AddPolicyScreen(_FormScreen):
                  "req_proto", "req_mode", "tsrc", "tdst", "level", "reqid")
 
     def compose(self) -> ComposeResult:
+        start = SPForm()
         with Horizontal(classes="form-layout"):
             with VerticalScroll(classes="form"):
                 yield Label("Add a security policy", classes="form-title")
@@ -327,21 +349,18 @@ class AddPolicyScreen(_FormScreen):
                 yield from self.row("Source port", Input("any", id="f-sport"), "sport")
                 yield from self.row("Destination range", Input(placeholder="10.0.1.0/24", id="f-dst"), "dst")
                 yield from self.row("Destination port", Input("any", id="f-dport"), "dport")
-                yield from self.row("Upper protocol", Select(_options(list(UPPER_NAMES)),
-                                                             value="any", allow_blank=False, id="f-upper"), "upper")
-                yield from self.row("Direction", Select(_options(["out", "in", "fwd"]), value="out", allow_blank=False,
-                                                        id="f-direction"), "direction")
+                yield from self.row("Upper protocol", _choice(UPPER_NAMES, start.upper, "upper"), "upper")
+                yield from self.row("Direction", _choice(DIRECTION_WORDS, start.direction, "direction"),
+                                    "direction")
                 yield from self.row("Priority", Input(placeholder="(default)", id="f-priority"), "priority")
-                yield from self.row("Action", Select(_options(["ipsec", "discard", "none"]), value="ipsec",
-                                                     allow_blank=False, id="f-action"), "action")
-                yield from self.row("Request protocol", Select(_options(["esp", "ah", "ipcomp"]), value="esp",
-                                                               allow_blank=False, id="f-req_proto"), "req_proto")
-                yield from self.row("Request mode", Select(_options(["transport", "tunnel"]), value="transport",
-                                                           allow_blank=False, id="f-req_mode"), "req_mode")
+                yield from self.row("Action", _choice(ACTION_WORDS, start.action, "action"), "action")
+                yield from self.row("Request protocol",
+                                    _choice(REQUEST_PROTOCOL_WORDS, start.req_proto, "req_proto"), "req_proto")
+                yield from self.row("Request mode", _choice(REQUEST_MODE_WORDS, start.req_mode, "req_mode"),
+                                    "req_mode")
                 yield from self.row("Tunnel source", Input(placeholder="192.0.2.1", id="f-tsrc"), "tsrc")
                 yield from self.row("Tunnel destination", Input(placeholder="192.0.2.2", id="f-tdst"), "tdst")
-                yield from self.row("Level", Select(_options(["require", "use", "default", "unique"]), value="require",
-                                                    allow_blank=False, id="f-level"), "level")
+                yield from self.row("Level", _choice(LEVEL_WORDS, start.level, "level"), "level")
                 yield from self.row("Reqid (unique)", Input(placeholder="(none)", id="f-reqid"), "reqid")
                 yield Label("", id="err-request", classes="field-error", markup=False)
             with Vertical(classes="form-side"):
@@ -357,8 +376,8 @@ class AddPolicyScreen(_FormScreen):
 
     def field_visibility(self) -> None:
         """Requests only for ipsec; tunnel endpoints only in tunnel mode."""
-        ipsec = self.value("action") == "ipsec"
-        tunnel = self.value("req_mode") == "tunnel"
+        ipsec = means(POLICY_TYPES, self.value("action"), PolicyType.IPSEC)
+        tunnel = means(MODES, self.value("req_mode"), Mode.TUNNEL)
         for fid in ("req_proto", "req_mode", "level", "reqid"):
             self.query_one(f"#row-{fid}").display = ipsec
         for fid in ("tsrc", "tdst"):

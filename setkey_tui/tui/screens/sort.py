@@ -17,7 +17,7 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 if TYPE_CHECKING:
-    from setkey_tui.mirror import Column
+    from setkey_tui.tui.columns import Column
     from setkey_tui.tui.widgets.entry_table import EntryTable
 
 

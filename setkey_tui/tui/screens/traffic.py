@@ -11,11 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
-from setkey_tui.service import DEFAULT_PACKET_SIZE, UPPER_PROTOCOLS, TrafficInputError
-from setkey_tui.tui.traffic import Packet, TrafficRun, packet_from_form
+from setkey_tui.packet import DEFAULT_PACKET_SIZE, UPPER_PROTOCOLS, Packet, PacketError
+from setkey_tui.tui.screens.forms import labelled_field
+from setkey_tui.tui.traffic_run import TrafficRun, packet_from_form
 
 if TYPE_CHECKING:
     from setkey_tui.tui.app import SetkeyApp
@@ -42,26 +42,19 @@ class TrafficScreen(ModalScreen[None]):
         """The app (typed)."""
         return self.app  # type: ignore[return-value]
 
-    def _row(self, label: str, widget: Widget, field_id: str) -> ComposeResult:
-        with Horizontal(classes="form-row", id=f"row-{field_id}"):
-            yield Label(label, classes="form-label")
-            with Vertical(classes="form-field"):
-                yield widget
-                yield Label("", id=f"err-{field_id}", classes="field-error", markup=False)
-
     def compose(self) -> ComposeResult:
         protos = [(name, name) for name in UPPER_PROTOCOLS]
         with Vertical(classes="dialog", id="traffic-dialog"):
             yield Label("Simulate outbound traffic (simulated kernel)", classes="dialog-title")
-            yield from self._row("Source", Input(self.src, placeholder="10.0.0.1", id="f-src", compact=True), "src")
-            yield from self._row("Destination", Input(self.dst, placeholder="10.0.0.2", id="f-dst", compact=True), "dst")
-            yield from self._row("Upper protocol", Select(protos, value="any", allow_blank=False, id="f-proto", compact=True),
+            yield from labelled_field("Source", Input(self.src, placeholder="10.0.0.1", id="f-src", compact=True), "src")
+            yield from labelled_field("Destination", Input(self.dst, placeholder="10.0.0.2", id="f-dst", compact=True), "dst")
+            yield from labelled_field("Upper protocol", Select(protos, value="any", allow_blank=False, id="f-proto", compact=True),
                                  "proto")
-            yield from self._row("Source port", Input(placeholder="any", id="f-sport", compact=True), "sport")
-            yield from self._row("Destination port", Input(placeholder="any", id="f-dport", compact=True), "dport")
-            yield from self._row("Packet size", Input(str(DEFAULT_PACKET_SIZE), placeholder="bytes", id="f-size", compact=True),
+            yield from labelled_field("Source port", Input(placeholder="any", id="f-sport", compact=True), "sport")
+            yield from labelled_field("Destination port", Input(placeholder="any", id="f-dport", compact=True), "dport")
+            yield from labelled_field("Packet size", Input(str(DEFAULT_PACKET_SIZE), placeholder="bytes", id="f-size", compact=True),
                                  "size")
-            yield from self._row("Count", Input("1", placeholder="packets", id="f-count", compact=True), "count")
+            yield from labelled_field("Count", Input("1", placeholder="packets", id="f-count", compact=True), "count")
             yield Static("Send a packet to see which policy and SA it meets.", id="traffic-result", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Send (ctrl+s)", variant="primary", id="send")
@@ -102,7 +95,7 @@ class TrafficScreen(ModalScreen[None]):
             return
         try:
             packet, count = packet_from_form(self.values())
-        except TrafficInputError as exc:
+        except PacketError as exc:
             self.show_errors({exc.field: str(exc)})
             self.show_result("Not sent: fix the field marked in red.")
             return

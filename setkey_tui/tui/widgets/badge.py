@@ -14,11 +14,12 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from setkey_tui.link import LinkMessage, LinkStatus, Loading, MirrorChanged
-from setkey_tui.pfkey.constants import SA_STATES, SAState
+from setkey_tui.pfkey.constants import DIRECTIONS, SA_STATES, Direction, SAState
 
 # The SAD count by state, the usable states first.
 STATE_ORDER = tuple(SA_STATES.name(s) for s in (SAState.MATURE, SAState.DYING, SAState.LARVAL, SAState.DEAD))
-DIR_ORDER = ("in", "out", "fwd", "any")
+DIR_ORDER = tuple(DIRECTIONS.name(d) for d in (Direction.INBOUND, Direction.OUTBOUND, Direction.FWD,
+                                                Direction.ANY))
 BAR_WIDTH = 10
 SPINNER = "▏▎▍▌▋▊▉█"
 STYLES = {"": "italic", "warning": "bold yellow", "error": "bold red"}
@@ -102,19 +103,19 @@ class Badge(Static):
     def render(self) -> Text:
         """The line."""
         style = self.status_style
-        t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(" ● ", style=DOTS.get(style, style or "bold green"))
-        t.append(self.kernel, style="bold")
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(" ● ", style=DOTS.get(style, style or "bold green"))
+        line.append(self.kernel, style="bold")
         if self.platform_name:
-            t.append(f" · {self.platform_name}")
-        t.append(" · ")
-        t.append(counts_text("SAD", self.sa_counts, STATE_ORDER))
-        t.append(" · ")
-        t.append(counts_text("SPD", self.sp_counts, DIR_ORDER))
+            line.append(f" · {self.platform_name}")
+        line.append(" · ")
+        line.append(counts_text("SAD", self.sa_counts, STATE_ORDER))
+        line.append(" · ")
+        line.append(counts_text("SPD", self.sp_counts, DIR_ORDER))
         if self.load_progress is not None:
-            t.append(" · ")
-            t.append(loading_text(self.load_progress), style="bold")
+            line.append(" · ")
+            line.append(loading_text(self.load_progress), style="bold")
         elif self.status:
-            t.append(" · ")
-            t.append(self.status, style=STYLES.get(style, style or "italic"))
-        return t
+            line.append(" · ")
+            line.append(self.status, style=STYLES.get(style, style or "italic"))
+        return line

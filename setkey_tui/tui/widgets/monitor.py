@@ -21,6 +21,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Log, Select
 
+from setkey_tui.files import write_private
+from setkey_tui.kernel.replay import format_record
 from setkey_tui.link import Captured, LinkMessage, MonitorBatch
 from setkey_tui.pfkey.constants import SA_TYPES, MsgType, SAType
 from setkey_tui.pfkey.platform import LINUX, Platform
@@ -44,15 +46,8 @@ PROTO_CHOICES: list[tuple[str, int]] = [
 
 
 def recording_text(items: Iterable[Captured]) -> str:
-    """The replayable recording: one ``SECONDS.MICROSECONDS HEX`` line per message."""
-    lines = []
-    for c in items:
-        sec = int(c.when)
-        usec = int(round((c.when - sec) * 1_000_000))
-        if usec >= 1_000_000:
-            sec, usec = sec + 1, usec - 1_000_000
-        lines.append(f"{sec}.{usec:06d} {c.data.hex()}\n")
-    return "".join(lines)
+    """The replayable recording: one ``SECONDS.MICROSECONDS HEX`` line per message (as ``-x --record``)."""
+    return "".join(format_record(c.data, c.when) for c in items)
 
 
 class MonitorLog(Log):
@@ -382,8 +377,6 @@ class MonitorPane(Vertical):
     def save_recording(self, path: str) -> int:
         """Write the recorded messages (newest ``RECORDING``) as a replay file; returns how many."""
         items = list(self.recording)
-        from setkey_tui.tui.ops import write_private  # on first use (startup time)
-
         write_private(path, recording_text(items))
         return len(items)
 

@@ -10,7 +10,7 @@ import pytest
 
 from setkey_tui.kernel import pfkey_socket
 from setkey_tui.kernel.base import TransportError
-from setkey_tui.kernel.select import ENV_VAR, default_spec, open_transport
+from setkey_tui.kernel.choose import ENV_VAR, default_spec, open_transport
 from setkey_tui.kernel.sim.transport import SimTransport, reset_shared_host, shared_host
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import header_only
