@@ -5,7 +5,8 @@ user-mode-linux kernel on the real PF_KEY, it prints (``--uml-only``: the real k
 
 - startup: ``python -c pass`` beside a one-statement ``-f``, a one-statement ``-c`` and ``-D`` of an empty SAD;
 - ``-D`` wall time and peak RSS at 2k, 10k, 20k and 100k SAs (``BENCH_CLI_BIG`` sets the largest);
-- ``-x`` lag: how long after the last message of a burst at ~10k messages/s its line is printed;
+- ``-x`` lag: how long after the last message its line is printed, for a burst at ~10k messages/s and for a
+  flood of 20k ``add``s sent by a plain loop as fast as the kernel takes them;
 - ``-f`` of N ``add`` statements (``BENCH_CLI_N``, default 100k) beside a plain loop that sends the same
   pre-encoded messages and reads each reply, on the same kernel in the same run (ratio);
 - ``strace -c``: system calls per entry of ``-D`` and per statement of ``-f`` (when strace is installed).
@@ -43,7 +44,7 @@ ENV.pop("SETKEY_TUI_KERNEL", None)
 SMALL = 10_000
 BIG = int(os.environ.get("BENCH_CLI_BIG", "100000"))
 SCRIPT_N = int(os.environ.get("BENCH_CLI_N", "100000"))
-BURST_RATE = 10_000  # messages/s seen by the monitor (two per add: the request's copy and the answer)
+BURST_RATE = 10_000  # messages/s seen by the monitor (per add: the request's copy and the answer, twice on Linux)
 BURST_SECONDS = 2.0
 KEY = "00112233445566778899aabbccddeeff"
 
@@ -99,8 +100,8 @@ class Kernel:
         finally:
             t.close()
 
-    def flush(self) -> None:
-        r = subprocess.run(cli(self.spec, "-F"), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    def flush(self, flag: str = "-F") -> None:
+        r = subprocess.run(cli(self.spec, flag), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            text=True)
         if r.returncode:
             raise RuntimeError(f"-F failed: {r.stderr.strip()}")
@@ -180,90 +181,196 @@ def _per(calls: dict[str, int], n: int) -> str:
     return ", ".join(f"{name} {calls.get(name, 0) / n:.3f}" for name in names if calls.get(name))
 
 
+def spdadd_statement(i: int) -> str:
+    src, dst = sa_ends(i)
+    return f"spdadd {src} {dst} any -P out ipsec esp/transport//require;\n"
+
+
+def encoded(statements: list[str], pid: int) -> list[bytes]:
+    """The messages ``setkey -f`` sends for ``statements``, made before the clock starts (the plain loop's
+    input: the loop itself only sends and reads)."""
+    from setkey_tui.lang.compile import compile_statement
+    from setkey_tui.lang.grammar import build
+    from setkey_tui.lang.lexer import Scanner
+    from setkey_tui.pfkey.message import encode
+
+    out = []
+    for text in statements:
+        stmt = build(Scanner(text).statement(), text)
+        out.extend(encode(m, LINUX, pid=pid) for m in compile_statement(stmt, platform=LINUX))
+    return out
+
+
 def bench_script(k: Kernel, tmp: Path) -> None:
-    script = tmp / "adds.conf"
-    with open(script, "w") as fh:
-        fh.writelines(add_statement(i) for i in range(SCRIPT_N))
-    k.flush()
-    start = time.perf_counter()
-    r = subprocess.run(cli(k.spec, "-f", str(script)), env=ENV, capture_output=True, text=True)
-    ours = time.perf_counter() - start
-    if r.returncode or r.stdout or r.stderr:
-        print(f"  -f failed: {r.returncode} {r.stdout[:200]} {r.stderr[:200]}")
-    k.flush()
+    """``-f`` of SCRIPT_N statements beside the plain loop sending the same messages, for ``add`` and
+    ``spdadd`` (medians of RUNS, each ratio of one run's pair)."""
     pid = os.getpid()
-    messages = [add_message(i, pid) for i in range(SCRIPT_N)]
-    plain = k.plain_loop(messages)
-    print(f"  -f {SCRIPT_N} adds: {ours:6.2f} s (process, startup included) | plain pre-encoded send/recv loop "
-          f"{plain:6.2f} s | ratio {ours / plain:.2f} (target <= 1.5)")
-    if shutil.which("strace"):
-        n = min(SCRIPT_N, 10_000)
-        small = tmp / "adds-small.conf"
-        with open(small, "w") as fh:
-            fh.writelines(add_statement(i) for i in range(n))
-        k.flush()
-        calls = strace_calls(cli(k.spec, "-f", str(small)))
-        print("  -f strace per statement: " + _per(calls, n))
+    for word, make, flush in (("add", add_statement, "-F"), ("spdadd", spdadd_statement, "-FP")):
+        statements = [make(i) for i in range(SCRIPT_N)]
+        script = tmp / f"{word}.conf"
+        script.write_text("".join(statements))
+        messages = encoded(statements, pid)
+        ours_runs, plain_runs, ratios = [], [], []
+        for _ in range(RUNS):
+            k.flush(flush)
+            start = time.perf_counter()
+            r = subprocess.run(cli(k.spec, "-f", str(script)), env=ENV, capture_output=True, text=True)
+            ours = time.perf_counter() - start
+            if r.returncode or r.stdout or r.stderr:
+                print(f"  -f failed: {r.returncode} {r.stdout[:200]} {r.stderr[:200]}")
+                return
+            k.flush(flush)
+            plain = k.plain_loop(messages)
+            ours_runs.append(ours)
+            plain_runs.append(plain)
+            ratios.append(ours / plain)
+        print(f"  -f {SCRIPT_N} {word}s: {statistics.median(ours_runs):6.2f} s (process, startup included) | "
+              f"plain pre-encoded send/recv loop {statistics.median(plain_runs):6.2f} s | ratio "
+              f"{', '.join(f'{x:.2f}' for x in ratios)} (median {statistics.median(ratios):.2f}; target <= 1.5)")
+        k.flush(flush)
+        if shutil.which("strace"):
+            n = min(SCRIPT_N, 10_000)
+            small = tmp / f"{word}-small.conf"
+            small.write_text("".join(statements[:n]))
+            calls = strace_calls(cli(k.spec, "-f", str(small)))
+            print(f"  -f strace per {word}: " + _per(calls, n))
+            k.flush(flush)
 
 
-def bench_monitor(k: Kernel) -> None:
-    k.flush()
-    mon = subprocess.Popen(cli(k.spec, "-x"), env=ENV, stdout=subprocess.PIPE)
-    assert mon.stdout is not None
-    seen: dict[bytes, float] = {}  # when the kernel's answer (the second message with that SPI) was printed
-    count: dict[bytes, int] = {}
-    wanted: list[bytes] = []
-    lock = threading.Lock()
+class MonitorWatch:
+    """A ``-x`` process writing to a file, and a sampler that notes when the file grew (one ``fstat`` every
+    few milliseconds): when a line was printed is the first sample at which the file held it. Nothing reads
+    the monitor's output while it runs, so the measure cannot slow it down (a pipe read by this process
+    would: the reader shares the CPU with the sending loop)."""
 
-    def reader() -> None:
-        assert mon.stdout is not None
-        for line in mon.stdout:
-            if b"spi=" in line:
-                with lock:
-                    for w in wanted:
-                        if w in line:
-                            count[w] = count.get(w, 0) + 1
-                            if count[w] == 2:  # the request's copy, then the answer
-                                seen[w] = time.perf_counter()
+    def __init__(self, k: Kernel, folder: Path) -> None:
+        self.path = folder / "monitor.out"
+        self.fh = open(self.path, "wb")  # noqa: SIM115 - closed by stop()
+        self.proc = subprocess.Popen(cli(k.spec, "-x"), env=ENV, stdout=self.fh)
+        self.samples: list[tuple[float, int]] = [(time.perf_counter(), 0)]
+        self.running = True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
 
-    th = threading.Thread(target=reader, daemon=True)
-    th.start()
-    pid = os.getpid()
-    warm = add_message(900_000, pid)
-    with lock:
-        wanted.append(f"spi={0x1000 + 900_000} ".encode())
-    k.plain_loop([warm])  # the monitor is listening once it shows this one
-    deadline = time.monotonic() + 20
-    while not seen and time.monotonic() < deadline:
-        time.sleep(0.01)
-    adds = int(BURST_RATE * BURST_SECONDS / 2)
-    last = f"spi={0x1000 + adds - 1} ".encode()
-    with lock:
-        wanted.append(last)
-    messages = [add_message(i, pid) for i in range(adds)]
+    def _sample(self) -> None:
+        fd, last = self.fh.fileno(), 0
+        while self.running:
+            size = os.fstat(fd).st_size
+            if size != last:
+                self.samples.append((time.perf_counter(), size))
+                last = size
+            time.sleep(SAMPLE)
+
+    def text(self) -> bytes:
+        return self.path.read_bytes()
+
+    def quiet(self, seconds: float, timeout: float) -> None:
+        """Wait until the output did not grow for ``seconds``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and time.perf_counter() - self.samples[-1][0] < seconds:
+            time.sleep(0.05)
+
+    def printed_at(self, token: bytes, copies: int) -> float | None:
+        """When the entry holding the ``copies``-th occurrence of ``token`` was whole in the file."""
+        text = self.text()
+        at = -1
+        for _ in range(copies):
+            at = text.find(token, at + 1)
+            if at < 0:
+                return None
+        end = text.find(b"\n\n", at)
+        need = len(text) if end < 0 else end + 2
+        return next((t for t, size in self.samples if size >= need), None)
+
+    def stop(self) -> None:
+        self.running = False
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.thread.join(5)
+        self.fh.close()
+
+
+SAMPLE = 0.002  # seconds between two looks at the monitor's output file
+
+
+def _send_adds(k: Kernel, messages: list[bytes], rate: float | None) -> tuple[float, float]:
+    """Send each ADD and read its answer (at ``rate`` adds/s, or as fast as the kernel takes them): (start,
+    end) of the loop by perf_counter."""
     t = k.open_raw()
-    per = 1.0 / (BURST_RATE / 2)
+    pid = os.getpid().to_bytes(4, "little")
+    per = 0.0 if rate is None else 1.0 / rate
     start = time.perf_counter()
     for i, data in enumerate(messages):
         t.send(data)
         while True:
             reply = t.recv(5.0)
-            if reply is None or reply[12:16] == pid.to_bytes(4, "little"):
+            if reply is None or (reply[12:16] == pid and reply[1] == data[1]):
                 break
-        ahead = start + (i + 1) * per - time.perf_counter()
-        if ahead > 0:
-            time.sleep(ahead)
+        if per:
+            ahead = start + (i + 1) * per - time.perf_counter()
+            if ahead > 0:
+                time.sleep(ahead)
     end = time.perf_counter()
     t.close()
-    deadline = time.monotonic() + 60
-    while last not in seen and time.monotonic() < deadline:
-        time.sleep(0.005)
-    mon.terminate()
-    mon.wait(10)
-    rate = 2 * adds / (end - start)
-    lag = max(0.0, seen[last] - end) if last in seen else float("inf")
-    print(f"  -x: burst of {2 * adds} messages at {rate:,.0f}/s; last line printed {lag * 1000:.0f} ms after "
-          "the last message (target <= 500 ms)")
+    return start, end
+
+
+def monitor_lag(k: Kernel, adds: int | None, msg_rate: float | None, first: int,
+                folder: Path) -> tuple[float, float, int, int]:
+    """Seconds from the last message of a run of ADDs to the last line of ``-x`` showing it, the rate of
+    messages the monitor saw, the messages per add it printed and the adds sent. ``msg_rate`` paces the ADDs
+    (messages/s on the monitor, for BURST_SECONDS; ``adds`` None), else ``adds`` ADDs go as fast as the
+    kernel takes them (a flood)."""
+    k.flush()
+    time.sleep(SETTLE)  # the kernel frees a flushed SAD in the background: not during the measure
+    mon = MonitorWatch(k, folder)
+    try:
+        pid = os.getpid()
+        for w in range(1, 100):  # the monitor is listening once it shows one of these
+            k.plain_loop([add_message(first - w, pid)])
+            time.sleep(0.3)
+            if f"spi={0x1000 + first - w} ".encode() in mon.text():
+                break
+        else:
+            raise RuntimeError("-x showed nothing")
+        warm = f"spi={0x1000 + first - 100} ".encode()
+        k.plain_loop([add_message(first - 100, pid)])
+        mon.quiet(0.5, 20)
+        per_add = mon.text().count(warm)  # the request's copy, the answer (twice on Linux: promiscuous + all)
+        rate = None if msg_rate is None else msg_rate / per_add
+        if adds is None:
+            adds = int((msg_rate or 0) * BURST_SECONDS / per_add)
+        messages = [add_message(first + i, pid) for i in range(adds)]
+        start, end = _send_adds(k, messages, rate)
+        mon.quiet(1.0, 120)
+        printed = mon.printed_at(f"spi={0x1000 + first + adds - 1} ".encode(), per_add)
+        seen_rate = per_add * adds / (end - start)
+        if printed is None:
+            return float("inf"), seen_rate, per_add, adds
+        return max(0.0, printed - end), seen_rate, per_add, adds
+    finally:
+        mon.stop()
+
+
+FLOOD_ADDS = 20_000
+SETTLE = float(os.environ.get("BENCH_CLI_SETTLE", "3"))
+
+
+def bench_monitor(k: Kernel, tmp: Path) -> None:
+    """``-x`` lag after a paced burst (BURST_RATE messages/s) and after a flood of FLOOD_ADDS ADDs."""
+    for label, count, rate in (("burst", None, float(BURST_RATE)), ("flood", FLOOD_ADDS, None)):
+        lags, rates = [], []
+        for run in range(RUNS):
+            lag, mrate, per_add, adds = monitor_lag(k, count, rate, 1_000_000 + run * 100_000, tmp)
+            lags.append(lag)
+            rates.append(mrate)
+        print(f"  -x {label}: {adds} adds ({adds * per_add} messages, {per_add} per add) at "
+              f"{statistics.median(rates):,.0f} msg/s; last line out "
+              f"{', '.join(f'{x * 1000:.0f}' for x in lags)} ms after the last message "
+              f"(median {statistics.median(lags) * 1000:.0f} ms; target <= 500 ms)")
+
+
+RUNS = int(os.environ.get("BENCH_CLI_RUNS", "3"))
 
 
 ONLY = {p for p in os.environ.get("BENCH_CLI_ONLY", "").split(",") if p}
@@ -278,7 +385,7 @@ def run_all(k: Kernel) -> None:
         if not ONLY or "dump" in ONLY:
             bench_dump(k)
         if not ONLY or "monitor" in ONLY:
-            bench_monitor(k)
+            bench_monitor(k, tmp)
         if not ONLY or "script" in ONLY:
             bench_script(k, tmp)
 
@@ -313,7 +420,7 @@ def run_in_uml() -> None:
         print("real PF_KEY: skipped (no user-mode-linux; apt-get install user-mode-linux busybox-static kmod)")
         return
     only = ",".join(sorted(ONLY))
-    command = (f"cd {ROOT} && BENCH_CLI_N={SCRIPT_N} BENCH_CLI_BIG={BIG} BENCH_CLI_ONLY={only} {PY} "
+    command = (f"cd {ROOT} && BENCH_CLI_N={SCRIPT_N} BENCH_CLI_BIG={BIG} BENCH_CLI_ONLY={only} BENCH_CLI_RUNS={RUNS} {PY} "
                "bench/bench_cli.py --inside")
     try:
         boot(command, uml=uml, timeout=1800, mem="1024M", echo_stdout=lambda b: sys.stdout.write(b.decode()))

@@ -310,8 +310,11 @@ def run_monitor(conv: Conversation) -> int:
     """-x: promiscuous mode, then every message decoded until interrupted (or a replay ends).
 
     Messages are read in bursts: the first one waits, the rest of what the socket holds is taken without
-    waiting, and the burst is written out before the next wait, so the last line of a flood is out as soon
-    as the flood ends. A loss (the kernel dropped messages) is said at its place and the monitor goes on."""
+    waiting (many per system call where the transport has ``recv_many``), and the burst is written out
+    before the next wait, so the last line of a flood is out as soon
+    as the flood ends. During a flood the next burst is read after a short pause (:data:`COALESCE`): a
+    monitor that reads each message as it comes pays a system call or two per message and falls behind.
+    A loss (the kernel dropped messages) is said at its place and the monitor goes on."""
     rec: TextIO | None = None
     if conv.opts.record is not None:
         try:  # the messages carry keys: owner-only, also when the file existed
@@ -320,11 +323,14 @@ def run_monitor(conv: Conversation) -> int:
             conv.err.write(f"{PROG}: cannot write {conv.opts.record}: {exc.strerror}\n")
             return 1
     from setkey_tui.kernel.replay import format_record
-    from setkey_tui.render.monitor import format_monitor_entry
+    from setkey_tui.render.monitor import format_monitor_entries, format_monitor_entry
 
     t, out, platform = conv.t, conv.out, conv.platform
     tflag, hexdump_ = conv.opts.tflag, conv.opts.hexdump
     replayed = hasattr(t, "last_time")
+    recv_many = None if replayed else getattr(t, "recv_many", None)
+    full = getattr(t, "batch_size", 1)  # messages recv_many takes at most in one call
+    pause = False
     try:
         t.set_promisc(True)
         while True:
@@ -332,20 +338,35 @@ def run_monitor(conv: Conversation) -> int:
                 out.flush()
                 return 0
             try:
-                data = t.recv(None)
-                if data is None:
-                    continue
-                when = conv.now()  # one clock read per burst: its messages arrived together
-                for _ in range(BURST):
-                    if replayed and t.last_time is not None:  # type: ignore[attr-defined]
-                        when = t.last_time  # type: ignore[attr-defined]
-                    if rec is not None:
-                        rec.write(format_record(data, when))
-                    out.write(format_monitor_entry(data, when=when, tflag=tflag, hexdump=hexdump_,
-                                                   platform=platform))
-                    data = t.recv(0)
+                if recv_many is not None:  # many messages per system call (recvmmsg)
+                    batch = recv_many(None)
+                    when = conv.now()  # one clock read per burst: its messages arrived together
+                    taken = 0
+                    while batch:
+                        if rec is not None:
+                            rec.write("".join(format_record(data, when) for data in batch))
+                        out.write(format_monitor_entries(batch, when=when, tflag=tflag, hexdump=hexdump_,
+                                                         platform=platform))
+                        taken += len(batch)
+                        if taken >= BURST or len(batch) < full:  # full: the socket may hold more
+                            break
+                        batch = recv_many(0)
+                    pause = taken > 1  # a flood: let the next messages gather, to take them in one call
+                else:
+                    data = t.recv(None)
                     if data is None:
-                        break
+                        continue
+                    when = conv.now()
+                    for _ in range(BURST):
+                        if replayed and t.last_time is not None:  # type: ignore[attr-defined]
+                            when = t.last_time  # type: ignore[attr-defined]
+                        if rec is not None:
+                            rec.write(format_record(data, when))
+                        out.write(format_monitor_entry(data, when=when, tflag=tflag, hexdump=hexdump_,
+                                                       platform=platform))
+                        data = t.recv(0)
+                        if data is None:
+                            break
             except MessagesLost as exc:
                 out.flush()
                 conv.err.write(f"{PROG}: {exc}\n")
@@ -353,12 +374,16 @@ def run_monitor(conv: Conversation) -> int:
             if rec is not None:
                 rec.flush()
             out.flush()
+            if pause:
+                pause = False
+                time.sleep(COALESCE)
     finally:
         if rec is not None:
             rec.close()
 
 
 BURST = 4096  # messages at most between two writes of the monitor
+COALESCE = 0.004  # seconds the monitor lets a flood's messages gather between two bursts
 
 
 def run_files(opts: Options, platform: Platform, now: Callable[[], float], out: TextIO, err: TextIO) -> int:

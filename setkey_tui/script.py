@@ -20,6 +20,7 @@ from typing import Literal, NoReturn, TextIO, cast
 from setkey_tui.kernel.base import MessagesLost, Transport, TransportError, reply_timeout
 from setkey_tui.lang.compile import Supported, compile_statement, deleteall_messages
 from setkey_tui.lang.errors import SetkeyParseError
+from setkey_tui.lang.fastpath import ADD, SPDADD, FastAdd, FastSpdAdd
 from setkey_tui.lang.grammar import build, error_at
 from setkey_tui.lang.lexer import INITIAL, K, Scanner, Token
 from setkey_tui.lang.statements import (
@@ -93,6 +94,7 @@ class _Session:
         self.unanswered = 0  # requests whose answer did not come in time
         self.line = 0  # -c: input lines read
         self.last_done = 0  # the line of the last statement carried out
+        self.last_wire: list[bytes] = []  # the messages of the last statement executed
 
     # ------------------------------------------------------------------ kernel conversation
     def register(self) -> None:
@@ -174,7 +176,10 @@ class _Session:
                 continue  # another socket's message (or a stale one of ours): not the answer
             if self.verbose:
                 self._kdebug(reply)
-            elif not reply[2] and reply[1] in _SILENT_ANSWERS:  # nothing to print: the header is enough
+            elif not reply[2] and (reply[1] in _SILENT_ANSWERS or (
+                    reply[1] == MsgType.X_SPDADD and not (self.last_was_spdadd and self.last_priority
+                                                          and not self.priority_checked))):
+                # nothing to print or check: the header is enough
                 if reply[8:12] == _SEQ0:
                     return ok
                 continue
@@ -354,6 +359,7 @@ class _Session:
             wire = [encode(m, self.platform, pid=self.pid) for m in msgs]
         except EncodeError as exc:
             raise error_at(f"statement does not fit in a PF_KEY message ({exc})", stmt.source.end) from None
+        self.last_wire = wire
         self._spi_warning(stmt, line)
         if isinstance(stmt, _SPD_STATEMENTS):
             # setkey remembers the priority of every policy it parses, the type only of spdadd/spdupdate.
@@ -384,7 +390,40 @@ class _Session:
         '' at the end), stopping at the first bad statement. Only the statement being read is held."""
         buf, pos, line, state, eof = "", 0, 1, INITIAL, False
         want = READ_SIZE
+        fast = FastAdd(self.platform) if not self.stdin_mode else None
+        fast_spd = FastSpdAdd(self.platform) if not self.stdin_mode else None
+        match_add, match_spdadd = ADD.match, SPDADD.match
         while True:
+            learn = learn_spd = None
+            if state == INITIAL and fast is not None and fast_spd is not None:
+                # the commonest shapes: straight to bytes once their template is known
+                wire: list[bytes] | None = None
+                m = match_add(buf, pos)
+                if m is not None:
+                    data = fast.message(m)
+                    if data is None:
+                        learn = m
+                    else:
+                        wire = [data]
+                else:
+                    m = match_spdadd(buf, pos)
+                    if m is not None:
+                        made = fast_spd.messages(m)
+                        if made is None:
+                            learn_spd = m
+                        else:
+                            wire, self.last_priority = made
+                            self.last_was_spdadd = True
+                if wire is not None and m is not None:
+                    line += buf.count("\n", pos, m.end())
+                    pos = m.end()
+                    ok = True
+                    for data in wire:
+                        ok = self.sendkeymsg(data, line) and ok
+                    if ok:
+                        self.applied += 1
+                    self.last_done = line
+                    continue
             scanner = Scanner(buf, first_line=line)
             scanner.pos, scanner.state = pos, state
             toks = scanner.statement()
@@ -409,6 +448,7 @@ class _Session:
                 stmt = build(toks, buf)
                 if isinstance(stmt, ExitStatement):
                     return 0
+                self.last_wire = []
                 self.execute(stmt)
             except SetkeyParseError as exc:
                 first = self.first_error(exc)
@@ -417,6 +457,13 @@ class _Session:
                     return 1
                 self.out.write(f"parse failed, line {first.line}.\n")
                 return 1
+            if (learn is not None and fast is not None and scanner.pos == learn.end()
+                    and isinstance(stmt, SAStatement) and stmt.source is not None and not stmt.source.warnings):
+                fast.learn(learn, self.last_wire)
+            if (learn_spd is not None and fast_spd is not None and scanner.pos == learn_spd.end()
+                    and isinstance(stmt, SPDStatement) and stmt.command == "spdadd" and stmt.source is not None
+                    and not stmt.source.warnings):
+                fast_spd.learn(learn_spd, self.last_wire, self.last_priority)
             pos, line, state = scanner.pos, scanner.line, scanner.state
 
     def run_stdin(self, read: Callable[[int], str]) -> int:

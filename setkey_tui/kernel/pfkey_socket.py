@@ -10,15 +10,20 @@ import errno as errno_mod
 import os
 import socket
 import struct
+from typing import TYPE_CHECKING
 
 from setkey_tui.kernel.base import MessagesLost, TransportError
 from setkey_tui.pfkey.constants import PF_KEY, PF_KEY_V2, MsgType
 from setkey_tui.pfkey.message import header_only
 from setkey_tui.pfkey.platform import Platform, current
 
+if TYPE_CHECKING:
+    from setkey_tui.kernel.batchrecv import BatchReceiver
+
 RCVBUF_WANTED = 64 * 1024 * 1024  # a dump of 100k SAs is ~25 MB of messages
 SNDBUF_WANTED = 128 * 1024
 RECV_CHUNK = 65536 * 8  # a PF_KEY message is at most 0xffff * 8 bytes
+BATCH_SIZE = 64  # messages recv_many takes at most per system call
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 
 
@@ -59,6 +64,8 @@ class PFKeySocket:
         self._buf = bytearray(RECV_CHUNK)  # reused: a fresh 512 KiB bytes per recv costs ~7x the time
         self._view = memoryview(self._buf)
         self._rcvtimeo: float | None = None  # the socket's own receive timeout (SO_RCVTIMEO); None: none
+        self._batch: BatchReceiver | None | bool = False  # recv_many's receiver (False: not made yet)
+        self.batch_size = BATCH_SIZE
         self.description = "real PF_KEY"
         self._closed = False
 
@@ -111,14 +118,32 @@ class PFKeySocket:
         except BlockingIOError:  # EAGAIN: the timeout passed, or nothing was there
             return None
         except OSError as exc:
-            if exc.errno == errno_mod.ENOBUFS:
-                raise MessagesLost(
-                    "the kernel dropped messages for this socket (No buffer space available): "
-                    "resynchronise with a dump"
-                ) from None
             if exc.errno == errno_mod.EINTR:
                 return None
-            raise TransportError(f"reading the PF_KEY socket failed: {os.strerror(exc.errno or 0)}") from None
+            raise _recv_error(exc) from None
+
+    def recv_many(self, timeout: float | None = None) -> list[bytes]:
+        """The messages the socket holds, many per system call (``recvmmsg(2)`` where the C library has it):
+        the first waits up to ``timeout`` seconds (None: blocks; 0: does not wait), the others are taken
+        without waiting; [] when none came. MessagesLost where the kernel dropped messages, after the
+        messages queued before the loss were returned."""
+        if self._closed:
+            raise TransportError("the PF_KEY socket is closed")
+        if self._batch is False:
+            from setkey_tui.kernel.batchrecv import batch_receiver  # ctypes: only for a monitor
+
+            self._batch = batch_receiver(self._sock.fileno(), slots=BATCH_SIZE, size=RECV_CHUNK)
+        batch = self._batch
+        if batch is None or batch is True:
+            data = self.recv(timeout)
+            return [] if data is None else [data]
+        wait = timeout is None or timeout > 0
+        if wait and timeout != self._rcvtimeo:
+            self._set_rcvtimeo(timeout)
+        try:
+            return batch.receive(wait)
+        except OSError as exc:
+            raise _recv_error(exc) from None
 
     def _set_rcvtimeo(self, timeout: float | None) -> None:
         usec = 0 if timeout is None else max(1, round(timeout * 1_000_000))
@@ -133,6 +158,8 @@ class PFKeySocket:
         """Close the socket."""
         if not self._closed:
             self._closed = True
+            if self._batch not in (None, False, True):
+                self._batch.close()  # type: ignore[union-attr]
             self._sock.close()
 
     def __enter__(self) -> PFKeySocket:
@@ -140,3 +167,12 @@ class PFKeySocket:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _recv_error(exc: OSError) -> TransportError:
+    """What a failed receive means: ENOBUFS, messages lost; anything else, a broken socket."""
+    if exc.errno == errno_mod.ENOBUFS:
+        return MessagesLost(
+            "the kernel dropped messages for this socket (No buffer space available): resynchronise with a dump"
+        )
+    return TransportError(f"reading the PF_KEY socket failed: {os.strerror(exc.errno or 0)}")

@@ -268,8 +268,7 @@ def _name(table: tuple[str, ...], value: int) -> str:
 
 _MSG_HEADER = {bo: struct.Struct(bo + "BBBBHHII").unpack_from for bo in "<>"}
 _EXT_HEADER = {bo: struct.Struct(bo + "HH").unpack_from for bo in "<>"}
-_CACHE_LIMIT = 8192  # extension texts kept per platform (cleared when full)
-_ext_cache: dict[Platform, dict[bytes, str]] = {}
+_CACHE_LIMIT = 8192  # extension (and header) texts kept per platform (cleared when full)
 
 
 def _extension(ctx: _Ctx, data: bytes, off: int, eend: int, elen: int, etype: int) -> tuple[str, bool]:
@@ -304,30 +303,96 @@ def _extension(ctx: _Ctx, data: bytes, off: int, eend: int, elen: int, etype: in
     return "".join(out), stop
 
 
+_BE16 = struct.Struct(">H").unpack_from
+_BE32 = struct.Struct(">I").unpack_from
+_FastPrinter = Callable[[bytes, int, int, int], "str | None"]
+
+
+def _fast_printers(platform: Platform) -> dict[int, _FastPrinter]:
+    """Printers of the whole text of the extensions a flood makes new every message (the SA and the
+    addresses, by wire type), straight from the bytes; a printer returns None for anything it does not
+    handle exactly as :func:`_extension` does (which then prints it). Only for the libipsec layout with
+    Linux sockaddrs (the BSD variants take the general path)."""
+    if platform is FREEBSD or platform.bsd_sockaddr:
+        return {}
+    bo = platform.byteorder
+    u16 = struct.Struct(bo + "H").unpack_from
+    u32 = struct.Struct(bo + "I").unpack_from
+    inet6 = platform.af_inet6
+
+    def sa(d: bytes, o: int, elen: int, etype: int) -> str | None:
+        if elen < 2:
+            return None
+        return (f"sadb_ext{{ len={elen} type={etype} }}\nsadb_sa{{ spi={_BE32(d, o + 4)[0]} replay={d[o + 8]} "
+                f"state={d[o + 9]}\n  auth={d[o + 10]} encrypt={d[o + 11]} flags=0x{u32(d, o + 12)[0]:08x} }}\n")
+
+    def address(d: bytes, o: int, elen: int, etype: int) -> str | None:
+        room = elen * 8 - 8
+        if room < 16:
+            return None
+        family = u16(d, o + 8)[0]
+        head = (f"sadb_ext{{ len={elen} type={etype} }}\nsadb_address{{ proto={d[o + 4]} prefixlen={d[o + 5]} "
+                f"reserved=0x{d[o + 6]:02x}{d[o + 7]:02x} }}\n")
+        if family == 2:
+            return (f"{head}sockaddr{{ len=16 family=2 port={_BE16(d, o + 10)[0]}\n "
+                    f"{d[o + 12 : o + 16].hex()}  }}\n")
+        if family == inet6 and room >= 28:
+            return (f"{head}sockaddr{{ len=28 family={family} port={_BE16(d, o + 10)[0]}\n"
+                    f"  flowinfo=0x{u32(d, o + 12)[0]:08x}, scope_id=0x{u32(d, o + 32)[0]:08x}\n "
+                    f"{d[o + 16 : o + 32].hex(' ', -4)}  }}\n")
+        return None
+
+    printers: dict[int, _FastPrinter] = {}
+    for wire, canon in platform.ext_from_wire.items():
+        if canon == ExtType.SA:
+            printers[wire] = sa
+        elif canon in ADDRESS_EXTS:
+            printers[wire] = address
+    return printers
+
+
+def _header(data: bytes, platform: Platform) -> str:
+    """The ``sadb_msg`` lines of a message's 16-byte header."""
+    version, mtype, err, satype, mlen, reserved, seq, pid = _MSG_HEADER[platform.byteorder](data, 0)
+    if platform is FREEBSD:
+        return (f"sadb_msg{{ version={version} type={mtype}({_name(FB_MSG_NAMES, mtype)}) errno={err} "
+                f"satype={satype}\n  len={mlen} reserved={reserved} seq={seq} pid={pid}\n")
+    return (f"sadb_msg{{ version={version} type={mtype} errno={err} satype={satype}\n"
+            f"  len={mlen} reserved={reserved} seq={seq} pid={pid}\n")
+
+
+# per platform: extension texts by their bytes, the fast printers, header texts by the header's bytes
+_state: dict[Platform, tuple[dict[bytes, str], dict[int, _FastPrinter], dict[bytes, str]]] = {}
+
+
 def kdebug(data: bytes, platform: Platform = LINUX) -> str:
     """The kdebug_sadb text of one message (each line ends with a newline; no trailing empty line).
 
-    Each well-formed extension's text is kept by its bytes (per platform), so a flood of similar messages
-    formats each distinct extension once."""
+    Each well-formed extension's text (and each header's) is kept by its bytes (per platform), so a flood
+    of similar messages formats each distinct extension once; the SA and address extensions a flood makes
+    new every message are printed straight from the bytes."""
     n = len(data)
     if n < 16:
         return f"kdebug_sadb: message of {n} bytes is shorter than the 16-byte sadb_msg header.\n"
+    state = _state.get(platform)
+    if state is None:
+        state = _state[platform] = ({}, _fast_printers(platform), {})
+    cache, fast, heads = state
+    head = data[:16]
+    first = heads.get(head)
+    if first is None:
+        first = _header(data, platform)
+        if len(heads) >= _CACHE_LIMIT:
+            heads.clear()
+        heads[head] = first
+    out = [first]
     bo = platform.byteorder
     fb = platform is FREEBSD
-    version, mtype, err, satype, mlen, reserved, seq, pid = _MSG_HEADER[bo](data, 0)
-    if fb:
-        out = [f"sadb_msg{{ version={version} type={mtype}({_name(FB_MSG_NAMES, mtype)}) errno={err} "
-               f"satype={satype}\n  len={mlen} reserved={reserved} seq={seq} pid={pid}\n"]
-    else:
-        out = [f"sadb_msg{{ version={version} type={mtype} errno={err} satype={satype}\n"
-               f"  len={mlen} reserved={reserved} seq={seq} pid={pid}\n"]
     end = n
+    mlen = _EXT_HEADER[bo](data, 4)[0]
     if mlen * 8 != n:
         end = min(n, max(mlen * 8, 16))
         out.append(f"kdebug_sadb: sadb_msg_len={mlen} ({mlen * 8} bytes) but {n} bytes were received.\n")
-    cache = _ext_cache.get(platform)
-    if cache is None:
-        cache = _ext_cache[platform] = {}
     known = cache.get
     append = out.append
     ext_header = _EXT_HEADER[bo]
@@ -343,6 +408,16 @@ def kdebug(data: bytes, platform: Platform = LINUX) -> str:
             key = data[off:eend]
             text = known(key)
             if text is None:
+                printer = fast.get(etype)
+                if printer is not None:
+                    text = printer(data, off, elen, etype)
+                    if text is not None:
+                        append(text)
+                        if len(cache) >= _CACHE_LIMIT:
+                            cache.clear()
+                        cache[key] = text
+                        off = eend
+                        continue
                 if ctx is None:
                     ctx = _Ctx(platform)
                 text, stop = _extension(ctx, data, off, eend, elen, etype)

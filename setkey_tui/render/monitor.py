@@ -47,6 +47,31 @@ def format_monitor_entry(data: bytes, *, when: float, tflag: int, hexdump: bool,
     return "".join(parts)
 
 
+def format_monitor_entries(messages: list[bytes], *, when: float, tflag: int, hexdump: bool,
+                           platform: Platform = LINUX) -> str:
+    """What the monitor prints for messages received together (one timestamp for all): the entries of
+    :func:`format_monitor_entry`, joined."""
+    if hexdump or not messages:
+        return "".join(format_monitor_entry(d, when=when, tflag=tflag, hexdump=hexdump, platform=platform)
+                       for d in messages)
+    first = format_monitor_entry(messages[0], when=when, tflag=tflag, hexdump=False, platform=platform)
+    stamp: str = _stamp_of[2]
+    parts = [first]
+    append = parts.append
+    last, text = messages[0], ""
+    for data in messages[1:]:
+        if len(data) >= 16 and data[1] != _PROMISC:
+            if data != last or not text:  # Linux sends an answer twice to a promiscuous socket: made once
+                text = kdebug(data, platform)
+                last = data
+            append(stamp)
+            append(text)
+            append("\n")
+        else:
+            append(format_monitor_entry(data, when=when, tflag=tflag, hexdump=False, platform=platform))
+    return "".join(parts)
+
+
 def message_length(data: bytes, platform: Platform = LINUX) -> int:
     """The length in bytes that a message's header announces (0 if the header is incomplete)."""
     if len(data) < 16:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import select
 import socket
+import struct
 import time
 from collections import deque
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from setkey_tui.kernel.base import MessagesLost, TrafficSimulator, TransportError
 from setkey_tui.kernel.sim.protocol import MAX_PACKET, control, is_control, parse_control
@@ -16,8 +17,12 @@ from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import header_only
 from setkey_tui.pfkey.platform import LINUX, Platform
 
+if TYPE_CHECKING:
+    from setkey_tui.kernel.batchrecv import BatchReceiver
+
 CLOSE_IDLE = 2.0  # seconds close() waits for the server to say something before giving up on it
 CLOSE_LIMIT = 60.0  # seconds close() waits at most
+BATCH_SIZE = 64  # packets recv_many takes at most per system call
 
 
 class SimClient(TrafficSimulator):
@@ -43,16 +48,26 @@ class SimClient(TrafficSimulator):
         self._poll.register(self._sock, select.POLLIN)
         self._notices: deque[dict[str, Any]] = deque()
         self._closed = False
+        self._rcvtimeo: float | None = None  # the socket's own receive timeout (SO_RCVTIMEO); None: none
+        self._batch: BatchReceiver | None | bool = False  # recv_many's receiver (False: not made yet)
+        self._lost: TransportError | None = None  # a loss met by recv_many, said at its next call
+        self.batch_size = BATCH_SIZE
 
     def _read_packet(self, timeout: float | None) -> bytes | None:
-        """The next packet; a queued one is taken without a poll (one system call per message in a dump)."""
+        """The next packet, or None after ``timeout`` seconds: one ``recv(2)`` (the wait is the socket's own
+        SO_RCVTIMEO, set again only when it changes; 0: MSG_DONTWAIT), no poll, no clock."""
         try:
-            try:
+            if timeout is not None and timeout <= 0:
                 n = self._sock.recv_into(self._buf, 0, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                if timeout is not None and not self._poll.poll(max(0.0, timeout) * 1000):
-                    return None
+            else:
+                if timeout != self._rcvtimeo:
+                    usec = 0 if timeout is None else max(1, round(timeout * 1_000_000))
+                    self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                                          struct.pack("@ll", *divmod(usec, 1_000_000)))
+                    self._rcvtimeo = timeout
                 n = self._sock.recv_into(self._buf)
+        except BlockingIOError:  # EAGAIN: the timeout passed, or nothing was there
+            return None
         except OSError as exc:
             raise TransportError(f"the simulated kernel connection failed: {exc.strerror}") from None
         if not n:
@@ -89,7 +104,13 @@ class SimClient(TrafficSimulator):
             raise TransportError("the simulated PF_KEY socket is closed")
         if self._pending:
             return self._pending.popleft()
-        deadline = None if timeout is None else time.monotonic() + timeout
+        packet = self._read_packet(timeout)  # the common case: no clock read
+        if packet is None:
+            return None
+        msg = self._route(packet)
+        if msg is not None:
+            return msg
+        deadline = None if timeout is None else time.monotonic() + timeout  # after a notice: the rest
         while True:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
@@ -100,6 +121,51 @@ class SimClient(TrafficSimulator):
             msg = self._route(packet)
             if msg is not None:
                 return msg
+
+    def recv_many(self, timeout: float | None = None) -> list[bytes]:
+        """The messages the connection holds, many per system call (``recvmmsg(2)`` where the C library has
+        it): the first waits up to ``timeout`` seconds (None: blocks; 0: does not wait), the others are taken
+        without waiting; [] when none came. A loss (MessagesLost) is raised after the messages before it."""
+        if self._closed:
+            raise TransportError("the simulated PF_KEY socket is closed")
+        if self._lost is not None:
+            exc, self._lost = self._lost, None
+            raise exc
+        if self._pending:
+            queued = list(self._pending)
+            self._pending.clear()
+            return queued
+        if self._batch is False:
+            from setkey_tui.kernel.batchrecv import batch_receiver  # ctypes: only for a monitor
+
+            self._batch = batch_receiver(self._sock.fileno(), slots=BATCH_SIZE, size=MAX_PACKET)
+        batch = self._batch
+        if batch is None or batch is True:
+            data = self.recv(timeout)
+            return [] if data is None else [data]
+        try:
+            if timeout is not None and timeout > 0 and not self._poll.poll(timeout * 1000):
+                return []
+            packets = batch.receive(timeout is None)
+        except OSError as exc:
+            raise TransportError(f"the simulated kernel connection failed: {exc.strerror}") from None
+        out: list[bytes] = []
+        error: TransportError | None = None
+        for packet in packets:
+            try:
+                if not packet:
+                    raise TransportError(f"the simulated kernel at {self.path} went away")
+                msg = self._route(packet)
+            except TransportError as exc:
+                error = error or exc
+                continue
+            if msg is not None:
+                (out if error is None else self._pending).append(msg)  # after a loss: the next calls
+        if error is not None:
+            if not out:
+                raise error
+            self._lost = error  # said at the next call, after the messages before it
+        return out
 
     def set_promisc(self, on: bool, *, timeout: float = 5.0) -> None:
         """SADB_X_PROMISC on or off; returns once the kernel has applied it (its echo arrived), as a real
@@ -146,6 +212,8 @@ class SimClient(TrafficSimulator):
         if self._closed:
             return
         self._closed = True
+        if self._batch not in (None, False, True):
+            self._batch.close()  # type: ignore[union-attr]
         try:
             self._sock.shutdown(socket.SHUT_WR)
             self._drain()
