@@ -40,9 +40,11 @@ from setkey_tui.tui.traffic_run import TrafficRun
 
 DRAIN_MAX = 50_000  # events taken per drain at most, so that one drain never stalls the screen
 DRAIN_BUDGET = 0.04  # seconds one drain may spend applying dump rows before it lets the screen paint
+LOAD_APPLY_INTERVAL = 0.5  # during a dump, rows go into the tables (and on screen) at most this often
 FIRST_BATCH = 500  # rows of the first batch of a dump (on screen at once), then up to BATCH_MAX
 BATCH_MAX = 10_000
 BATCH_INTERVAL = 0.05  # a batch leaves the dump thread at least this often while replies arrive
+FIRST_PAINT_HOLD = 1.0  # seconds the first dump may wait, after its first batch, for the screen to show it
 MAX_FOLLOWUPS = 1  # reloads in a row caused by losses during or right after a reload (or the first load)
 RESYNC_PAUSE = 0.5  # seconds before a reload asked for during a reload
 RESYNC_GRACE = 3.0  # a loss this soon after a reload is counted as caused by it
@@ -216,6 +218,15 @@ class KernelLink:
         self.status_style = ""
         self.loading: Loading | None = None  # the dump in flight, for the badge
         self.loaded = threading.Event()  # the first dump is complete
+        # The first dump's first batch is handed over, then the dump thread waits (at most ``hold_first_batch``
+        # seconds) until ``first_rows_shown`` is set: the screen starts up and paints those rows without a
+        # thread competing for the interpreter; the kernel keeps the rest (a PF_KEY dump goes on as its reader
+        # reads). 0: no wait (a caller that never sets the event).
+        self.hold_first_batch = 0.0
+        self.first_rows_shown = threading.Event()
+        self.first_rows_applied = False  # a drain applied the first rows of the first dump
+        self._pending_rows: dict[str, list[Any]] = {}  # dump rows read, not yet in the tables
+        self._rows_applied_at = 0.0
         self.resyncs = 0
         self.link_broken = False  # the kernel socket or the listener failed: ``reconnect`` connects again
         self.last_batch_applied = 0
@@ -334,6 +345,7 @@ class KernelLink:
             return
         scanner = RowScanner(service.platform)
         put = self.events.put
+        pace = first
         try:
             with self._service_lock:
                 service.discard_pending()
@@ -345,12 +357,16 @@ class KernelLink:
                     total: int | None = None
                     limit = FIRST_BATCH
                     due = time.monotonic() + BATCH_INTERVAL
+                    hold = self.hold_first_batch if pace else 0.0
 
                     def hand_over() -> None:  # the kernel pauses: show what came so far
-                        nonlocal batch
+                        nonlocal batch, hold
                         if batch:
                             put(_LoadRows(which, batch, count, total, gen))  # noqa: B023 - called in this loop
                             batch = []
+                            if hold:
+                                self.first_rows_shown.wait(hold)
+                                hold = 0.0
 
                     for data in service.dump_stream(mtype, on_idle=hand_over, idle=BATCH_INTERVAL):
                         row = scan(data)
@@ -368,9 +384,13 @@ class KernelLink:
                             put(_LoadRows(which, batch, count, total, gen))
                             batch = []
                             limit = BATCH_MAX
+                            if hold:
+                                self.first_rows_shown.wait(hold)
+                                hold = 0.0
                             due = time.monotonic() + BATCH_INTERVAL
                     put(_LoadRows(which, batch, count, count, gen))
                     put(_LoadEnd(which, gen))
+                    pace = pace and not count  # only the first rows shown wait for the screen
         except (KernelReplyError, TransportError, OSError) as exc:
             put(_Broken(f"dump failed: {exc}", gen))
             return
@@ -431,6 +451,12 @@ class KernelLink:
         self.status_style = style
         self._post_status()
 
+    def repost(self) -> None:
+        """Post the status and the tables' state again (for subscribers that came after they were posted)."""
+        self._posted_status = None
+        self._post_status()
+        self.changed()
+
     def _post_status(self) -> None:
         msg = LinkStatus(self.kernel_description, self.status, self.status_style, self.loading, self.replay)
         if msg != self._posted_status:
@@ -468,9 +494,8 @@ class KernelLink:
                     items.append(m)
             elif isinstance(ev, _LoadRows):
                 if ev.generation == self._generation:
-                    self.mirror.load_rows(ev.which, ev.rows)
+                    self._pending_rows.setdefault(ev.which, []).extend(ev.rows)
                     self.loading = Loading(TABLE_NAMES[ev.which], ev.count, ev.total)
-                    self._changed = True
                 if time.perf_counter() - started > DRAIN_BUDGET:
                     break  # let the screen paint the rows so far; the rest at the next drain
             elif isinstance(ev, OwnDumpEvent):
@@ -486,6 +511,9 @@ class KernelLink:
                 self.post(Notice(f"The kernel listener stopped: {ev.reason}", severity="error", timeout=10))
             else:
                 self._internal(ev)
+        if self._pending_rows and (not self.first_rows_applied
+                                   or time.monotonic() - self._rows_applied_at >= LOAD_APPLY_INTERVAL):
+            self._apply_rows()
         if items:
             if self._resyncing:
                 if len(self._held) + len(items) > HELD_MAX:
@@ -505,6 +533,18 @@ class KernelLink:
         if resync:
             self.request_resync()
 
+    def _apply_rows(self, which: str | None = None) -> None:
+        """Put the dump rows waiting (of ``which``, else all) into the tables. A dump's rows are merged into a
+        table's sorted order every :data:`LOAD_APPLY_INTERVAL` seconds, not at every drain: each merge costs
+        the size of the table, and 20 a second made the load quadratic (and repainted the screen as often)."""
+        for name in [which] if which is not None else list(self._pending_rows):
+            rows = self._pending_rows.pop(name, None)
+            if rows:
+                self.mirror.load_rows(name, rows)
+                self.first_rows_applied = True
+                self._changed = True
+        self._rows_applied_at = time.monotonic()
+
     def _internal(self, ev: _Internal) -> None:
         if isinstance(ev, _Call):
             ev.fn()
@@ -518,6 +558,7 @@ class KernelLink:
                 self.status = "loading"
             self._changed = True
         elif isinstance(ev, _LoadEnd):
+            self._apply_rows(ev.which)
             self.mirror.end_load(ev.which)
             self._changed = True
         elif isinstance(ev, _Loaded):
@@ -546,6 +587,7 @@ class KernelLink:
             self._resyncing = False
             self._held = []
             self.loading = None
+            self._pending_rows.clear()
             self.mirror.abort_load()
             self._changed = True
             self._set_status(f"{ev.reason} (r connects again)", "error")

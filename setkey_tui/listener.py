@@ -184,23 +184,44 @@ class Listener:
         own_copy = self.own_copy
         put = self.events.put
         wraps = platform.promisc_wraps
-        while not self._stop.is_set():
+        clock = self._clock
+        flight = self.in_flight
+        # Only a message carrying this process's pid can be an own copy: four bytes compared, no unpacking,
+        # for every message of another process.
+        mine = -1 if flight is None else flight.pid
+        pid_bytes = b"" if mine < 0 else mine.to_bytes(4, "little" if platform.byteorder == "<" else "big")
+        dump_types = {platform.msg_to_wire.get(t, t): t for t in DUMP_TYPES}  # wire type -> DUMP, SPDDUMP
+        own_dumps = self.own_dumps
+        last_seq = b"\0\0\0\0"
+        recv_many = getattr(transport, "recv_many", None)  # PF_KEY: many messages per system call
+        recv = transport.recv
+        stop = self._stop.is_set
+        while not stop():
             try:
-                data = transport.recv(POLL_INTERVAL)
+                if recv_many is not None:
+                    batch = recv_many(POLL_INTERVAL)
+                else:
+                    one = recv(POLL_INTERVAL)
+                    batch = [] if one is None else [one]
             except MessagesLost as exc:
                 self._loss(exc)
                 continue
-            if data is None:
-                continue
-            if wraps:
-                data = unwrap_promisc(data, platform)
-            if own_copy(data, header):
-                continue
-            when = self._clock()
-            try:
-                msg: Message | None = decode(data, platform)
-                error = None
-            except DecodeError as exc:
-                msg, error = None, str(exc)
-            self.decoded += 1
-            put(MessageEvent(data, msg, error, when))
+            for data in batch:
+                if wraps:
+                    data = unwrap_promisc(data, platform)
+                if pid_bytes and data[12:16] == pid_bytes:
+                    dump = dump_types.get(data[1])
+                    if dump is not None and len(data) > 16 and not data[2] and data[8:12] != last_seq:
+                        own_dumps[dump] = own_dumps.get(dump, 0) + 1  # a reply of our dump, not its last
+                        self.skipped += 1
+                        continue
+                    if own_copy(data, header):
+                        continue
+                when = clock()
+                try:
+                    msg: Message | None = decode(data, platform)
+                    error = None
+                except DecodeError as exc:
+                    msg, error = None, str(exc)
+                self.decoded += 1
+                put(MessageEvent(data, msg, error, when))

@@ -32,7 +32,7 @@ _SIZES: dict[int, int] = {_SA: 16, _CUR: 32, _HARD: 32, _SOFT: 32, _SA2: 16}
 class _Layout:
     """How to read one message shape: the structs, what to check and where each field is."""
 
-    __slots__ = ("native", "big", "check", "expected", "fields", "cuts", "get", "src_len", "dst_len")
+    __slots__ = ("native", "big", "check", "expected", "fields", "cuts", "get", "src_len", "dst_len", "size")
 
     def __init__(self, native: struct.Struct, big: struct.Struct, check: Callable[[Any], Any], expected: Any,
                  fields: dict[str, tuple[str, int]], cuts: dict[str, tuple[int, int]]) -> None:
@@ -44,6 +44,7 @@ class _Layout:
         self.cuts = cuts  # name -> (start, end) of a byte range kept as bytes (address extensions)
         self.get: Callable[[tuple[Any, ...]], tuple[Any, ...]] = itemgetter(0)
         self.src_len = self.dst_len = 0  # 4 or 16 (0: absent)
+        self.size = 0  # the length of the messages of this layout
 
     def getter(self, names: tuple[str, ...]) -> None:
         """Read ``names`` (absent ones as 0) in one call from ``native + big + (0,)``."""
@@ -111,6 +112,9 @@ class RowScanner:
         self.usable = canonical and not platform.bsd_sockaddr and platform.ipsecrequest_size == 16
         self._sa: dict[int, list[_Layout]] = {}
         self._sp: dict[int, list[_Layout]] = {}
+        # The layout the last message of each kind had: a dump is mostly one shape, tried first.
+        self._last_sa: _Layout | None = None
+        self._last_sp: _Layout | None = None
         self._hdr = struct.Struct(self.order + "HH")
 
     # -- layouts -------------------------------------------------------------------------------------
@@ -191,6 +195,7 @@ class RowScanner:
         except (ValueError, struct.error):
             return None
         lay.getter(_SA_FIELDS if kind == "sa" else _SP_FIELDS)
+        lay.size = len(b)
         return lay
 
     def _values(self, b: bytes, table: dict[int, list[_Layout]], kind: str) -> tuple[_Layout, tuple[Any, ...],
@@ -220,10 +225,15 @@ class RowScanner:
     # -- rows ----------------------------------------------------------------------------------------
     def sa_row(self, b: bytes) -> SARow | None:
         """The SAD row of an SA message's bytes; None when it does not scan (decode it instead)."""
-        got = self._values(b, self._sa, "sa")
-        if got is None:
-            return None
-        lay, nat, big = got
+        lay = self._last_sa
+        if lay is not None and lay.size == len(b) and lay.check(nat := lay.native.unpack_from(b)) == lay.expected:
+            big = lay.big.unpack_from(b)
+        else:
+            got = self._values(b, self._sa, "sa")
+            if got is None:
+                return None
+            lay, nat, big = got
+            self._last_sa = lay
         (satype, spi, state, auth, enc, mode, reqid, cbytes, cadd, cuse, sadd, hadd, hbytes, sa4, sa6, da4,
          da6) = lay.get(nat + big + (0,))
         row = _new(SARow)
@@ -259,10 +269,15 @@ class RowScanner:
 
     def sp_row(self, b: bytes) -> SPRow | None:
         """The SPD row of a policy message's bytes; None when it does not scan (decode it instead)."""
-        got = self._values(b, self._sp, "sp")
-        if got is None:
-            return None
-        lay, nat, big = got
+        lay = self._last_sp
+        if lay is not None and lay.size == len(b) and lay.check(nat := lay.native.unpack_from(b)) == lay.expected:
+            big = lay.big.unpack_from(b)
+        else:
+            got = self._values(b, self._sp, "sp")
+            if got is None:
+                return None
+            lay, nat, big = got
+            self._last_sp = lay
         (sport, dport, upper, d, ptype, prio, spid, cadd, splen, dplen, sa4, sa6, da4,
          da6) = lay.get(nat + big + (0,))
         row = _new(SPRow)

@@ -233,10 +233,18 @@ class KeyService:
         """The replies to a DUMP or X_SPDDUMP as they arrive, as bytes (not decoded: the caller reads what it
         needs); nothing when the table is empty. Each reply must come within ``timeout`` seconds of the
         previous one. Replies are told from broadcasts by their header alone (type and pid). ``on_idle`` is
-        called whenever no reply came for ``idle`` seconds (to hand over what was read so far)."""
+        called whenever no reply came for ``idle`` seconds (to hand over what was read so far). Where the
+        transport has ``recv_many`` (PF_KEY: recvmmsg), many replies are read per system call."""
         sent, data = self._send(header_only(msg_type, satype))
         echo: bytes | None = data if self.promisc else None
-        recv = self.transport.recv
+        recv_many = getattr(self.transport, "recv_many", None)
+        if recv_many is None:
+            recv = self.transport.recv
+
+            def recv_many(wait: float | None) -> list[bytes]:
+                got = recv(wait)
+                return [] if got is None else [got]
+
         wire_type = self.platform.msg_to_wire.get(msg_type, msg_type)
         seq_pid = self._seq_pid
         want_pid = sent.pid
@@ -246,38 +254,48 @@ class KeyService:
         first = True
         deadline: float | None = None  # set when waiting starts; a reply clears it
         while True:
-            got = recv(wait)
-            # The fast path, taken by every reply: its header alone says it is one.
-            if got is not None and len(got) >= 16 and got[1] == wire_type:
-                seq, pid = seq_pid(got, 8)
-                if pid == want_pid:
-                    if echo is not None and got == echo:
+            batch = recv_many(wait)
+            replied = False
+            for i, got in enumerate(batch):
+                # The fast path, taken by every reply: its header alone says it is one.
+                if len(got) >= 16 and got[1] == wire_type:
+                    seq, pid = seq_pid(got, 8)
+                    if pid == want_pid:
+                        if echo is not None and got == echo:
+                            echo = None
+                            continue
                         echo = None
-                        continue
-                    echo = None
-                    deadline = None
-                    errno = got[2]
-                    if errno:
-                        if errno == errno_mod.ENOENT and first:
+                        replied = True
+                        errno = got[2]
+                        if errno:
+                            self._keep(batch, i + 1)
+                            if errno == errno_mod.ENOENT and first:
+                                return
+                            raise KernelReplyError(errno, msg_type)
+                        first = False
+                        if promisc and got == previous:
+                            continue  # a promiscuous socket gets each of its replies twice
+                        previous = got
+                        yield got
+                        if seq == 0:
+                            self._keep(batch, i + 1)
                             return
-                        raise KernelReplyError(errno, msg_type)
-                    first = False
-                    if promisc and got == previous:
-                        continue  # a promiscuous socket gets each of its replies twice
-                    previous = got
-                    yield got
-                    if seq == 0:
-                        return
-                    continue
+                        continue
+                self._keep(batch, i, i + 1)
+            if replied:
+                deadline = None
+                continue
             now = time.monotonic()
             if deadline is None:
                 deadline = now + timeout
             elif now >= deadline:
                 raise ReplyTimeout(f"no answer from the kernel to {sent.type_name} (timed out)")
-            if got is None:
-                if on_idle is not None:
-                    on_idle()
-                continue
+            if not batch and on_idle is not None:
+                on_idle()
+
+    def _keep(self, batch: list[bytes], start: int, stop: int | None = None) -> None:
+        """Keep the messages ``batch[start:stop]`` (not replies to the request at hand) in :attr:`others`."""
+        for got in batch[start:stop]:
             try:
                 self.others.append(decode(got, self.platform))
             except DecodeError:

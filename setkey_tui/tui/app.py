@@ -25,29 +25,20 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.timer import Timer
 from textual.widgets import TabbedContent
 
 from setkey_tui import scenarios
 from setkey_tui.clock import display_clock
 from setkey_tui.files import write_private
 from setkey_tui.kernel.base import TransportError
-from setkey_tui.link import KernelLink, LinkMessage, Notice, Opener, default_opener
+from setkey_tui.link import FIRST_PAINT_HOLD, KernelLink, LinkMessage, Notice, Opener, default_opener
 from setkey_tui.mirror import Mirror, SARow, SPRow
 from setkey_tui.pfkey.constants import Direction, ExtType, SAType
 from setkey_tui.pfkey.extensions import AddressExt, PolicyExt
 from setkey_tui.pfkey.platform import Platform
 from setkey_tui.pfkey.platform import current as current_platform
 from setkey_tui.tui.actions import ACTIONS, FOOTER_SHOWN, PALETTE_ONLY, WRITE_ACTIONS
-from setkey_tui.tui.ops import (
-    copy_text,
-    delete_sa_message,
-    delete_sp_message,
-    delete_statement,
-    export_text,
-    flush_sad_message,
-    flush_spd_message,
-    statement_of,
-)
 from setkey_tui.tui.screens.dialogs import (
     ConfirmScreen,
     ExportScreen,
@@ -93,25 +84,41 @@ class SetkeyApp(App[int]):
         self.link_signal: Signal[LinkMessage] = Signal(self, "link")
         self.link = KernelLink(opener, platform=self.platform, post=self._relay, pid=pid, listen=listen,
                                replay=replay, kernel_label=kernel_label, clock=now)
+        # The first dump waits after its first batch until the screen has painted it (see KernelLink).
+        self.link.hold_first_batch = FIRST_PAINT_HOLD
+        self._shown_pending = True
+        self.drain_timer: Timer | None = None
 
     # -- the link --------------------------------------------------------------------------------------
-    def on_mount(self) -> None:
-        """Start the link; drain it every 50 ms; repaint the clocks in the tables every second."""
+    def on_load(self) -> None:
+        """Start the link as the app starts (before the screen is built): the first rows are read meanwhile."""
         self.link.start()
-        self.set_interval(1.0, self._tick)
-        self.call_after_refresh(self._start_draining)
 
-    def _start_draining(self) -> None:
-        """Drain once the main screen's widgets are mounted and subscribed (nothing posted is lost)."""
+    def on_mount(self) -> None:
+        """Repaint the clocks in the tables every second; drain the link (see :meth:`start_draining`)."""
+        self.set_interval(1.0, self._tick)
+        self.call_after_refresh(self.start_draining)
+
+    def start_draining(self) -> None:
+        """Drain the link now and every 50 ms, once the main screen's widgets are mounted and subscribed (it
+        calls this from its ``on_mount``, so that rows read already are in the first paint); once only."""
+        if self.drain_timer is not None:
+            return
         self.drain_timer = self.set_interval(DRAIN_INTERVAL, self.drain)
+        self.link.repost()
+        self.drain()
 
     def on_unmount(self) -> None:
         """Stop the listener thread and close the kernel socket."""
         self.link.stop()
 
     def drain(self) -> None:
-        """Apply what the kernel said since the last drain (the link posts what changed)."""
+        """Apply what the kernel said since the last drain (the link posts what changed). Once the first rows
+        are applied, the link hears when they are painted (its first dump goes on then)."""
         self.link.drain()
+        if self._shown_pending and self.link.first_rows_applied:
+            self._shown_pending = False
+            self.call_after_refresh(self.link.first_rows_shown.set)
 
     def _relay(self, message: LinkMessage) -> None:
         if isinstance(message, Notice):
@@ -280,6 +287,8 @@ class SetkeyApp(App[int]):
 
     def action_delete(self) -> None:
         """Delete the marked entries (or the cursor's), after confirmation."""
+        from setkey_tui.tui import ops  # on first use: it brings the setkey grammar (startup time)
+
         if not self._on_main():
             return
         table = self.active_pane().entry_table
@@ -289,8 +298,8 @@ class SetkeyApp(App[int]):
             return
         kind = "SA" if isinstance(rows[0], SARow) else "policy"
         noun = kind if len(rows) == 1 else ("SAs" if kind == "SA" else "policies")
-        msgs = [delete_sa_message(r) if isinstance(r, SARow) else delete_sp_message(r) for r in rows]
-        sample = "\n".join(delete_statement(r) for r in rows[:3]) + (
+        msgs = [ops.delete_sa_message(r) if isinstance(r, SARow) else ops.delete_sp_message(r) for r in rows]
+        sample = "\n".join(ops.delete_statement(r) for r in rows[:3]) + (
             f"\n… and {len(rows) - 3} more" if len(rows) > 3 else "")
 
         def answer(yes: bool | None) -> None:
@@ -302,6 +311,8 @@ class SetkeyApp(App[int]):
 
     def action_flush_sad(self) -> None:
         """Flush the SAD (all or one protocol), after a confirmation that counts the SAs."""
+        from setkey_tui.tui import ops  # on first use: it brings the setkey grammar (startup time)
+
         counts: dict[int, int] = {}
         for r in self.mirror.sad.rows.values():
             counts[r.satype] = counts.get(r.satype, 0) + 1
@@ -309,33 +320,39 @@ class SetkeyApp(App[int]):
         def answer(satype: int | None) -> None:
             if satype is not None:
                 name = "every" if satype == 0 else SAType(satype).name.lower()
-                self._send_worker([flush_sad_message(satype)], f"Flushed {name} SAs.")
+                self._send_worker([ops.flush_sad_message(satype)], f"Flushed {name} SAs.")
 
         self.push_screen(FlushSADScreen(counts), answer)
 
     def action_flush_spd(self) -> None:
         """Flush the SPD, after a confirmation that counts the policies."""
+        from setkey_tui.tui import ops  # on first use: it brings the setkey grammar (startup time)
+
         n = self.mirror.spd.total
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self._send_worker([flush_spd_message()], "Flushed the SPD.")
+                self._send_worker([ops.flush_spd_message()], "Flushed the SPD.")
 
         self.push_screen(ConfirmScreen(f"Flush the SPD? {n} policies go.", "spdflush;"), answer)
 
     def action_copy(self) -> None:
         """Copy the cursor entry as a setkey statement (keys masked unless revealed in its detail)."""
+        from setkey_tui.tui import ops  # on first use: it brings the setkey grammar (startup time)
+
         if not self._on_main():
             return
         row = self.active_pane().entry_table.current_row
         if row is None:
             self.notify("No entry under the cursor.")
             return
-        text = statement_of(row, with_keys=False).strip()
-        self.notify(f"{text}\n{copy_text(self.copy_to_clipboard, text)}", title="Copy", markup=False)
+        text = ops.statement_of(row, with_keys=False).strip()
+        self.notify(f"{text}\n{ops.copy_text(self.copy_to_clipboard, text)}", title="Copy", markup=False)
 
     def action_export(self) -> None:
         """Export the SAD and/or SPD (the rows the filters show) as a setkey script."""
+        from setkey_tui.tui import ops  # on first use: it brings the setkey grammar (startup time)
+
         sad, spd = self.mirror.sad, self.mirror.spd
 
         def answer(result: tuple[str, str, bool] | None) -> None:
@@ -346,7 +363,7 @@ class SetkeyApp(App[int]):
             sas = [sad.row_at(i) for i in range(len(sad))] if which in ("sad", "both") else []
             sps = [spd.row_at(i) for i in range(len(spd))] if which in ("spd", "both") else []
             try:
-                write_private(path, export_text(sas, sps, with_keys=keys))
+                write_private(path, ops.export_text(sas, sps, with_keys=keys))
             except OSError as exc:
                 self.notify(f"Cannot write {path}: {exc.strerror or exc}", severity="error", markup=False)
                 return

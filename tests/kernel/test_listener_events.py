@@ -1,10 +1,12 @@
-"""Listener: promiscuous messages become events; ENOBUFS → LostEvent; failures → FailedEvent."""
+"""Listener: promiscuous messages become events; ENOBUFS → LostEvent; failures → FailedEvent; own dump copies
+counted, not decoded — read one message per call or many (``recv_many``), as the dump stream reads too."""
 
 from __future__ import annotations
 
 import queue
 import time
 
+import pytest
 from sim_build import sa_msg
 
 from setkey_tui.kernel.base import MessagesLost, TransportError
@@ -183,7 +185,18 @@ class ScriptedTransport:
         pass
 
 
-def test_own_dump_copies_are_counted_not_decoded(monkeypatch) -> None:
+class BatchedTransport(ScriptedTransport):
+    """Plays its messages seven per ``recv_many`` call (as recvmmsg hands them over)."""
+
+    def recv_many(self, timeout: float | None = None) -> list[bytes]:
+        batch, self.messages = self.messages[:7], self.messages[7:]
+        if not batch:
+            time.sleep(min(timeout or 0.01, 0.01))
+        return batch
+
+
+@pytest.mark.parametrize("transport", [ScriptedTransport, BatchedTransport])
+def test_own_dump_copies_are_counted_not_decoded(monkeypatch, transport: type[ScriptedTransport]) -> None:
     """Interleaved copies of this process's own DUMP/SPDDUMP replies (pid 77) and other processes' messages:
     only the others' are decoded and passed on; each own dump becomes one summary event."""
     from setkey_tui import listener as listener_mod
@@ -215,7 +228,7 @@ def test_own_dump_copies_are_counted_not_decoded(monkeypatch) -> None:
 
     monkeypatch.setattr(listener_mod, "decode", counting_decode)
     events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-    lst = Listener(lambda: ScriptedTransport(stream), events, in_flight=InFlight(own))
+    lst = Listener(lambda: transport(stream), events, in_flight=InFlight(own))
     lst.start()
     got = drain(events, len(foreign) + 2)
     lst.stop()
@@ -237,3 +250,46 @@ def test_without_in_flight_every_message_is_decoded() -> None:
     got = drain(events, 3)
     lst.stop()
     assert [e.data for e in got if isinstance(e, MessageEvent)] == copies
+
+
+class DumpingTransport:
+    """Answers a DUMP with every reply in one ``recv_many`` batch, a broadcast of another process between two
+    replies and one after the last."""
+
+    platform = LINUX
+    description = "dumping"
+
+    def __init__(self) -> None:
+        self.batches: list[list[bytes]] = []
+
+    def send(self, data: bytes) -> None:
+        from setkey_tui.pfkey.message import decode
+        from setkey_tui.scenarios.synthetic import sa_message
+
+        req = decode(data, LINUX)
+        replies = [sa_message(i, seq=2 - i, pid=req.pid).encode(LINUX) for i in range(3)]
+        foreign = [sa_message(100 + i, msg_type=MsgType.ADD, pid=999, seq=i + 1).encode(LINUX) for i in range(2)]
+        self.batches.append([replies[0], foreign[0], replies[1], replies[2], foreign[1]])
+
+    def recv(self, timeout: float | None = None) -> bytes | None:
+        raise AssertionError("recv_many is there: one message per call is not used")
+
+    def recv_many(self, timeout: float | None = None) -> list[bytes]:
+        return self.batches.pop(0) if self.batches else []
+
+    def set_promisc(self, on: bool) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_dump_stream_reads_batches_and_keeps_what_is_not_a_reply() -> None:
+    from setkey_tui.pfkey.constants import ExtType
+    from setkey_tui.pfkey.message import decode
+
+    svc = KeyService(DumpingTransport(), pid=31)
+    got = [decode(b, LINUX) for b in svc.dump_stream(MsgType.DUMP)]
+    assert [m.seq for m in got] == [2, 1, 0] and {m.pid for m in got} == {31}
+    # Another process's messages, before and after the last reply in the same batch, are kept, not lost.
+    assert [(m.pid, m.get(ExtType.SA).spi) for m in svc.others] == [(999, 0x1000 + 100), (999, 0x1000 + 101)]

@@ -114,6 +114,7 @@ async def test_rows_show_while_the_dump_arrives_and_the_badge_says_loading() -> 
     app = SetkeyApp(kernel.open, pid=PID, now=lambda: 1_700_000_100.0)
     async with app.run_test(size=SIZE) as pilot:
         assert await wait_for(pilot, lambda: app.mirror.sad.total == 1200), app.mirror.sad.total
+        assert app.link.first_rows_shown.is_set()  # the app said the first batch was painted
         assert not app.loaded.is_set() and app.mirror.sad.loading  # the dump is still in flight
         assert "loading SAD 1,200…" in badge_text(app)
         table = app.screen.query_one("#sad-table")
@@ -277,6 +278,50 @@ def test_signals_restore_the_terminal(signum: int, tmp_path) -> None:
         except (ProcessLookupError, ChildProcessError):
             pass
         os.close(fd)
+
+
+class RecordedEvent(threading.Event):
+    """An Event that records the first wait on it: how many replies the waiter's socket still held."""
+
+    def __init__(self, kernel: GatedKernel) -> None:
+        super().__init__()
+        self.kernel = kernel
+        self.waiting = threading.Event()
+        self.left: int | None = None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self.left is None:
+            self.left = max(len(s.queue) for s in self.kernel.sockets if not s.promisc)
+            self.waiting.set()
+        return super().wait(timeout)
+
+
+def test_the_first_dump_waits_after_its_first_batch_until_the_screen_shows_it() -> None:
+    from setkey_tui.link import FIRST_BATCH, KernelLink
+
+    kernel = GatedKernel(total=3000, shown=3000)
+    link = KernelLink(kernel.open, platform=LINUX, post=lambda m: None, pid=PID)
+    link.hold_first_batch = 60.0
+    link.first_rows_shown = RecordedEvent(kernel)
+    link.start()
+    try:
+        assert link.first_rows_shown.waiting.wait(30)
+        link.drain()
+        first = link.mirror.sad.total
+        assert 0 < first <= FIRST_BATCH and link.first_rows_applied
+        assert link.first_rows_shown.left is not None and link.first_rows_shown.left > 0  # the rest is waiting
+        link.drain()
+        assert link.mirror.sad.total == first and not link.loaded.is_set()  # the dump thread is held
+        link.first_rows_shown.set()
+        deadline = time.monotonic() + 30
+        while not link.loaded.is_set() and time.monotonic() < deadline:
+            link.drain()
+            time.sleep(0.01)  # polled: the assertion below says whether it loaded
+        link.drain()
+        assert link.loaded.is_set() and link.mirror.sad.total == 3000
+    finally:
+        link.first_rows_shown.set()
+        link.stop()
 
 
 def test_the_link_has_no_textual_import() -> None:

@@ -28,6 +28,20 @@ class EssentialsFooter(Footer):
     """The footer with Help (F1) and Quit first, so that a narrow terminal (80 columns) still shows them."""
 
     ESSENTIAL = ("help", "quit")
+    _recompose_due = False
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        """Recompose once for a burst of binding changes (startup focuses, mounts and activates tabs: five
+        recomposes of every key, each tens of ms, delayed the first rows on screen)."""
+        if self._recompose_due:
+            return
+        super().bindings_changed(screen)
+        self._recompose_due = bool(screen.app.app_focus and self.is_attached and screen is self.screen)
+
+    async def recompose(self) -> None:
+        """Build the keys again from the bindings of now."""
+        self._recompose_due = False
+        await super().recompose()
 
     def compose(self) -> ComposeResult:
         widgets = list(super().compose())
@@ -66,6 +80,7 @@ class MainScreen(Screen[None]):
         self.query_one("#sad-table").focus()
         app: SetkeyApp = self.app  # type: ignore[assignment]
         app.link_signal.subscribe(self, self.on_link_message, immediate=True)
+        app.start_draining()  # every widget here has subscribed: rows read already go in the first paint
 
     def on_link_message(self, message: LinkMessage) -> None:
         """The mirror changed: the tables catch up (cheap when theirs did not)."""
