@@ -34,7 +34,7 @@ from setkey_tui.pfkey.message import Message, decode
 from setkey_tui.pfkey.platform import Platform
 from setkey_tui.pfkey.wire import DecodeError
 from setkey_tui.rowscan import RowScanner
-from setkey_tui.service import InFlight, KernelReplyError, KeyService
+from setkey_tui.service import InFlight, KernelReplyError, KeyService, TrafficUnavailable
 from setkey_tui.tui.masking import message_keys
 from setkey_tui.tui.traffic_run import TrafficRun
 
@@ -636,10 +636,9 @@ class KernelLink:
     def traffic_unavailable(self) -> str:
         """Why traffic cannot be simulated here ("" when it can)."""
         if self.service is None:
-            what = "a replay of a recording" if self.replay else "not connected yet"
-            return f"traffic can only be simulated on the simulated kernel (this is: {what})"
+            return str(TrafficUnavailable("a replay of a recording" if self.replay else "not connected yet"))
         if not self.service.can_simulate_traffic:
-            return f"traffic can only be simulated on the simulated kernel (this is: {self.service.description})"
+            return str(TrafficUnavailable(self.service.description))
         return ""
 
     def send_traffic(self, packet: Packet, count: int) -> TrafficRun:

@@ -34,6 +34,7 @@ from setkey_tui.files import write_private
 from setkey_tui.kernel.base import TransportError
 from setkey_tui.link import FIRST_PAINT_HOLD, KernelLink, LinkMessage, Notice, Opener, default_opener
 from setkey_tui.mirror import Mirror, SARow, SPRow
+from setkey_tui.packet import Packet
 from setkey_tui.pfkey.constants import Direction, ExtType, SAType
 from setkey_tui.pfkey.extensions import AddressExt, PolicyExt
 from setkey_tui.pfkey.platform import Platform
@@ -47,6 +48,7 @@ from setkey_tui.tui.screens.dialogs import (
     RecordingPathScreen,
 )
 from setkey_tui.tui.screens.main import MainScreen
+from setkey_tui.tui.traffic_run import TrafficRun
 from setkey_tui.tui.widgets.monitor import MonitorPane
 from setkey_tui.tui.widgets.table_pane import TablePane
 
@@ -189,7 +191,7 @@ class SetkeyApp(App[int]):
         """Why traffic cannot be simulated here ("" when it can)."""
         return self.link.traffic_unavailable()
 
-    def send_traffic(self, packet: Any, count: int) -> Any:
+    def send_traffic(self, packet: Packet, count: int) -> TrafficRun:
         """Simulated packets (in a worker thread), see :meth:`KernelLink.send_traffic`."""
         return self.link.send_traffic(packet, count)
 
