@@ -113,8 +113,7 @@ class RowScanner:
         self._sa: dict[int, list[_Layout]] = {}
         self._sp: dict[int, list[_Layout]] = {}
         # The layout the last message of each kind had: a dump is mostly one shape, tried first.
-        self._last_sa: _Layout | None = None
-        self._last_sp: _Layout | None = None
+        self._last: dict[str, _Layout | None] = {"sa": None, "sp": None}
         self._hdr = struct.Struct(self.order + "HH")
 
     # -- layouts -------------------------------------------------------------------------------------
@@ -198,6 +197,17 @@ class RowScanner:
         lay.size = len(b)
         return lay
 
+    def _scan(self, b: bytes, kind: str) -> tuple[_Layout, tuple[Any, ...], tuple[Any, ...]] | None:
+        """A message's layout and its values (native-order and big-endian fields); the last layout of the
+        kind is tried first. None when the message does not scan."""
+        lay = self._last[kind]
+        if lay is not None and lay.size == len(b) and lay.check(nat := lay.native.unpack_from(b)) == lay.expected:
+            return lay, nat, lay.big.unpack_from(b)
+        got = self._values(b, self._sa if kind == "sa" else self._sp, kind)
+        if got is not None:
+            self._last[kind] = got[0]
+        return got
+
     def _values(self, b: bytes, table: dict[int, list[_Layout]], kind: str) -> tuple[_Layout, tuple[Any, ...],
                                                                                       tuple[Any, ...]] | None:
         n = len(b)
@@ -225,15 +235,10 @@ class RowScanner:
     # -- rows ----------------------------------------------------------------------------------------
     def sa_row(self, b: bytes) -> SARow | None:
         """The SAD row of an SA message's bytes; None when it does not scan (decode it instead)."""
-        lay = self._last_sa
-        if lay is not None and lay.size == len(b) and lay.check(nat := lay.native.unpack_from(b)) == lay.expected:
-            big = lay.big.unpack_from(b)
-        else:
-            got = self._values(b, self._sa, "sa")
-            if got is None:
-                return None
-            lay, nat, big = got
-            self._last_sa = lay
+        got = self._scan(b, "sa")
+        if got is None:
+            return None
+        lay, nat, big = got
         (satype, spi, state, auth, enc, mode, reqid, cbytes, cadd, cuse, sadd, hadd, hbytes, sa4, sa6, da4,
          da6) = lay.get(nat + big + (0,))
         row = _new(SARow)
@@ -269,15 +274,10 @@ class RowScanner:
 
     def sp_row(self, b: bytes) -> SPRow | None:
         """The SPD row of a policy message's bytes; None when it does not scan (decode it instead)."""
-        lay = self._last_sp
-        if lay is not None and lay.size == len(b) and lay.check(nat := lay.native.unpack_from(b)) == lay.expected:
-            big = lay.big.unpack_from(b)
-        else:
-            got = self._values(b, self._sp, "sp")
-            if got is None:
-                return None
-            lay, nat, big = got
-            self._last_sp = lay
+        got = self._scan(b, "sp")
+        if got is None:
+            return None
+        lay, nat, big = got
         (sport, dport, upper, d, ptype, prio, spid, cadd, splen, dplen, sa4, sa6, da4,
          da6) = lay.get(nat + big + (0,))
         row = _new(SPRow)
