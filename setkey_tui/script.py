@@ -149,13 +149,8 @@ class _Session:
         The answer is the message with the request's pid and type (and, but for a dump, its seq), as the
         kernel addresses it: broadcasts of other sockets' requests are skipped, never taken for ours.
         True when the kernel answered without an error."""
-        if self.no_action:
+        if not self._sending(data):
             return True
-        if self.dry_run or self.transport is None:
-            if self.dry_run:
-                self.out.write(data.hex() + "\n")
-            return True
-        self._show_request(data)
         want_type = data[1]
         types = _REPLY_TYPES.get(want_type, (want_type,))
         want_pid = data[12:16]
@@ -163,10 +158,8 @@ class _Session:
         self._send(data, line)
         ok = True
         while True:
-            reply = self._recv(line)
+            reply = self._next_reply(line)
             if reply is None:
-                self.unanswered += 1
-                self.err.write("recv: Resource temporarily unavailable\n")  # perror("recv")
                 return False
             if len(reply) < 16 or int.from_bytes(reply[4:6], self.byteorder) * 8 != len(reply):
                 self.err.write(f"{PROG}: invalid keymsg length\n")
@@ -193,6 +186,26 @@ class _Session:
             ok = ok and not rmsg.errno
             if rmsg.seq == 0:
                 return ok
+
+    def _sending(self, data: bytes) -> bool:
+        """Whether ``data`` goes to the kernel: not with -n, nor without a kernel; -d prints it instead.
+        When it goes, -v shows it first."""
+        if self.no_action:
+            return False
+        if self.dry_run or self.transport is None:
+            if self.dry_run:
+                self.out.write(data.hex() + "\n")
+            return False
+        self._show_request(data)
+        return True
+
+    def _next_reply(self, line: int) -> bytes | None:
+        """The next message of an answer; None, said as setkey's perror("recv"), when the wait ran out."""
+        reply = self._recv(line)
+        if reply is None:
+            self.unanswered += 1
+            self.err.write("recv: Resource temporarily unavailable\n")  # perror("recv")
+        return reply
 
     def _send(self, data: bytes, line: int) -> None:
         assert self.transport is not None
@@ -283,21 +296,14 @@ class _Session:
     def spigrep(self, stmt: DeleteAllStatement, data: bytes, line: int) -> list[Message] | None:
         """Linux deleteall: DUMP the SAD of the protocol (``data``) and keep the SAs between the two hosts
         (None when the dump failed)."""
-        if self.no_action:
+        if not self._sending(data):
             return []
-        if self.dry_run or self.transport is None:
-            if self.dry_run:
-                self.out.write(data.hex() + "\n")
-            return []
-        self._show_request(data)
         found: list[Message] = []
         want_pid = data[12:16]
         self._send(data, line)
         while True:
-            reply = self._recv(line)
+            reply = self._next_reply(line)
             if reply is None:
-                self.unanswered += 1
-                self.err.write("recv: Resource temporarily unavailable\n")  # perror("recv")
                 return None
             if self.match_replies and len(reply) >= 16 and (reply[12:16] != want_pid
                                                             or reply[1] != MsgType.DUMP):
