@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import scenario_replay as sr
+from child_processes import children, wait_children
 from sim_build import sa_msg
 from sshd_harness import Sshd, SshdUnavailable, local_sshd
 
@@ -29,6 +30,7 @@ from setkey_tui.service import KeyService
 
 BRIDGE = f"{sys.executable} -m setkey_tui.kernel.remote.bridge"
 HOST = "remote-test"
+SSH = "setkey_tui.kernel.remote.bridge"  # in the command line of each ssh to the test sshd
 NOW = "1700000000"
 
 
@@ -217,34 +219,15 @@ async def test_the_tui_through_ssh_shows_a_change_made_directly(ssh_env: str, si
             svc.close()
         assert await _wait(pilot, lambda: any(r.spi == 0x4242 for r in app.mirror.sad.rows.values()))
         # the connection drops (its ssh process dies): the badge says so and r connects again
-        (ssh,) = _ssh_children()
+        (ssh,) = children(SSH)
         os.kill(ssh, signal.SIGKILL)
         assert await _wait(pilot, lambda: app.link_broken)
         assert "lost" in app.status and "r connects again" in app.status
         await pilot.press("r")
         assert await _wait(pilot, lambda: not app.link_broken and app.status == "live")
-        assert ssh not in _ssh_children() and len(_ssh_children()) == 1  # a new connection
+        assert wait_children(SSH, 1) != [ssh]  # a new connection
         assert any(r.spi == 0x4242 for r in app.mirror.sad.rows.values())
         await pilot.press("q")
-
-
-def _ssh_children() -> list[int]:
-    """The ssh processes this test process started (and that are still running), as the system lists them."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                argv0 = fh.read().split(b"\0", 1)[0]
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, …
-        if int(fields[1]) == os.getpid() and fields[0] != "Z" and os.path.basename(argv0) == b"ssh":
-            found.append(int(entry))
-    return found
 
 
 async def _wait(pilot, cond) -> bool:  # type: ignore[no-untyped-def]

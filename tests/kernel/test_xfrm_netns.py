@@ -84,7 +84,7 @@ def _policies_body() -> dict:
             out["missing"] = exc.errno
         flush = svc.request(header_only(MsgType.X_SPDFLUSH))
         out["flush"] = (flush.type, flush.errno, len(flush.extensions))
-        second = svc._await(flush, b"", time.monotonic() + 5, lambda m: m.type == MsgType.X_SPDFLUSH)
+        second = svc._await(flush, b"", time.monotonic() + 30, lambda m: m.type == MsgType.X_SPDFLUSH)
         out["flush_broadcast"] = (second.seq == flush.seq, second.pid == flush.pid)
         out["empty"] = svc.spddump()
     return out
@@ -258,7 +258,7 @@ def _acquire_body() -> dict:
         except OSError as exc:
             out["send"] = exc.errno  # EAGAIN: the packet waits for its SA
         s.close()
-        acq = svc._await(Message(0), b"", time.monotonic() + 5, lambda m: m.type == MsgType.ACQUIRE)
+        acq = svc._await(Message(0), b"", time.monotonic() + 30, lambda m: m.type == MsgType.ACQUIRE)
         pol = acq.get(ExtType.X_POLICY)
         prop = acq.get(ExtType.PROPOSAL)
         out["acquire"] = (acq.satype, acq.seq > 0, acq.pid, [e.ext_type for e in acq.extensions],
