@@ -154,8 +154,8 @@ async def test_flush_sad_per_protocol_then_all(env) -> None:
         assert isinstance(dialog, FlushSADScreen)
         assert "8 SAs go" in str(dialog.query_one("#flush-question", Label).render())
         dialog.query_one("#flush-proto", Select).value = 2  # ah
-        await pilot.pause()
-        assert "every ah SA: 1 SA goes" in str(dialog.query_one("#flush-question", Label).render())
+        question = dialog.query_one("#flush-question", Label)
+        assert await wait_for(pilot, lambda: "every ah SA: 1 SA goes" in str(question.render()))
         await pilot.click("#yes")
         assert await wait_for(pilot, lambda: app.mirror.sad.total == 7)
         assert all(r.proto != "ah" for r in app.mirror.sad.rows.values())
@@ -177,8 +177,7 @@ async def test_filter_and_sort(env) -> None:
         assert app.focused is not None and app.focused.id == "sad-table"
         await pilot.press("slash")
         app.query_one("#sad-filter", Input).value = "dst:10.0.0.0/8 state:mature"
-        await pilot.pause()
-        assert len(sad) == 5
+        assert await wait_for(pilot, lambda: len(sad) == 5)
         pane = app.query_one("#sad-pane")
         assert "state is one of larval, mature, dying, dead" in pane.apply_filter("state:bogus")
         assert pane.has_class("filter-bad") and len(sad) == 0  # not the results of an older text
@@ -355,8 +354,8 @@ async def test_help_palette_and_copy(env) -> None:
         commands = {c.title.split("  [")[0]: c for c in app.get_system_commands(app.screen)}
         titles = list(commands)
         await commands["Flush SPD"].callback()
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen) and "Flush the SPD?" in app.screen.question
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Flush the SPD?" in app.screen.question
         await pilot.press("n")
         for needed in ("Add SA", "Add policy", "Delete", "Flush SAD", "Flush SPD", "Export", "Filter",
                        "Pause monitor", "Save recording", "Load example", "Theme"):
