@@ -31,6 +31,7 @@ from setkey_tui.pfkey.constants import ExtType, MsgType, SAState
 from setkey_tui.pfkey.extensions import LifetimeExt, PolicyExt
 from setkey_tui.pfkey.message import Message, decode
 from setkey_tui.pfkey.platform import LINUX
+from tests.cli.conftest import answers
 
 PROJECT = Path(__file__).resolve().parents[2]
 DATA = PROJECT / "tests" / "data" / "realkernel.jsonl"
@@ -362,8 +363,8 @@ def served_sim() -> Iterator[str]:
         preexec_fn=_sigint_default,
     )
     try:
-        deadline = time.monotonic() + 20.0
-        while not os.path.exists(path):
+        deadline = time.monotonic() + WAIT
+        while not answers(path):  # the file exists from bind(), a connection is refused until listen()
             if proc.poll() is not None or time.monotonic() > deadline:
                 errs = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
                 raise AssertionError(f"serve-sim did not start: {errs.strip()}")

@@ -25,6 +25,7 @@ from setkey_tui.pfkey.extensions import LifetimeExt as Lifetime
 from setkey_tui.pfkey.message import Message, decode
 from setkey_tui.pfkey.platform import LINUX
 from setkey_tui.service import KeyService
+from tests.cli.conftest import answers
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -177,7 +178,7 @@ def test_preload_and_the_command_line(tmp_path: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 30
-        while not os.path.exists(path):
+        while not answers(path):  # the file exists from bind(), a connection is refused until listen()
             assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
             time.sleep(0.05)
         svc = KeyService(SimClient(path), pid=1)
@@ -468,14 +469,21 @@ def test_serve_sim_says_when_it_starts_and_stops(tmp_path: Path) -> None:
     assert stopped == f"setkey-tui: stopped serving {path} (2 SAs, 1 policy at the end)\n"
 
 
-def test_a_dump_reads_queued_replies_without_a_poll_each(served: tuple[str, SimServer]) -> None:
-    """Issue 16: a queued message is read at once (MSG_DONTWAIT); poll only waits when nothing is there."""
-    path, server = served
-    client = SimClient(path)
+def test_queued_replies_are_read_without_a_poll_each(tmp_path: Path) -> None:
+    """Issue 16: a message already queued is read at once (MSG_DONTWAIT); poll only waits when nothing is there.
+    A stand-in server queues every reply before the first read, so that no read may need a poll whatever the
+    machine's load."""
+    path = str(tmp_path / "queued.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as listener:
+        listener.bind(path)
+        listener.listen(1)
+        client = SimClient(path)
+        peer, _ = listener.accept()
     try:
-        for i in range(300):
-            client.send(sa_msg(MsgType.ADD, spi=0x1000 + i, seq=i + 1).encode(LINUX))
-            assert client.recv(5) is not None
+        peer.settimeout(10)  # a full socket fails the test here rather than hang it
+        replies = [sa_msg(MsgType.DUMP, spi=0x1000 + i, seq=49 - i).encode(LINUX) for i in range(50)]
+        for data in replies:
+            peer.send(data)
         polls = []
         real_poll = client._poll
 
@@ -485,15 +493,8 @@ def test_a_dump_reads_queued_replies_without_a_poll_each(served: tuple[str, SimS
                 return real_poll.poll(ms)
 
         client._poll = Counting()  # type: ignore[assignment]
-        client.send(header(MsgType.DUMP).encode(LINUX))
-        replies = []
-        while True:
-            data = client.recv(5)
-            assert data is not None
-            replies.append(decode(data, LINUX))
-            if replies[-1].seq == 0:
-                break
-        assert len(replies) == 300
-        assert len(polls) < 100, len(polls)  # the dump arrives in bursts; before: one poll per reply
+        assert [client.recv(5) for _ in replies] == replies and polls == []
+        assert client.recv(0.05) is None and len(polls) == 1  # nothing queued: then it waits
     finally:
+        peer.close()
         client.close()

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.conftest import answers
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ("add 10.7.0.1 10.7.0.2 esp 0x7777 -m transport -E aes-cbc 0x00112233445566778899aabbccddeeff "
           "-A hmac-sha1 0x00112233445566778899aabbccddeeff00112233 ;\n")
@@ -52,9 +54,9 @@ def test_tui_in_tmux_shows_sa_added_by_another_process(tmp_path: Path) -> None:
     tmux = ["tmux", "-L", f"setkey-tui-test-{os.getpid()}", "-f", os.devnull]
     try:
         deadline = time.monotonic() + 30
-        while not os.path.exists(sock) and time.monotonic() < deadline:
+        while not answers(sock):  # the file exists from bind(), a connection is refused until listen()
+            assert server.poll() is None and time.monotonic() < deadline, "the served simulated kernel did not start"
             time.sleep(0.05)
-        assert os.path.exists(sock), "the served simulated kernel did not start"
         cmd = f"{sys.executable} -m setkey_tui --kernel sim@{sock}"
         subprocess.run([*tmux, "new-session", "-d", "-s", "tui", "-x", "160", "-y", "48", cmd], env=env, cwd=ROOT,
                        check=True)
