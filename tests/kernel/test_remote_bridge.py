@@ -318,3 +318,25 @@ def test_the_console_script_runs_the_bridge(piped: str, monkeypatch: pytest.Monk
         assert t.description == f"pipe-host · simulated kernel served at {sim_path}"
     finally:
         t.close()
+
+
+def test_an_ssh_that_ended_before_the_hello_is_said_as_why_it_ended(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    """ssh that cannot connect exits at once: when it is gone before the hello is written (a loaded machine),
+    the error is still its reason ("cannot reach"), not the broken pipe of the write."""
+    refusing = tmp_path / "refusing_ssh.py"
+    refusing.write_text("import sys\nsys.stderr.write('ssh: connect to host gw1 port 22: Connection refused\\n')\n"
+                        "sys.exit(255)\n")
+    monkeypatch.setenv("SETKEY_TUI_SSH", f"{sys.executable} {refusing}")
+    real_write = os.write
+
+    def write_once_ssh_ended(fd: int, data: bytes) -> int:  # the scheduling of a loaded machine, made certain
+        wait_children("refusing_ssh.py", 0)
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write_once_ssh_ended)
+    with pytest.raises(TransportError) as caught:
+        open_transport("ssh:gw1")
+    monkeypatch.undo()
+    assert "cannot reach gw1" in str(caught.value) and "Connection refused" in str(caught.value), caught.value
+    assert "Broken pipe" not in str(caught.value)
