@@ -11,7 +11,14 @@ from __future__ import annotations
 import os
 import socket
 
+from hypothesis import HealthCheck, settings
+
 from setkey_tui.kernel.choose import ENV_VAR
+
+# Time is no property of the code a property test checks: on a loaded machine neither a per-example deadline
+# nor the health check on slow data generation may fail a test (tests may still set their own settings).
+settings.register_profile("loaded-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("loaded-machine")
 
 
 def _has_pf_key() -> bool:

@@ -82,12 +82,16 @@ def test_ctrl_c_in_a_terminal_stops_with_130_and_says_where(served: Served, tmp_
     script = tmp_path / "big.conf"
     script.write_text("\n".join(add_lines(0, 50000, get_every=1)) + "\n")
     pid, fd = pty.fork()
-    if pid == 0:  # the child: the CLI on the terminal
+    if pid == 0:  # the child: the CLI on the terminal, SIGINT at its default even when the test runner ignores it
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execve(command()[0], [*served.cli("-f", str(script))], ENV)
     try:
         _read_until(fd, b"esp mode=", 60)
         os.write(fd, b"\x03")  # Ctrl-C on the terminal: SIGINT to its foreground process group
         rest = _read_until(fd, b" applied)", 60)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)  # a failed read: the CLI may be blocked writing to this terminal
+        raise
     finally:
         _, status = os.waitpid(pid, 0)
         os.close(fd)

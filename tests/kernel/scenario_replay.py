@@ -27,16 +27,18 @@ from pathlib import Path
 
 from setkey_tui.cli import main as cli_main
 from setkey_tui.cli import open_kernel
-from setkey_tui.pfkey.constants import ExtType, MsgType
+from setkey_tui.pfkey.constants import ExtType, MsgType, SAState
 from setkey_tui.pfkey.extensions import LifetimeExt, PolicyExt
 from setkey_tui.pfkey.message import Message, decode
 from setkey_tui.pfkey.platform import LINUX
+from tests.cli.conftest import answers
 
 PROJECT = Path(__file__).resolve().parents[2]
 DATA = PROJECT / "tests" / "data" / "realkernel.jsonl"
 OUTPUTS = ("D", "DP", "Da", "Dp")
 OUTPUT_ARGS = {"D": ["-D"], "DP": ["-D", "-P"], "Da": ["-D", "-a"], "Dp": ["-D", "-p"]}
-EXPIRE_WAIT = 3.0  # seconds between apply and dumps in the expiry scenario (soft lifetime 2 s)
+EXPIRE_WAIT = 60.0  # seconds the expiry scenario may wait for its SA to turn dying (soft lifetime 2 s, hard 60 s)
+WAIT = 60.0  # seconds a wait on another process may take on a loaded machine before the test fails
 MANUAL_REQID_MAX = 0x3FFF
 
 _DATE = r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}"
@@ -49,6 +51,7 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(\n  key=)[^}]*"), r"\1<key> "),
     (re.compile(r"unique#\d+"), "unique#<auto>"),
 )
+_WHEN = re.compile(r"^(?:\d\d:\d\d:\d\d|\d{9,})\.\d{6} $", re.M)  # the line -x starts each message with
 _SPID = re.compile(r"(\bspid=)(\d+)")  # -DP prints the policy index in decimal
 _KDEBUG_ID = re.compile(r"(\bdir=\d+ id=)([0-9a-f]+)")  # -x prints it in hex
 
@@ -140,6 +143,12 @@ def run_cli(argv: list[str]) -> CliResult:
     return CliResult(out.getvalue(), err.getvalue(), rc)
 
 
+def _sigint_default() -> None:
+    """In a child before exec: SIGINT at its default, so that stopping it with SIGINT works even when the test
+    runner was started with SIGINT ignored (a background job of a non-interactive shell)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT), env.get("PYTHONPATH", "")) if p)
@@ -157,11 +166,12 @@ class Monitor:
             stderr=subprocess.PIPE,
             cwd=PROJECT,
             env=_env(),
+            preexec_fn=_sigint_default,
         )
         assert self.proc.stdout is not None
         os.set_blocking(self.proc.stdout.fileno(), False)
         self.buf = bytearray()
-        self._wait_output(lambda: self.buf.count(b"\n") >= 2, timeout=20.0)
+        self._wait_output(lambda: self.buf.count(b"\n") >= 2, "its first two lines (the X_PROMISC echoes)")
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -170,17 +180,29 @@ class Monitor:
             if chunk:
                 self.buf += chunk
 
-    def _wait_output(self, done: object, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            self._read()
-            if callable(done) and done():
-                return
-            time.sleep(0.02)
-        self._read()
+    def messages(self) -> int:
+        """How many messages the monitor has printed so far (each starts with its time on a line of its own)."""
+        return count_messages(self.buf.decode(errors="replace"))
 
-    def stop(self, quiet: float = 0.4) -> str:
-        """Wait until nothing new arrived for `quiet` seconds, interrupt the monitor, return its output."""
+    def _wait_output(self, done: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+        """Read the monitor's output until ``done()``; fail saying ``what`` when it exits or times out first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._read()
+            if done():
+                return
+            if self.proc.poll() is not None or time.monotonic() >= deadline:
+                self._read()
+                state = f"exited with {self.proc.returncode}" if self.proc.poll() is not None else "still running"
+                raise AssertionError(f"the monitor ({state}) did not print {what} within {timeout:g} s; "
+                                     f"it printed:\n{self.buf.decode(errors='replace')}")
+            time.sleep(0.02)
+
+    def stop(self, expected: int | None = None, quiet: float = 0.4) -> str:
+        """Wait until the monitor printed ``expected`` messages (when known) and then nothing new for ``quiet``
+        seconds, interrupt it, return its output."""
+        if expected is not None:
+            self._wait_output(lambda: self.messages() >= expected, f"{expected} messages")
         size, last_change = -1, time.monotonic()
         while time.monotonic() - last_change < quiet:
             self._read()
@@ -199,6 +221,23 @@ class Monitor:
         return self.buf.decode(errors="replace")
 
 
+def count_messages(text: str) -> int:
+    """How many messages a `-x` monitor's output holds."""
+    return len(_WHEN.findall(text))
+
+
+def wait_dying(spec: str, timeout: float = EXPIRE_WAIT) -> None:
+    """Wait until every SA of the kernel `spec` has passed its soft lifetime (state dying); fail when one has not
+    within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = [decode(bytes.fromhex(h), LINUX).get(ExtType.SA) for h in raw_dump(spec, MsgType.DUMP)]
+        if states and all(sa is not None and sa.state == SAState.DYING for sa in states):
+            return
+        assert time.monotonic() < deadline, f"the SAs did not turn dying within {timeout:g} s: {states}"
+        time.sleep(0.1)
+
+
 def raw_dump(spec: str, msg_type: int) -> list[str]:
     """The replies of one SADB_DUMP / SADB_X_SPDDUMP, as hex (an ENOENT answer is its one reply)."""
     transport = open_kernel(spec, LINUX)
@@ -207,8 +246,8 @@ def raw_dump(spec: str, msg_type: int) -> list[str]:
         transport.send(Message(msg_type, 0, seq=0, pid=pid).encode(LINUX))
         replies: list[str] = []
         while True:
-            data = transport.recv(5.0)
-            assert data is not None, f"no reply to {MsgType(msg_type).name} within 5 s"
+            data = transport.recv(WAIT)
+            assert data is not None, f"no reply to {MsgType(msg_type).name} within {WAIT:g} s"
             msg = decode(data, LINUX)
             if msg.type != msg_type or msg.pid != pid:
                 continue
@@ -235,19 +274,20 @@ def replay(scenario: dict, spec: str, *, monitor: bool) -> dict:
             # The recording first applied the script under `-xx -H`, flushed, then applied it again under `-x`.
             watcher = Monitor(spec, ["-xx", "-H"])
             first = run_cli(apply).as_dict()
-            observed["monitor"] = {"xxH": watcher.stop(), "xxH_apply": first}
+            observed["monitor"] = {"xxH": watcher.stop(count_messages(recorded["xxH"])), "xxH_apply": first}
             for flags in (["-F"], ["-F", "-P"]):
                 run_cli(["--kernel", spec, *flags])
         watcher = Monitor(spec, ["-x"]) if monitor else None
         observed["apply"] = run_cli(apply).as_dict()
         if watcher is not None:
-            observed.setdefault("monitor", {})["x"] = watcher.stop()
+            expected = count_messages(recorded["x"]) if recorded.get("x") is not None else None
+            observed.setdefault("monitor", {})["x"] = watcher.stop(expected)
         else:
             observed["monitor"] = None
     finally:
         os.unlink(script)
     if scenario["category"] == "expire":
-        time.sleep(EXPIRE_WAIT)
+        wait_dying(spec)
     for key in OUTPUTS:
         observed[key] = run_cli(["--kernel", spec, *OUTPUT_ARGS[key]]).as_dict()
     observed["dump_hex"] = raw_dump(spec, MsgType.DUMP)
@@ -320,10 +360,11 @@ def served_sim() -> Iterator[str]:
         stderr=subprocess.PIPE,
         cwd=PROJECT,
         env=_env(),
+        preexec_fn=_sigint_default,
     )
     try:
-        deadline = time.monotonic() + 20.0
-        while not os.path.exists(path):
+        deadline = time.monotonic() + WAIT
+        while not answers(path):  # the file exists from bind(), a connection is refused until listen()
             if proc.poll() is not None or time.monotonic() > deadline:
                 errs = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
                 raise AssertionError(f"serve-sim did not start: {errs.strip()}")

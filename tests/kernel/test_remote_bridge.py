@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import scenario_replay as sr
+from child_processes import children, kill_tree, wait_children
 from sim_build import sa_msg
 
 from setkey_tui.kernel.base import MessagesLost, TrafficSimulator, TransportError
@@ -35,6 +36,7 @@ from setkey_tui.service import KeyService
 
 HERE = Path(__file__).resolve().parent
 LOCAL_SSH = f"{sys.executable} {HERE / 'local_ssh.py'}"
+SSH_STAND_IN = "setkey_tui.kernel.remote.bridge"  # in the command line of the stand-in for ssh
 BRIDGE = f"{sys.executable} -m setkey_tui.kernel.remote.bridge"
 
 
@@ -67,17 +69,16 @@ def header_only_flush():  # type: ignore[no-untyped-def]
 def test_sockets_on_one_host_share_one_connection_which_ends_with_the_last(piped: str) -> None:
     a = open_transport(piped)
     b = open_transport(piped)
-    conn = a._conn  # type: ignore[attr-defined]
-    assert b._conn is conn  # type: ignore[attr-defined]
+    (conn,) = wait_children(SSH_STAND_IN, 1)  # one ssh for both
     assert a.description == b.description == f"pipe-host · simulated kernel served at {piped.split('sim@')[1]}"
     assert a.platform is LINUX
     a.close()
-    assert conn.proc.poll() is None  # b still uses it
+    assert children(SSH_STAND_IN) == [conn]  # b still uses it
     b.close()
-    assert conn.proc.wait(10) == 0
+    wait_children(SSH_STAND_IN, 0)  # ended (and reaped) with the last socket
     c = open_transport(piped)
     try:
-        assert c._conn is not conn  # type: ignore[attr-defined]
+        assert wait_children(SSH_STAND_IN, 1) != [conn]
     finally:
         c.close()
 
@@ -109,27 +110,6 @@ def test_requests_and_a_promiscuous_listener_through_the_bridge(piped: str) -> N
         svc.close()
 
 
-def kill_tree(pid: int) -> None:
-    """SIGKILL ``pid`` and its descendants (the stand-in for ssh leaves a shell between it and the bridge)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        todo += children.get(p, [])
-        try:
-            os.kill(p, 9)
-        except ProcessLookupError:
-            pass
-
-
 def decode_spi(msg) -> int:  # type: ignore[no-untyped-def]
     from setkey_tui.pfkey.constants import ExtType
 
@@ -139,7 +119,8 @@ def decode_spi(msg) -> int:  # type: ignore[no-untyped-def]
 def test_a_lost_connection_raises_and_a_new_open_connects_again(piped: str) -> None:
     t = open_transport(piped)
     try:
-        kill_tree(t._conn.proc.pid)  # type: ignore[attr-defined]
+        (conn,) = children(SSH_STAND_IN)
+        kill_tree(conn)
         with pytest.raises(TransportError, match="the connection to pipe-host was lost"):
             t.recv(10)
         with pytest.raises(TransportError, match="lost"):
@@ -304,7 +285,7 @@ def test_concurrent_opens_from_threads_share_the_connection(piped: str) -> None:
         th.join(60)
     try:
         assert len(got) == 4
-        assert len({id(t._conn) for t in got}) == 1  # type: ignore[attr-defined]
+        assert len(children(SSH_STAND_IN)) == 1  # one ssh for the four
         assert os.environ["SETKEY_TUI_SSH"] == LOCAL_SSH
     finally:
         for t in got:
@@ -341,3 +322,25 @@ def test_the_console_script_runs_the_bridge(piped: str, monkeypatch: pytest.Monk
         assert t.description == f"pipe-host · simulated kernel served at {sim_path}"
     finally:
         t.close()
+
+
+def test_an_ssh_that_ended_before_the_hello_is_said_as_why_it_ended(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    """ssh that cannot connect exits at once: when it is gone before the hello is written (a loaded machine),
+    the error is still its reason ("cannot reach"), not the broken pipe of the write."""
+    refusing = tmp_path / "refusing_ssh.py"
+    refusing.write_text("import sys\nsys.stderr.write('ssh: connect to host gw1 port 22: Connection refused\\n')\n"
+                        "sys.exit(255)\n")
+    monkeypatch.setenv("SETKEY_TUI_SSH", f"{sys.executable} {refusing}")
+    real_write = os.write
+
+    def write_once_ssh_ended(fd: int, data: bytes) -> int:  # the scheduling of a loaded machine, made certain
+        wait_children("refusing_ssh.py", 0)
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write_once_ssh_ended)
+    with pytest.raises(TransportError) as caught:
+        open_transport("ssh:gw1")
+    monkeypatch.undo()
+    assert "cannot reach gw1" in str(caught.value) and "Connection refused" in str(caught.value), caught.value
+    assert "Broken pipe" not in str(caught.value)

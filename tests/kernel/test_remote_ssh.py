@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import scenario_replay as sr
+from child_processes import children, wait_children
 from sim_build import sa_msg
 from sshd_harness import Sshd, SshdUnavailable, local_sshd
 
@@ -28,6 +30,7 @@ from setkey_tui.service import KeyService
 
 BRIDGE = f"{sys.executable} -m setkey_tui.kernel.remote.bridge"
 HOST = "remote-test"
+SSH = "setkey_tui.kernel.remote.bridge"  # in the command line of each ssh to the test sshd
 NOW = "1700000000"
 
 
@@ -215,25 +218,22 @@ async def test_the_tui_through_ssh_shows_a_change_made_directly(ssh_env: str, si
         finally:
             svc.close()
         assert await _wait(pilot, lambda: any(r.spi == 0x4242 for r in app.mirror.sad.rows.values()))
-        # the connection drops: the badge says so and r connects again
-        conn = app.service.transport._conn  # type: ignore[union-attr]
-        conn.proc.kill()
+        # the connection drops (its ssh process dies): the badge says so and r connects again
+        (ssh,) = children(SSH)
+        os.kill(ssh, signal.SIGKILL)
         assert await _wait(pilot, lambda: app.link_broken)
         assert "lost" in app.status and "r connects again" in app.status
         await pilot.press("r")
-        assert await _wait(pilot, lambda: not app.link_broken and app.status == "live"
-                           and app.service is not None and app.service.transport._conn is not conn)  # type: ignore[attr-defined]
+        assert await _wait(pilot, lambda: not app.link_broken and app.status == "live")
+        assert wait_children(SSH, 1) != [ssh]  # a new connection
         assert any(r.spi == 0x4242 for r in app.mirror.sad.rows.values())
         await pilot.press("q")
 
 
-async def _wait(pilot, cond, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        await pilot.pause(0.05)
-    return bool(cond())
+async def _wait(pilot, cond) -> bool:  # type: ignore[no-untyped-def]
+    from tests.tui.helpers import wait_for
+
+    return await wait_for(pilot, cond, 60)
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")

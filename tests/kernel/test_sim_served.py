@@ -27,6 +27,7 @@ from setkey_tui.pfkey.extensions import LifetimeExt as Lifetime
 from setkey_tui.pfkey.message import Message, decode
 from setkey_tui.pfkey.platform import LINUX
 from setkey_tui.service import KeyService
+from tests.cli.conftest import answers
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +50,8 @@ def served(tmp_path: Path, now: list[float]) -> Iterator[tuple[str, SimServer]]:
     assert not os.path.exists(path)
 
 
-def recv_all(c: SimClient, n: int, timeout: float = 5.0) -> list[Message]:
+def recv_all(c: SimClient, n: int, timeout: float = 30.0) -> list[Message]:
+    """Up to ``n`` messages, read until they are in or ``timeout`` passes (the caller asserts what came)."""
     out = []
     deadline = time.monotonic() + timeout
     while len(out) < n and time.monotonic() < deadline:
@@ -100,7 +102,7 @@ def test_two_thread_clients_and_traffic_control(served) -> None:  # type: ignore
         km.send(header(MsgType.REGISTER, SAType.ESP).encode(LINUX))
         assert recv_all(km, 1)[0].get(ExtType.SUPPORTED_ENCRYPT) is not None
         admin.request(policy_msg())
-        recv_all(km, 1)  # the SPDADD broadcast
+        assert [m.type for m in recv_all(km, 1)] == [MsgType.X_SPDADD]  # the broadcast
         verdict = km.simulate_traffic(Packet.parse("10.1.0.1", "10.2.0.1", 6))
         assert verdict == PacketVerdict(Verdict.ACQUIRE, verdict.policy_id, (), 1)
         acq = recv_all(km, 1)[0]
@@ -118,7 +120,7 @@ def test_clock_drives_expiry_and_bad_bytes_are_refused(served, now: list[float])
     km = SimClient(path)
     try:
         km.send(header(MsgType.REGISTER, SAType.ESP).encode(LINUX))
-        recv_all(km, 1)
+        assert [m.type for m in recv_all(km, 1)] == [MsgType.REGISTER]
         hard = Lifetime(ExtType.LIFETIME_HARD, addtime=5)
         soft = Lifetime(ExtType.LIFETIME_SOFT, addtime=1)
         km.send(sa_msg(spi=0x55, hard=hard, soft=soft).encode(LINUX))
@@ -146,14 +148,13 @@ def test_a_client_that_does_not_read_loses_messages(tmp_path: Path) -> None:
     assert server.ready.wait(5)
     slow, svc = SimClient(path), KeyService(SimClient(path), pid=2)
     try:
-        slow.set_promisc(True)
-        time.sleep(0.2)
+        slow.set_promisc(True)  # returns once the server applied it
         # fill the client's kernel-side queue faster than the server can hand it over
         server.host.kernel.clock = time.time
         for spi in range(0x2000, 0x2200):
             svc.request(sa_msg(spi=spi))
         with pytest.raises(MessagesLost):
-            recv_all(slow, 4000, timeout=5)
+            recv_all(slow, 4000)
     finally:
         slow.close()
         svc.close()
@@ -180,7 +181,7 @@ def test_preload_and_the_command_line(tmp_path: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 30
-        while not os.path.exists(path):
+        while not answers(path):  # the file exists from bind(), a connection is refused until listen()
             assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
             time.sleep(0.05)
         svc = KeyService(SimClient(path), pid=1)
@@ -218,7 +219,6 @@ def test_a_dump_bigger_than_the_socket_buffer_arrives_whole(served) -> None:  # 
     loader.close()
     svc = KeyService(SimClient(path), pid=4)
     try:
-        time.sleep(0.2)  # let the server start writing while nobody reads
         got = svc.dump()
         assert len(got) == 3000 and got[-1].seq == 0
         assert [m.seq for m in got[:3]] == [1, 2, 3]
@@ -472,14 +472,21 @@ def test_serve_sim_says_when_it_starts_and_stops(tmp_path: Path) -> None:
     assert stopped == f"setkey-tui: stopped serving {path} (2 SAs, 1 policy at the end)\n"
 
 
-def test_a_dump_reads_queued_replies_without_a_poll_each(served: tuple[str, SimServer]) -> None:
-    """Issue 16: a queued message is read at once (MSG_DONTWAIT); poll only waits when nothing is there."""
-    path, server = served
-    client = SimClient(path)
+def test_queued_replies_are_read_without_a_poll_each(tmp_path: Path) -> None:
+    """Issue 16: a message already queued is read at once (MSG_DONTWAIT); poll only waits when nothing is there.
+    A stand-in server queues every reply before the first read, so that no read may need a poll whatever the
+    machine's load."""
+    path = str(tmp_path / "queued.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as listener:
+        listener.bind(path)
+        listener.listen(1)
+        client = SimClient(path)
+        peer, _ = listener.accept()
     try:
-        for i in range(300):
-            client.send(sa_msg(MsgType.ADD, spi=0x1000 + i, seq=i + 1).encode(LINUX))
-            assert client.recv(5) is not None
+        peer.settimeout(10)  # a full socket fails the test here rather than hang it
+        replies = [sa_msg(MsgType.DUMP, spi=0x1000 + i, seq=49 - i).encode(LINUX) for i in range(50)]
+        for data in replies:
+            peer.send(data)
         polls = []
         real_poll = client._poll
 
@@ -489,15 +496,8 @@ def test_a_dump_reads_queued_replies_without_a_poll_each(served: tuple[str, SimS
                 return real_poll.poll(ms)
 
         client._poll = Counting()  # type: ignore[assignment]
-        client.send(header(MsgType.DUMP).encode(LINUX))
-        replies = []
-        while True:
-            data = client.recv(5)
-            assert data is not None
-            replies.append(decode(data, LINUX))
-            if replies[-1].seq == 0:
-                break
-        assert len(replies) == 300
-        assert len(polls) < 100, len(polls)  # the dump arrives in bursts; before: one poll per reply
+        assert [client.recv(5) for _ in replies] == replies and polls == []
+        assert client.recv(0.05) is None and len(polls) == 1  # nothing queued: then it waits
     finally:
+        peer.close()
         client.close()

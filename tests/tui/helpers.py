@@ -17,7 +17,7 @@ from setkey_tui.tui.screenshots import dumps_summarised
 EXAMPLE_MESSAGES = 2
 
 
-async def wait_for(pilot: Any, cond: Callable[[], bool], timeout: float = 15.0, what: str = "") -> bool:
+async def wait_for(pilot: Any, cond: Callable[[], bool], timeout: float = 30.0, what: str = "") -> bool:
     """Let the app run until ``cond()`` holds; fail the test when it does not within ``timeout`` seconds
     (generous, for a loaded machine). Returns True so that ``assert await wait_for(...)`` reads well."""
     deadline = time.monotonic() + timeout

@@ -8,6 +8,7 @@ from textual.widgets import Label
 from setkey_tui.mirror import SPRow
 from setkey_tui.tui.filters import FilterError, parse_filter
 from setkey_tui.tui.widgets.table_pane import marked_error
+from tests.tui.helpers import wait_for
 from tests.tui.test_flows import SA1, SIZE, started
 
 
@@ -24,12 +25,10 @@ async def test_filter_hiding_every_row_and_enter_on_a_bad_filter(env) -> None:
         pane = app.query_one("#sad-pane")
         assert "10.0.0.1" in _line_text(table, 1)
         pane.apply_filter("spi:0x9999")
-        await pilot.pause()
-        line = _line_text(table, 1)
-        assert "No entry matches the filter (1 hidden" in line and "SAD is empty" not in line
+        assert await wait_for(pilot, lambda: "No entry matches the filter (1 hidden" in _line_text(table, 1))
+        assert "SAD is empty" not in _line_text(table, 1)
         pane.apply_filter("")
-        await pilot.pause()
-        assert "10.0.0.1" in _line_text(table, 1)
+        assert await wait_for(pilot, lambda: "10.0.0.1" in _line_text(table, 1))
         # Enter on a filter that does not parse keeps the input open, with the reason
         await pilot.press("slash", *"spi:zz", "enter")
         assert app.focused is not None and app.focused.id == "sad-filter"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
-from textual.widgets import Input, Label, Log, Select, Static
+from textual.widgets import Input, Label, Log, OptionList, Select, Static
 
 from setkey_tui.listener import FailedEvent, LostEvent
 from setkey_tui.scenarios import example_text
@@ -16,7 +16,7 @@ from setkey_tui.tui.screens.forms import AddPolicyScreen, AddSAScreen
 from setkey_tui.tui.screens.help import HelpScreen
 from setkey_tui.tui.widgets.badge import Badge
 from setkey_tui.tui.widgets.monitor import MonitorPane
-from tests.tui.helpers import error_at, fill, wait_for
+from tests.tui.helpers import error_at, fill, settle, wait_for
 
 SIZE = (150, 45)
 SA1 = ("add 10.0.0.1 10.0.0.2 esp 0x1001 -m transport -u 5 -E aes-cbc 0x00112233445566778899aabbccddeeff "
@@ -154,8 +154,8 @@ async def test_flush_sad_per_protocol_then_all(env) -> None:
         assert isinstance(dialog, FlushSADScreen)
         assert "8 SAs go" in str(dialog.query_one("#flush-question", Label).render())
         dialog.query_one("#flush-proto", Select).value = 2  # ah
-        await pilot.pause()
-        assert "every ah SA: 1 SA goes" in str(dialog.query_one("#flush-question", Label).render())
+        question = dialog.query_one("#flush-question", Label)
+        assert await wait_for(pilot, lambda: "every ah SA: 1 SA goes" in str(question.render()))
         await pilot.click("#yes")
         assert await wait_for(pilot, lambda: app.mirror.sad.total == 7)
         assert all(r.proto != "ah" for r in app.mirror.sad.rows.values())
@@ -177,8 +177,7 @@ async def test_filter_and_sort(env) -> None:
         assert app.focused is not None and app.focused.id == "sad-table"
         await pilot.press("slash")
         app.query_one("#sad-filter", Input).value = "dst:10.0.0.0/8 state:mature"
-        await pilot.pause()
-        assert len(sad) == 5
+        assert await wait_for(pilot, lambda: len(sad) == 5)
         pane = app.query_one("#sad-pane")
         assert "state is one of larval, mature, dying, dead" in pane.apply_filter("state:bogus")
         assert pane.has_class("filter-bad") and len(sad) == 0  # not the results of an older text
@@ -233,7 +232,9 @@ async def test_detail_links_sa_and_policies(env) -> None:
         await pilot.press("enter")
         detail = app.screen
         assert isinstance(detail, DetailScreen)
-        assert [r.spi for r in detail._linked] == [0x3001]
+        linked = detail.query_one("#detail-linked", OptionList)
+        assert [str(o.prompt) for o in linked.options] == [
+            "SA esp 192.0.2.1 → 198.51.100.1  spi 0x00003001  (mature)"]
         assert "10.2.0.0/16[any]" in str(detail.query_one(".detail-title", Label).render())
         statement = str(detail.query_one("#detail-statement", Static).render())
         assert statement.startswith("spdadd 10.1.0.0/16") and "-P out" in statement and "unique:200" in statement
@@ -265,13 +266,14 @@ async def test_monitor_pause_hex_filter_clear_save(env, tmp_path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
         monitor = app.query_one(MonitorPane)
+        await settle(pilot)  # every message of the start is in the monitor before `c`: none comes after it
         await pilot.press("c")
         await pilot.press("z")
         assert monitor.paused
         env.apply(SA1)
         assert await wait_for(pilot, lambda: len(monitor.waiting) >= 2)
         assert "PAUSED" in monitor.status_text() and "waiting" in monitor.status_text()
-        assert app.mirror.sad.total == 1  # the tables stay live while the monitor is paused
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 1)  # the tables stay live meanwhile
         assert monitor.log_widget.line_count == 0
         await pilot.press("z")
         assert not monitor.paused and len(monitor.waiting) == 0
@@ -352,8 +354,8 @@ async def test_help_palette_and_copy(env) -> None:
         commands = {c.title.split("  [")[0]: c for c in app.get_system_commands(app.screen)}
         titles = list(commands)
         await commands["Flush SPD"].callback()
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen) and "Flush the SPD?" in app.screen.question
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Flush the SPD?" in app.screen.question
         await pilot.press("n")
         for needed in ("Add SA", "Add policy", "Delete", "Flush SAD", "Flush SPD", "Export", "Filter",
                        "Pause monitor", "Save recording", "Load example", "Theme"):
@@ -451,10 +453,10 @@ async def test_reloads_do_not_loop_when_each_dump_overflows(env) -> None:
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
-        for _ in range(6):
+        for _ in range(6):  # losses one after the other, each taken by the app before the next
             app.events.put(LostEvent("test"))
-            await pilot.pause(0.05)
-        assert await wait_for(pilot, lambda: "r reloads" in app.status, 8), app.status
+            assert await wait_for(pilot, app.events.empty)
+        assert await wait_for(pilot, lambda: "r reloads" in app.status), app.status
         assert app.resyncs == 1 and app.mirror.sad.total == 60  # one reload after the loss, then no more
         assert "lost during the reload" in str(app.query_one(Badge).render())
         await pilot.press("r")

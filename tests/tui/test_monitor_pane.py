@@ -36,8 +36,9 @@ async def test_clear_also_empties_what_a_later_save_writes(env, tmp_path) -> Non
         monitor = app.query_one(MonitorPane)
         env.apply("add 10.0.0.1 10.0.0.2 esp 0x1001 -E aes-cbc 0x00112233445566778899aabbccddeeff;\n")
         assert await wait_for(pilot, lambda: app.mirror.sad.total == 1)
-        assert monitor.save_recording(str(tmp_path / "before.rec")) > 0
-        await pilot.press("c")
+        before = tmp_path / "before.rec"  # the monitor has the ADD (its batch comes after the table's) …
+        assert await wait_for(pilot, lambda: monitor.save_recording(str(before)) > 0 and "00001001" in before.read_text())
+        await pilot.press("c")  # … before it is cleared
         assert monitor.save_recording(str(tmp_path / "cleared.rec")) == 0
         assert (tmp_path / "cleared.rec").read_text() == ""
         env.apply("add 10.0.0.1 10.0.0.2 esp 0x1002 -E aes-cbc 0x00112233445566778899aabbccddeeff;\n")

@@ -49,8 +49,8 @@ async def test_export_dialog_shows_the_full_path_and_says_when_keys_are_in(env, 
         assert notes == [f"File (written with mode 0600; a bare name goes in the current folder, {tmp_path}):",
                          f"writes to {tmp_path / 'setkey-export.conf'}"]
         dialog.query_one("#path", Input).value = "~/x.conf"
-        await pilot.pause()
-        assert str(dialog.query_one("#path-full").render()) == f"writes to {tmp_path / 'home' / 'x.conf'}"
+        full = f"writes to {tmp_path / 'home' / 'x.conf'}"
+        assert await wait_for(pilot, lambda: str(dialog.query_one("#path-full").render()) == full)
         assert str(dialog.query_one("#yes").label) == "Export without keys"
         await pilot.click("#export-keys")
         assert str(dialog.query_one("#yes").label) == "Export WITH KEYS"
@@ -71,7 +71,7 @@ async def test_recording_dialog_says_it_holds_the_keys(env, tmp_path, monkeypatc
         await started(pilot, app)
         answers: list[object] = []
         app.push_screen(RecordingPathScreen(), answers.append)
-        await pilot.pause()
+        assert await wait_for(pilot, lambda: isinstance(app.screen, RecordingPathScreen) and app.screen.is_mounted)
         assert "KEYS INCLUDED" in str(app.screen.query_one(".keys-warning").render())
         await pilot.press("enter")
         assert answers == [str(tmp_path / "setkey-monitor.rec")]

@@ -14,15 +14,15 @@ async def test_r_connects_again_after_the_kernel_socket_failed(env) -> None:
         old_service, old_listener = app.service, app.listener
         old_service.transport.close()  # the kernel connection breaks under the app
         await pilot.press("r")
-        assert await wait_for(pilot, lambda: "dump failed" in app.status, 10), app.status
+        assert await wait_for(pilot, lambda: "dump failed" in app.status), app.status
         assert app.link_broken and "r connects again" in app.status
         env.apply(SA1.replace("0x1001", "0x1002"))  # changes the app cannot see now
         await pilot.press("r")
-        assert await wait_for(pilot, lambda: app.status == "live" and app.mirror.sad.total == 2, 10), app.status
+        assert await wait_for(pilot, lambda: app.status == "live" and app.mirror.sad.total == 2), app.status
         assert not app.link_broken
         assert app.service is not old_service and app.listener is not old_listener
         env.apply(SA1.replace("0x1001", "0x1003"))  # the new listener is live
-        assert await wait_for(pilot, lambda: app.mirror.sad.total == 3, 10)
+        assert await wait_for(pilot, lambda: app.mirror.sad.total == 3)
 
 
 async def test_r_on_a_replay_says_there_is_nothing_to_dump(env, tmp_path) -> None:

@@ -7,7 +7,7 @@ from setkey_tui.pfkey.constants import ExtType, SAType
 from setkey_tui.scenarios.synthetic import sa_message
 from setkey_tui.tui.cells import fit_columns, sa_cells, short_priority
 from setkey_tui.tui.screens.dialogs import policies, sas
-from tests.tui.helpers import settle
+from tests.tui.helpers import settle, wait_for
 from tests.tui.test_snapshots import example_app
 
 
@@ -23,8 +23,8 @@ async def test_flush_dialog_says_one_sa_in_the_singular() -> None:
         await pilot.press("f")
         select = app.screen.query_one("#flush-proto")
         select.value = int(SAType.AH)
-        await pilot.pause()
-        assert "ah (1 SA)" in str(select.query_one("SelectCurrent").query_one("Static").render())
+        shown = select.query_one("SelectCurrent").query_one("Static")
+        assert await wait_for(pilot, lambda: "ah (1 SA)" in str(shown.render()))
 
 
 def test_every_spi_has_eight_digits() -> None:

@@ -131,7 +131,10 @@ class Connection:
         self.users = 0
         self.key: tuple[str, ...] = ()  # its place in the registry of live connections
         try:
-            self._write(hello())
+            try:
+                self._write(hello())
+            except errors.RemoteError:  # ssh ended before it read the hello (it could not connect): say why
+                raise self._exit_error() from None
             self.peer = self._handshake()
         except BaseException:
             self._kill()
