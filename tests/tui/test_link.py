@@ -377,8 +377,7 @@ async def test_a_loss_reloads_once_and_says_what_happened(env) -> None:
     async with app.run_test(size=SIZE) as pilot:
         assert await wait_for(pilot, app.loaded.is_set)
         app.link.events.put(LostEvent("3 message(s) lost"))
-        assert await wait_for(pilot, lambda: any("Reloaded after lost kernel messages" in n.message
-                                                 for n in app._notifications))
+        assert await wait_for(pilot, lambda: any("Reloaded after lost kernel messages" in n for n in env.notes))
         assert app.link.resyncs == 1 and app.mirror.sad.total == 8 and app.link.status == "live"
-        notes = [n.message for n in app._notifications]
+        notes = env.notes
         assert any("3 message(s) lost" in n and "reloading" in n for n in notes)
