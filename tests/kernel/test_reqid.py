@@ -21,12 +21,9 @@ def test_wraps_above_the_manual_range() -> None:
     assert next_reqid(0xFFFFFFFE, {0xFFFFFFFF}) == AUTO
 
 
-def test_none_when_every_one_is_used() -> None:
-    class Everything:
-        def __contains__(self, _: object) -> bool:
-            return True
-
-    assert next_reqid(AUTO + 5, Everything()) is None
+def test_skips_what_is_used_across_the_wrap() -> None:
+    used = set(range(0xFFFFFFF0, 0x100000000)) | set(range(AUTO, AUTO + 10))
+    assert next_reqid(0xFFFFFFEF, used) == AUTO + 10
 
 
 @given(st.integers(IPSEC_MANUAL_REQID_MAX, 0xFFFFFFFF), st.sets(st.integers(AUTO, 0xFFFFFFFF), max_size=20))
