@@ -9,11 +9,11 @@ names another one or sets ``SETKEY_TUI_KERNEL`` itself. Inside the user-mode-lin
 from __future__ import annotations
 
 import os
-import socket
 
 from hypothesis import HealthCheck, settings
 
 from setkey_tui.kernel.choose import ENV_VAR
+from tests.kernel.pfkey_conversation import pfkey_available
 
 # Time is no property of the code a property test checks: on a loaded machine neither a per-example deadline
 # nor the health check on slow data generation may fail a test (tests may still set their own settings).
@@ -21,13 +21,5 @@ settings.register_profile("loaded-machine", deadline=None, suppress_health_check
 settings.load_profile("loaded-machine")
 
 
-def _has_pf_key() -> bool:
-    try:
-        socket.socket(15, socket.SOCK_RAW, 2).close()
-    except OSError:
-        return False
-    return True
-
-
-if not _has_pf_key():
+if not pfkey_available():
     os.environ.setdefault(ENV_VAR, "sim")

@@ -15,14 +15,7 @@ from setkey_tui.kernel.sim.transport import SimTransport, reset_shared_host, sha
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import header_only
 from setkey_tui.pfkey.platform import LINUX
-
-
-def _has_pf_key() -> bool:
-    try:
-        socket.socket(15, socket.SOCK_RAW, 2).close()
-    except OSError:
-        return False
-    return True
+from tests.kernel.pfkey_conversation import pfkey_available
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +49,7 @@ def test_auto_fallback_says_when_pf_key_is_only_forbidden(monkeypatch: pytest.Mo
         t.close()
 
 
-@pytest.mark.skipif(_has_pf_key(), reason="this kernel has PF_KEY")
+@pytest.mark.skipif(pfkey_available(), reason="this kernel has PF_KEY")
 def test_pfkey_spec_without_pf_key_is_one_clear_line() -> None:
     with pytest.raises(TransportError) as exc:
         open_transport("pfkey")
