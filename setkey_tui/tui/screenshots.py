@@ -42,14 +42,14 @@ async def _until(pilot: Any, cond: Callable[[], bool], what: str, timeout: float
         await pilot.pause(0.05)
 
 
-def _still(app: Any) -> None:
+def still(app: Any) -> None:
     """No blinking cursor: the picture does not depend on the blink phase."""
     for screen in app.screen_stack:
         for inp in screen.query(Input):
             inp.cursor_blink = False
 
 
-def _visible(app: Any) -> list[Any]:
+def visible_screens(app: Any) -> list[Any]:
     """The screen shown and, under a modal one, the screens it lets through."""
     out = []
     for screen in reversed(app.screen_stack):
@@ -59,10 +59,10 @@ def _visible(app: Any) -> list[Any]:
     return out
 
 
-def _logs_at_end(app: Any) -> bool:
+def logs_at_end(app: Any) -> bool:
     """Scroll every log shown to its last line (the picture shows the newest messages); True once there."""
     done = True
-    for screen in _visible(app):
+    for screen in visible_screens(app):
         for log in screen.query(Log):
             if log.scroll_y < log.max_scroll_y:
                 log.scroll_end(animate=False, immediate=True)
@@ -70,12 +70,12 @@ def _logs_at_end(app: Any) -> bool:
     return done
 
 
-async def _footer_steady(pilot: Any) -> None:
+async def footer_steady(pilot: Any) -> None:
     """The footer recomposes after a focus or screen change: wait until it lists its keys and stays put."""
     app = pilot.app
 
     def keys() -> list[int]:
-        return [id(k) for screen in _visible(app) for f in screen.query(Footer) for k in f.children]
+        return [id(k) for screen in visible_screens(app) for f in screen.query(Footer) for k in f.children]
 
     for _ in range(200):
         before = keys()
@@ -102,7 +102,7 @@ async def _settle(pilot: Any, *, first: bool = False) -> None:
     monitor = app.get_screen_main().query_one("MonitorPane")
     await _until(pilot, lambda: monitor.seen >= EXAMPLE_MESSAGES and app.events.empty()
                  and (dumps_summarised(app) or not first), "the monitor")
-    _still(app)
+    still(app)
 
 
 async def _fill(pilot: Any, **values: str) -> None:
@@ -118,7 +118,7 @@ async def _fill(pilot: Any, **values: str) -> None:
         elif isinstance(widget, Select):
             widget.value = value
             await pilot.pause()
-    _still(pilot.app)
+    still(pilot.app)
 
 
 Step = Callable[[Any, Any], Awaitable[None]]
@@ -156,7 +156,7 @@ async def _add_policy(pilot: Any, env: Any) -> None:
 
 async def _filter(pilot: Any, env: Any) -> None:
     await pilot.press("slash", *"dst:10.0.0.0/8")
-    _still(pilot.app)
+    still(pilot.app)
 
 
 async def _flush(pilot: Any, env: Any) -> None:
@@ -222,9 +222,9 @@ async def shoot(name: str, step: Step, out: Path) -> Path:
         await _settle(pilot, first=True)
         await step(pilot, (clock, host))
         await _until(pilot, app.events.empty, "the kernel's messages drained")
-        await _until(pilot, lambda: _logs_at_end(app), "the monitor at its newest line")
-        await _footer_steady(pilot)
-        _still(app)
+        await _until(pilot, lambda: logs_at_end(app), "the monitor at its newest line")
+        await footer_steady(pilot)
+        still(app)
         path = out / f"{name}.svg"
         app.save_screenshot(filename=path.name, path=str(out))
     return path

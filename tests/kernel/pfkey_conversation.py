@@ -359,3 +359,17 @@ class Conversation:
             self.sock.close()
         except TransportError:
             pass
+
+
+def flush_real_kernel() -> None:
+    """Empty the real kernel's SAD and SPD (SADB_FLUSH, SADB_X_SPDFLUSH), each answer checked."""
+    from setkey_tui.kernel.pfkey_socket import PFKeySocket
+    from setkey_tui.pfkey.message import header_only
+    from setkey_tui.service import KeyService
+
+    svc = KeyService(PFKeySocket())
+    try:
+        svc.request(header_only(MsgType.FLUSH))
+        svc.request(header_only(MsgType.X_SPDFLUSH))
+    finally:
+        svc.close()

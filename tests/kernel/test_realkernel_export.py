@@ -11,9 +11,7 @@ import pytest
 
 from setkey_tui.kernel.pfkey_socket import PFKeySocket
 from setkey_tui.mirror import SARow, SPRow
-from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.extensions import KeyExt
-from setkey_tui.pfkey.message import header_only
 from setkey_tui.script import run_script
 from setkey_tui.service import KeyService
 from setkey_tui.tui.ops import export_text
@@ -37,15 +35,6 @@ STATE = (
     "spdadd 10.0.0.1 10.0.0.2 tcp -P out ipsec ah/transport//require ipcomp/transport//use ;\n"
     "spdadd fd00::1 fd00::2 any -P out none ;\n"
 )
-
-
-def _flush() -> None:
-    svc = KeyService(PFKeySocket())
-    try:
-        svc.request(header_only(MsgType.FLUSH))
-        svc.request(header_only(MsgType.X_SPDFLUSH))
-    finally:
-        svc.close()
 
 
 def _apply(text: str) -> None:
@@ -74,16 +63,16 @@ def _state() -> tuple[list[tuple], list[tuple]]:
 
 
 def test_export_applied_to_an_empty_real_kernel_recreates_the_state() -> None:
-    _flush()
+    pc.flush_real_kernel()
     try:
         _apply(STATE)
         before = _state()
         assert len(before[1]) == 6  # five policies and the kernel's fwd copy of the inbound tunnel one
         text = export_text(*_rows(), with_keys=True)
         assert "# 5 policies (1 fwd copy left out: setkey adds them with their -P in policies)" in text
-        _flush()
+        pc.flush_real_kernel()
         _apply(text)
         assert _state() == before
         assert sorted(export_text(*_rows(), with_keys=True).splitlines()) == sorted(text.splitlines())
     finally:
-        _flush()
+        pc.flush_real_kernel()

@@ -35,19 +35,6 @@ def statements(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def flush() -> None:
-    from setkey_tui.kernel.pfkey_socket import PFKeySocket
-    from setkey_tui.pfkey.constants import MsgType
-    from setkey_tui.pfkey.message import header_only
-
-    svc = KeyService(PFKeySocket())
-    try:
-        svc.request(header_only(MsgType.FLUSH))
-        svc.request(header_only(MsgType.X_SPDFLUSH))
-    finally:
-        svc.close()
-
-
 def fill(n: int) -> None:
     from setkey_tui.kernel.pfkey_socket import PFKeySocket
 
@@ -90,7 +77,7 @@ async def _open_app() -> tuple[bool, list[str], int, int]:
 
 
 def test_app_opens_20k_sas_and_20k_policies_exactly() -> None:
-    flush()
+    pc.flush_real_kernel()
     try:
         fill(N)
         during, lines, sas, sps = asyncio.run(_open_app())
@@ -99,4 +86,4 @@ def test_app_opens_20k_sas_and_20k_policies_exactly() -> None:
         assert any(f"own DUMP: {N:,} replies not shown" in line for line in lines), lines[-20:]
         assert any(f"own SPDDUMP: {N:,} replies not shown" in line for line in lines), lines[-20:]
     finally:
-        flush()
+        pc.flush_real_kernel()

@@ -10,7 +10,7 @@ from typing import Any
 from textual.app import App
 from textual.widgets import Input, Select
 
-from setkey_tui.tui.screenshots import dumps_summarised
+from setkey_tui.tui.screenshots import dumps_summarised, footer_steady, logs_at_end, still
 
 # What the monitor holds once the app's first dumps are in: the two X_PROMISC messages of the listener (the
 # dump replies are the app's own: one summary line each, never decoded).
@@ -41,57 +41,12 @@ async def settle(pilot: Any, messages: int = EXAMPLE_MESSAGES) -> None:
 
 async def shown(pilot: Any) -> None:
     """Wait until the screen shown is whole (its footer lists its keys, the kernel's messages are drained),
-    then stop every cursor blinking: the state a snapshot is taken in."""
-    from textual.widgets import Footer
-
+    then stop every cursor blinking: the state a snapshot is taken in (as ``make screenshots`` takes it)."""
     app = pilot.app
-
-    def footer_keys() -> list[int]:
-        return [id(k) for screen in visible_screens(app) for f in screen.query(Footer) for k in f.children]
-
     await wait_for(pilot, app.events.empty, what="the kernel's messages drained")
     await wait_for(pilot, lambda: logs_at_end(app), what="the monitor scrolled to its newest line")
-    for _ in range(200):  # the footer recomposes after a focus or screen change: wait until it stays put
-        keys = footer_keys()
-        await pilot.pause()
-        if keys and keys == footer_keys():
-            break
-    else:
-        raise AssertionError("the footer did not settle")
+    await footer_steady(pilot)
     still(app)
-
-
-def logs_at_end(app: App[Any]) -> bool:
-    """Scroll every log on the screens shown to its last line (a snapshot shows the newest messages, whatever
-    the pane's own follow logic did on a slow machine); True once each is there."""
-    from textual.widgets import Log
-
-    done = True
-    for screen in visible_screens(app):
-        for log in screen.query(Log):
-            if log.scroll_y < log.max_scroll_y:
-                log.scroll_end(animate=False, immediate=True)
-                done = False
-    return done
-
-
-def visible_screens(app: App[Any]) -> list[Any]:
-    """The screen shown and, under a modal one, the screens it lets through."""
-    from textual.screen import ModalScreen
-
-    out = []
-    for screen in reversed(app.screen_stack):
-        out.append(screen)
-        if not isinstance(screen, ModalScreen):
-            break
-    return out
-
-
-def still(app: App[Any]) -> None:
-    """No blinking text cursor on any screen: a snapshot does not depend on the blink phase."""
-    for screen in app.screen_stack:
-        for inp in screen.query(Input):
-            inp.cursor_blink = False
 
 
 async def fill(pilot: Any, **values: str) -> None:
