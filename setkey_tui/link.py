@@ -10,7 +10,8 @@ The first dump streams: the dump thread reads the replies as they arrive, builds
 bytes (:mod:`setkey_tui.rowscan`) and hands them over in batches, so rows are on screen while the dump is still
 arriving. The listener counts the promiscuous copies of the dump's replies without decoding them. Kernel messages
 seen while a dump is in flight are applied at once and again after it, so that no change is lost. A loss
-(ENOBUFS) reloads both tables; a loss during or right after a reload asks for one more at most, then says so.
+(ENOBUFS) reloads both tables; a loss seen while a reload's dump runs, or right after a reload, asks for one more
+at most, then says so (a loss seen before the reload asked for its dump is covered by that dump).
 """
 
 from __future__ import annotations
@@ -198,6 +199,7 @@ class KernelLink:
         replay: bool = False,
         kernel_label: str | None = None,
         clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.opener = opener
         self.platform = platform
@@ -206,7 +208,10 @@ class KernelLink:
         self.listen = listen
         self.replay = replay
         self.kernel_label = kernel_label
-        self.clock = clock
+        self.clock = clock  # wall time: when a message arrived
+        # Seconds for the reload policy (RESYNC_GRACE, RESYNC_PAUSE); a test steps it. Pacing of dumps and
+        # drains (batches, DRAIN_BUDGET, LOAD_APPLY_INTERVAL) stays on real time: it is about the screen.
+        self.timer = timer
         self.mirror = Mirror()
         self.events: queue.SimpleQueue[Event | _Internal] = queue.SimpleQueue()
         self.service: KeyService | None = None
@@ -235,6 +240,7 @@ class KernelLink:
         self._generation = 0  # of the connection and dump the queued results belong to
         self._resyncing = False  # a dump is in flight
         self._resync_again = False  # messages were lost while it was
+        self._reload_dumping = False  # the reload in flight has asked the kernel for its dump
         self._resync_due: float | None = None
         self._followups = 0
         self._reload_ended = -1e9
@@ -280,6 +286,7 @@ class KernelLink:
         self._generation += 1
         gen = self._generation
         self._resyncing = True
+        self._reload_dumping = False
         self._held = []
         self._spawn(self._connect_thread, gen, name="kernel-connect")
 
@@ -420,7 +427,7 @@ class KernelLink:
             return
         if by_user:
             self._followups = 0
-        elif time.monotonic() - self._reload_ended < RESYNC_GRACE:
+        elif self.timer() - self._reload_ended < RESYNC_GRACE:
             if self._followups >= MAX_FOLLOWUPS:
                 self._set_status("messages were lost during the reload: r reloads", "warning")
                 return
@@ -428,6 +435,7 @@ class KernelLink:
         else:
             self._followups = 0
         self._resyncing = True
+        self._reload_dumping = False
         self._held = []
         self.resyncs += 1
         self._after_loss = not by_user
@@ -437,13 +445,13 @@ class KernelLink:
 
     def _end_resync(self) -> None:
         self._resyncing = False
-        self._reload_ended = time.monotonic()
+        self._reload_ended = self.timer()
         held, self._held = self._held, []
         if held:
             self.mirror.apply_batch(held)
         if self._resync_again:
             self._resync_again = False
-            self._resync_due = time.monotonic() + RESYNC_PAUSE
+            self._resync_due = self.timer() + RESYNC_PAUSE
 
     # -- status --------------------------------------------------------------------------------------
     def _set_status(self, status: str, style: str = "") -> None:
@@ -471,7 +479,7 @@ class KernelLink:
     # -- the drain -----------------------------------------------------------------------------------
     def drain(self) -> None:
         """Take every waiting event, apply them in one batch and post what changed (call on one thread)."""
-        if self._resync_due is not None and time.monotonic() >= self._resync_due:
+        if self._resync_due is not None and self.timer() >= self._resync_due:
             self._resync_due = None
             self.request_resync()
         items: list[Message] = []
@@ -501,7 +509,11 @@ class KernelLink:
             elif isinstance(ev, OwnDumpEvent):
                 monitor.append(own_dump_line(ev))
             elif isinstance(ev, LostEvent):
-                resync = True
+                if not self._resyncing:
+                    resync = True
+                elif self._reload_dumping:  # lost while the reload's dump runs: one more after it
+                    self._resync_again = True
+                # else the reload's dump was asked for after this loss was seen: it covers it
                 self.post(Notice(f"Kernel messages were lost ({ev.reason}); reloading the SAD and SPD.",
                                  severity="warning"))
             elif isinstance(ev, FailedEvent):
@@ -552,6 +564,7 @@ class KernelLink:
         if getattr(ev, "generation", self._generation) != self._generation:
             return  # a result of a connection or dump given up since
         if isinstance(ev, _LoadBegin):
+            self._reload_dumping = self._resyncing
             self.mirror.begin_load(ev.which)
             self.loading = Loading(TABLE_NAMES[ev.which], 0)
             if not self.loaded.is_set():

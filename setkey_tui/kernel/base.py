@@ -21,6 +21,23 @@ def reply_timeout(transport: object) -> float:
     return REPLY_TIMEOUT
 
 
+def env_seconds(name: str, default: float) -> float:
+    """A number of seconds (more than 0) from the environment variable ``name``, else ``default``;
+    TransportError saying which variable and value when it is not one."""
+    import os
+
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise TransportError(f"{name}={raw!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise TransportError(f"{name}={raw!r} must be more than 0 seconds")
+    return value
+
+
 def answers_in_order(transport: object) -> bool:
     """Whether the next messages are the answer to a request whoever they were addressed to (a recording)."""
     return isinstance(transport, Recording) and transport.answers_in_order

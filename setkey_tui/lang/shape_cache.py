@@ -34,10 +34,10 @@ def fingerprint() -> str:
 
 
 @cache
-def _table() -> str:
-    """The shipped table's text, or "" when it is missing or was made from other sources."""
+def _table(path: Path) -> str:
+    """The table's text at ``path``, or "" when it is missing or was made from other sources."""
     try:
-        text = TABLE_PATH.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
         head, sep, _ = text.partition("\n")
         if not sep or head != f"fingerprint {fingerprint()}":
             return ""
@@ -49,7 +49,7 @@ def _table() -> str:
 def _lookup(kind: str, shape: str) -> dict[str, Any] | None:
     if "\t" in shape or "\n" in shape:
         return None
-    text = _table()
+    text = _table(TABLE_PATH)
     key = f"\n{kind}\t{shape}\t"
     at = text.find(key)
     if at < 0:

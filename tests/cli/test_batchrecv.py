@@ -76,14 +76,39 @@ def test_a_served_kernels_loss_is_said_after_the_messages_before_it_and_before_t
         assert client.recv_many(0) == []
         conn.send(message[4])
         assert client.recv_many(None) == [message[4]]
-        client._sock.close()  # noqa: SLF001 - no goodbye: the test's server is not a kernel
+    client.close()  # the server's end is closed: the goodbye ends at once
 
 
 def test_pfkey_recv_many_takes_a_burst_and_says_a_loss(monkeypatch: pytest.MonkeyPatch) -> None:
-    from setkey_tui.kernel import pfkey_socket
+    from setkey_tui.kernel import batchrecv, pfkey_socket
     from setkey_tui.kernel.base import MessagesLost
     from setkey_tui.pfkey.platform import LINUX
 
+    class Overflowing:
+        """The real receiver, until ``overflow`` is set: then ENOBUFS (a socket pair cannot make it)."""
+
+        def __init__(self, real: batchrecv.BatchReceiver) -> None:
+            self.real = real
+            self.overflow = False
+
+        def receive(self, wait: bool) -> list[bytes]:
+            if self.overflow:
+                raise OSError(errno.ENOBUFS, "No buffer space available")
+            return self.real.receive(wait)
+
+        def close(self) -> None:
+            self.real.close()
+
+    made: list[Overflowing] = []
+    real_receiver = batchrecv.batch_receiver
+
+    def receiver(*args: int, **kw: int) -> Overflowing:
+        real = real_receiver(*args, **kw)
+        assert real is not None, "recvmmsg is missing"
+        made.append(Overflowing(real))
+        return made[-1]
+
+    monkeypatch.setattr(batchrecv, "batch_receiver", receiver)
     mine, kernel = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     monkeypatch.setattr(pfkey_socket.socket, "socket", lambda *args, **kw: mine)
     s = pfkey_socket.PFKeySocket(platform=LINUX, rcvbuf=1 << 16)
@@ -95,14 +120,11 @@ def test_pfkey_recv_many_takes_a_burst_and_says_a_loss(monkeypatch: pytest.Monke
         assert s.recv_many(0) == sent[64:]
         assert s.recv_many(0.01) == []
 
-        class Overflowed:
-            def receive(self, wait: bool) -> list[bytes]:
-                raise OSError(errno.ENOBUFS, "No buffer space available")
-
-            def close(self) -> None:
-                pass
-
-        s._batch = Overflowed()  # type: ignore[assignment]  # noqa: SLF001 - ENOBUFS: a socketpair cannot make it
+        made[0].overflow = True
         with pytest.raises(MessagesLost, match="dropped messages"):
             s.recv_many(None)
+        made[0].overflow = False
+        kernel.send(sent[0])
+        assert s.recv_many(None) == [sent[0]]  # the socket goes on after a loss
+    assert len(made) == 1
     s.close()

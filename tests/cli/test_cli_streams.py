@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from setkey_tui.kernel.sim.client import SERVED_REPLY_TIMEOUT
+from setkey_tui.kernel.sim.client import TIMEOUT_ENV
 from setkey_tui.kernel.sim.protocol import control
 from setkey_tui.pfkey.constants import MsgType
 from setkey_tui.pfkey.message import decode
@@ -70,29 +70,42 @@ def fake_kernel() -> Iterator[Callable[[Callable[[socket.socket, bytes], None]],
         k.close()
 
 
-def run(*args: str, timeout: float = 60, merged: bool = False) -> subprocess.CompletedProcess[str]:
-    """The CLI to its end; ``merged``: stderr into stdout (to see the order of both)."""
+def run(*args: str, timeout: float = 60, merged: bool = False,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI to its end; ``merged``: stderr into stdout (to see the order of both); ``env``: added to ENV."""
     err = subprocess.STDOUT if merged else subprocess.PIPE
-    return subprocess.run(command(*args), stdout=subprocess.PIPE, stderr=err, text=True, timeout=timeout, env=ENV)
+    return subprocess.run(command(*args), stdout=subprocess.PIPE, stderr=err, text=True, timeout=timeout,
+                          env={**ENV, **(env or {})})
 
 
 def test_a_dump_without_an_answer_is_an_error_not_an_empty_success(fake_kernel) -> None:  # type: ignore[no-untyped-def]
     k = fake_kernel(lambda conn, data: None)  # never answers
-    r = run("--kernel", f"sim@{k.path}", "-D")
+    r = run("--kernel", f"sim@{k.path}", "-D", env={TIMEOUT_ENV: "1.5"})
     assert (r.returncode, r.stdout) == (1, "")
-    assert r.stderr == (f"setkey-tui: no answer from the kernel within {SERVED_REPLY_TIMEOUT:g} s "
+    assert r.stderr == ("setkey-tui: no answer from the kernel within 1.5 s "
                         "(recv: Resource temporarily unavailable)\n")
 
 
+def test_a_bad_wait_for_the_served_kernel_is_one_line(fake_kernel) -> None:  # type: ignore[no-untyped-def]
+    k = fake_kernel(lambda conn, data: None)
+    for bad in ("abc", "0", "-1", "inf"):
+        r = run("--kernel", f"sim@{k.path}", "-D", env={TIMEOUT_ENV: bad})
+        assert (r.returncode, r.stdout) == (1, "")
+        assert r.stderr.startswith(f"setkey-tui: cannot open kernel 'sim@{k.path}': {TIMEOUT_ENV}={bad!r} ")
+        assert r.stderr.count("\n") == 1, r.stderr
+
+
 def test_the_wait_is_per_message_not_per_dump(fake_kernel) -> None:  # type: ignore[no-untyped-def]
+    wait = 3.0
+
     def slow_dump(conn: socket.socket, data: bytes) -> None:
         req = decode(data, LINUX)
         for seq in (2, 1, 0):  # three entries, the dump longer in all than one wait
-            time.sleep(SERVED_REPLY_TIMEOUT * 0.4)
+            time.sleep(wait * 0.4)
             conn.send(esp_sa(seq=seq, spi=0x100 + seq)._replace(pid=req.pid).encode(LINUX))
 
     k = fake_kernel(slow_dump)
-    r = run("--kernel", f"sim@{k.path}", "-D")
+    r = run("--kernel", f"sim@{k.path}", "-D", env={TIMEOUT_ENV: f"{wait:g}"})
     assert (r.returncode, r.stderr) == (0, "")
     assert r.stdout.count("\tesp mode=") == 3
 

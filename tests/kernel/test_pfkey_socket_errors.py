@@ -78,37 +78,48 @@ def test_whole_messages_and_promisc(paired) -> None:  # type: ignore[no-untyped-
     assert (first, second) == (big, one)  # whole, and each its own bytes (the receive buffer is reused)
 
 
-class _NoBufs:
-    def __init__(self, err: int) -> None:
-        self.err = err
+class _Failing:
+    """A real socket, except that reads and writes fail with ``err`` while it is set (a socket pair cannot
+    make ENOBUFS)."""
+
+    def __init__(self, real: socket.socket) -> None:
+        self.real = real
+        self.err = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
 
     def recv_into(self, buf: bytearray, *args: int) -> int:
-        raise OSError(self.err, "x")
+        if self.err:
+            raise OSError(self.err, os.strerror(self.err))
+        return self.real.recv_into(buf, *args)
 
     def send(self, data: bytes) -> int:
-        raise OSError(self.err, "x")
-
-    def setsockopt(self, *args: object) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+        if self.err:
+            raise OSError(self.err, os.strerror(self.err))
+        return self.real.send(data)
 
 
-def test_enobufs_is_messages_lost_and_other_errors_one_line(paired) -> None:  # type: ignore[no-untyped-def]
-    s, _kernel = paired
-    real = s._sock
-    try:
-        s._sock = _NoBufs(errno.ENOBUFS)
-        with pytest.raises(MessagesLost, match="resynchronise"):
-            s.recv(None)
-        s._sock = _NoBufs(errno.EBADF)
-        with pytest.raises(TransportError, match="reading the PF_KEY socket failed"):
-            s.recv(None)
-        with pytest.raises(TransportError, match="refused"):
-            s.send(b"x" * 16)
-    finally:
-        s._sock = real
+def test_enobufs_is_messages_lost_and_other_errors_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    a, kernel = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    failing = _Failing(a)
+    monkeypatch.setattr(pfkey_socket.socket, "socket", lambda *args, **kw: failing)
+    s = PFKeySocket(platform=LINUX, rcvbuf=1 << 16)
+    one = header_only(MsgType.FLUSH, 3).encode(LINUX)
+    kernel.send(one)
+    assert s.recv(1.0) == one
+    failing.err = errno.ENOBUFS
+    with pytest.raises(MessagesLost, match="resynchronise"):
+        s.recv(None)
+    failing.err = errno.EBADF
+    with pytest.raises(TransportError, match="reading the PF_KEY socket failed"):
+        s.recv(None)
+    with pytest.raises(TransportError, match="refused"):
+        s.send(b"x" * 16)
+    failing.err = 0
+    kernel.send(one)
+    assert s.recv(1.0) == one  # the socket goes on after a loss
+    kernel.close()
     s.close()
     with pytest.raises(TransportError, match="closed"):
         s.recv(0)

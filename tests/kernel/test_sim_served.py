@@ -472,31 +472,42 @@ def test_serve_sim_says_when_it_starts_and_stops(tmp_path: Path) -> None:
     assert stopped == f"setkey-tui: stopped serving {path} (2 SAs, 1 policy at the end)\n"
 
 
-def test_queued_replies_are_read_without_a_poll_each(tmp_path: Path) -> None:
+def test_queued_replies_are_read_without_a_poll_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 16: one recv per message, no poll: what is queued is read at once, and when nothing is there the
     socket's own timeout (SO_RCVTIMEO) does the waiting.
     A stand-in server queues every reply before the first read, so that no read may need a poll whatever the
     machine's load."""
+    import select
+
+    polls: list[float] = []
+    real_poll = select.poll
+
+    class Counting:
+        """A poll object that counts its waits."""
+
+        def __init__(self) -> None:
+            self.real = real_poll()
+
+        def register(self, fd: object, events: int) -> None:
+            self.real.register(fd, events)
+
+        def poll(self, ms: float) -> list[tuple[int, int]]:
+            polls.append(ms)
+            return self.real.poll(ms)
+
     path = str(tmp_path / "queued.sock")
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as listener:
         listener.bind(path)
         listener.listen(1)
+        monkeypatch.setattr(select, "poll", Counting)  # the client's poll object, made as it connects
         client = SimClient(path)
+        monkeypatch.undo()
         peer, _ = listener.accept()
     try:
         peer.settimeout(10)  # a full socket fails the test here rather than hang it
         replies = [sa_msg(MsgType.DUMP, spi=0x1000 + i, seq=49 - i).encode(LINUX) for i in range(50)]
         for data in replies:
             peer.send(data)
-        polls = []
-        real_poll = client._poll
-
-        class Counting:
-            def poll(self, ms: float) -> list[tuple[int, int]]:
-                polls.append(ms)
-                return real_poll.poll(ms)
-
-        client._poll = Counting()  # type: ignore[assignment]
         assert [client.recv(5) for _ in replies] == replies and polls == []
         began = time.monotonic()
         assert client.recv(0.05) is None and polls == []  # nothing queued: the socket's own timeout waits
@@ -504,3 +515,4 @@ def test_queued_replies_are_read_without_a_poll_each(tmp_path: Path) -> None:
     finally:
         peer.close()
         client.close()
+    assert polls, "the client's poll object is not the counting one"  # its goodbye waits by poll

@@ -260,7 +260,8 @@ def test_events_during_a_dump_come_after_it() -> None:
 def _acquire_body() -> dict:
     _sh("ip link add va type veth peer name vb && ip addr add 10.77.0.1/24 dev va && ip link set va up "
         "&& ip link set vb up")
-    # net.core.xfrm_acq_expires (30 s) is hidden in a namespace owned by a user namespace: wait it out
+    # net.core.xfrm_acq_expires (30 s) is hidden in a namespace owned by a user namespace: the larval SA's
+    # EXPIRE is tested in user-mode-linux (test_xfrm_realkernel), where it can be lowered
     out: dict = {}
     with XfrmTransport() as t:
         svc = KeyService(t)
@@ -280,22 +281,16 @@ def _acquire_body() -> dict:
                           pol.dir, pol.id % 8, len(prop.combs), prop.replay)  # type: ignore[union-attr]
         dump = svc.dump()
         out["larval"] = [(m.get(ExtType.SA).state, m.get(ExtType.SA).spi) for m in dump]  # type: ignore[union-attr]
-        exp = _next_of(svc, MsgType.EXPIRE, 60)
-        sa = exp.get(ExtType.SA)
-        out["expire"] = (exp.satype, exp.seq, exp.pid, sa.state, [e.ext_type for e in exp.extensions])  # type: ignore[union-attr]
     return out
 
 
-def test_acquire_over_a_veth_pair_then_expire_of_the_larval_sa() -> None:
+def test_acquire_over_a_veth_pair_and_its_larval_sa() -> None:
     r = run_in_netns(_acquire_body)
     satype, has_seq, pid, exts, pdir, pidx, ncombs, replay = r["acquire"]
     assert satype == SAType.ESP and has_seq and pid == 0
     assert exts == [ExtType.ADDRESS_SRC, ExtType.ADDRESS_DST, ExtType.X_POLICY, ExtType.PROPOSAL]
     assert pdir == Direction.OUTBOUND and pidx == 1 and ncombs > 0 and replay == 32
     assert r["larval"] == [(SAState.LARVAL, 0)]
-    assert r["expire"][:4] == (SAType.ESP, 0, 0, SAState.DEAD)
-    assert r["expire"][4] == [ExtType.SA, ExtType.LIFETIME_HARD, ExtType.LIFETIME_CURRENT, ExtType.ADDRESS_SRC,
-                              ExtType.ADDRESS_DST, ExtType.X_SA2]
 
 
 # --------------------------------------------------------------------------------------------- ENOBUFS

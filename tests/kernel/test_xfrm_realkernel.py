@@ -136,10 +136,17 @@ def test_per_socket_policies_dump_the_same() -> None:
 
 
 def test_acquire_through_xfrm_equals_af_keys() -> None:
-    """A packet needing an SA: the ACQUIRE a registered PF_KEY socket gets equals the XFRM transport's."""
+    """A packet needing an SA: the ACQUIRE a registered PF_KEY socket gets equals the XFRM transport's, and so
+    does the EXPIRE of the larval SA the kernel made for it (net.core.xfrm_acq_expires: 2 s here, 30 by
+    default; a test in a user-owned namespace cannot lower it)."""
     _flush()
     with open("/proc/sys/net/ipv4/conf/lo/disable_xfrm", "w") as fh:  # lo skips IPsec by default
         fh.write("0")
+    acq_expires = "/proc/sys/net/core/xfrm_acq_expires"
+    with open(acq_expires) as fh:
+        old_expires = fh.read().strip()
+    with open(acq_expires, "w") as fh:
+        fh.write("2")
     pf, xf = PFKeySocket(), XfrmTransport()
     try:
         for t in (pf, xf):
@@ -158,19 +165,28 @@ def test_acquire_through_xfrm_equals_af_keys() -> None:
             pass  # EAGAIN: the packet waits for its SA
         s.close()
 
-        def acquire(t: PFKeySocket | XfrmTransport) -> Message:
-            while (data := t.recv(5.0)) is not None:
+        def next_of(t: PFKeySocket | XfrmTransport, mtype: MsgType) -> Message:
+            while (data := t.recv(10.0)) is not None:
                 m = decode(data, LINUX)
-                if m.type == MsgType.ACQUIRE:
+                if m.type == mtype:
                     return m
-            raise AssertionError("no ACQUIRE")
+            raise AssertionError(f"no {mtype.name}")
 
-        want, got = acquire(pf), acquire(xf)
+        want, got = next_of(pf, MsgType.ACQUIRE), next_of(xf, MsgType.ACQUIRE)
+        want_expire, got_expire = next_of(pf, MsgType.EXPIRE), next_of(xf, MsgType.EXPIRE)
     finally:
         pf.close()
         xf.close()
+        with open(acq_expires, "w") as fh:
+            fh.write(old_expires)
         _flush()
     assert got == want
+    assert got_expire == want_expire
+    sa = want_expire.get(ExtType.SA)
+    assert (want_expire.satype, want_expire.seq, want_expire.pid, sa.state) == (3, 0, 0, 3)  # type: ignore[union-attr]  # ESP, DEAD
+    assert [e.ext_type for e in want_expire.extensions] == [
+        ExtType.SA, ExtType.LIFETIME_HARD, ExtType.LIFETIME_CURRENT, ExtType.ADDRESS_SRC, ExtType.ADDRESS_DST,
+        ExtType.X_SA2]
     prop = want.get(ExtType.PROPOSAL)
     # A template made over PF_KEY has "all algorithms" set but empty algorithm masks, and af_key builds the
     # proposal from the masks: Linux 6.1 sends an ESP proposal without a single combination.

@@ -7,9 +7,10 @@ import stat
 
 from textual.widgets import Input, Label, Log, OptionList, Select, Static
 
+from setkey_tui.link import RESYNC_GRACE, RESYNC_PAUSE
 from setkey_tui.listener import FailedEvent, LostEvent
 from setkey_tui.scenarios import example_text
-from setkey_tui.scenarios.sim import sim_host
+from setkey_tui.scenarios.sim import Clock, sim_host
 from setkey_tui.tui.screens.detail import DetailScreen
 from setkey_tui.tui.screens.dialogs import ConfirmScreen, ExportScreen, FlushSADScreen
 from setkey_tui.tui.screens.forms import AddPolicyScreen, AddSAScreen
@@ -453,9 +454,13 @@ async def test_reloads_do_not_loop_when_each_dump_overflows(env) -> None:
     app = env.app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app)
-        for _ in range(6):  # losses one after the other, each taken by the app before the next
+        app.link.timer = timer = Clock(1000.0)  # the reload policy's seconds, stepped below
+        for _ in range(6):  # losses one after the other, each taken and settled before the next
             app.events.put(LostEvent("test"))
             assert await wait_for(pilot, app.events.empty)
+            assert await wait_for(pilot, lambda: app.status == "live" or "r reloads" in app.status), app.status
+            timer.t += RESYNC_PAUSE  # a reload asked for during a reload is due
+        assert RESYNC_GRACE > 5 * RESYNC_PAUSE  # the last loss comes 5 pauses after the first reload
         assert await wait_for(pilot, lambda: "r reloads" in app.status), app.status
         assert app.resyncs == 1 and app.mirror.sad.total == 60  # one reload after the loss, then no more
         assert "lost during the reload" in str(app.query_one(Badge).render())

@@ -381,3 +381,65 @@ async def test_a_loss_reloads_once_and_says_what_happened(env) -> None:
         assert app.link.resyncs == 1 and app.mirror.sad.total == 8 and app.link.status == "live"
         notes = env.notes
         assert any("3 message(s) lost" in n and "reloading" in n for n in notes)
+
+
+def _drain_until(link, cond, what: str) -> None:
+    """Drain the link (as the app's timer does) until ``cond()`` holds; fail saying ``what`` otherwise."""
+    deadline = time.monotonic() + 30
+    while not cond():
+        assert time.monotonic() < deadline, f"{what}: status {link.status!r}, {link.resyncs} reload(s)"
+        link.drain()
+        time.sleep(0.005)  # polled: the assertion above says whether it came
+
+
+def test_the_reload_policy_runs_on_the_link_timer() -> None:
+    """Losses within RESYNC_GRACE of a reload's end are follow-ups (MAX_FOLLOWUPS at most, then the status says
+    so); one after the grace reloads again; a loss seen while a reload's dump runs reloads once more,
+    RESYNC_PAUSE after it ends; a loss seen before the reload asked for its dump is covered by it. Time is the
+    link's injected timer, stepped here: the outcome does not depend on how slow the machine is."""
+    from setkey_tui.link import MAX_FOLLOWUPS, RESYNC_GRACE, RESYNC_PAUSE, KernelLink
+    from setkey_tui.listener import LostEvent
+    from setkey_tui.scenarios.sim import Clock
+
+    kernel = GatedKernel(total=40, shown=10)
+    kernel.gate.set()
+    timer = Clock(1000.0)
+    link = KernelLink(kernel.open, platform=LINUX, post=lambda m: None, pid=PID, timer=timer)
+    link.start()
+    try:
+        _drain_until(link, link.loaded.is_set, "first load")
+        live = link.status
+        assert MAX_FOLLOWUPS == 1 and link.mirror.sad.total == 40
+        link.events.put(LostEvent("a"))  # right after the first load: a follow-up, the only one allowed
+        _drain_until(link, lambda: link.resyncs == 1 and link.status == live, "reload after a loss")
+        link.events.put(LostEvent("b"))  # still within the grace: no more reloads, the status says so
+        link.drain()
+        assert link.resyncs == 1 and link.status == "messages were lost during the reload: r reloads"
+        timer.t += RESYNC_GRACE  # the grace is over: a loss reloads again
+        link.events.put(LostEvent("c"))
+        _drain_until(link, lambda: link.resyncs == 2 and link.status == live, "reload after the grace")
+        timer.t += RESYNC_GRACE
+        link.events.put(LostEvent("d"))  # queued before the reload below asks for its dump: covered by it
+        link.request_resync(by_user=True)
+        _drain_until(link, lambda: link.status == live, "reload by the user")
+        timer.t += RESYNC_PAUSE
+        for _ in range(5):
+            link.drain()
+        assert link.resyncs == 3
+        timer.t += RESYNC_GRACE
+        kernel.gate.clear()  # the next dump stops after 10 replies until the gate opens
+        link.request_resync(by_user=True)
+        _drain_until(link, lambda: link.loading is not None and link.loading.count == 10, "a dump in flight")
+        link.events.put(LostEvent("e"))  # seen while the dump runs: one more reload once it has ended
+        link.drain()
+        kernel.gate.set()
+        _drain_until(link, lambda: link.status == live, "the reload")
+        for _ in range(5):
+            link.drain()
+        assert link.resyncs == 4  # the pause has not passed on the timer: no reload yet
+        timer.t += RESYNC_PAUSE
+        _drain_until(link, lambda: link.resyncs == 5 and link.status == live, "reload after the pause")
+        assert link.mirror.sad.total == 40
+    finally:
+        kernel.gate.set()
+        link.stop()

@@ -23,7 +23,7 @@ import time
 from collections import deque
 from typing import Any
 
-from setkey_tui.kernel.base import MessagesLost, TrafficSimulator, TransportError
+from setkey_tui.kernel.base import MessagesLost, TrafficSimulator, TransportError, env_seconds
 from setkey_tui.kernel.remote import errors
 from setkey_tui.kernel.remote.framing import (
     Frame,
@@ -63,16 +63,7 @@ def parse_spec(rest: str) -> tuple[str, str]:
 
 
 def _timeout() -> float:
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        raise TransportError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
-    if not value > 0:
-        raise TransportError(f"{TIMEOUT_ENV}={raw!r} must be more than 0 seconds")
-    return value
+    return env_seconds(TIMEOUT_ENV, DEFAULT_TIMEOUT)
 
 
 def ssh_command(host: str, spec: str) -> list[str]:

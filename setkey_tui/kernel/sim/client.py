@@ -10,7 +10,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Literal
 
-from setkey_tui.kernel.base import MessagesLost, SlowReplies, TrafficSimulator, TransportError
+from setkey_tui.kernel.base import MessagesLost, SlowReplies, TrafficSimulator, TransportError, env_seconds
 from setkey_tui.kernel.sim.protocol import MAX_PACKET, control, is_control, parse_control
 from setkey_tui.packet import Packet, PacketVerdict
 from setkey_tui.pfkey.constants import MsgType
@@ -26,14 +26,16 @@ BATCH_SIZE = 64  # packets recv_many takes at most per system call
 
 
 SERVED_REPLY_TIMEOUT = 10.0  # a served simulated kernel may take seconds to flush or dump 100k SAs
+TIMEOUT_ENV = "SETKEY_TUI_SIM_TIMEOUT"  # replaces SERVED_REPLY_TIMEOUT (seconds)
 
 
 class SimClient(TrafficSimulator, SlowReplies):
     """One connection to a served simulated kernel (a Transport)."""
 
-    reply_timeout = SERVED_REPLY_TIMEOUT
+    reply_timeout = SERVED_REPLY_TIMEOUT  # per message of an answer; $SETKEY_TUI_SIM_TIMEOUT replaces it
 
     def __init__(self, path: str, *, platform: Platform = LINUX) -> None:
+        self.reply_timeout = env_seconds(TIMEOUT_ENV, SERVED_REPLY_TIMEOUT)
         self.path = path
         self.platform = platform
         self.description = f"simulated kernel served at {path}"
