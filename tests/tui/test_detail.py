@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.widgets import Label
 
 from setkey_tui.mirror import IPPROTO_NAMES, SARow, SPRow
+from setkey_tui.tui.screens.main import EssentialsFooter
 from tests.tui.helpers import wait_for
 from tests.tui.test_flows import SA1, SIZE, started
 
@@ -30,6 +31,9 @@ async def test_detail_follows_the_entry_and_says_when_it_is_gone(env) -> None:
             return str(detail.query_one(".detail-title", Label).render())
 
         assert "(mature)" in title()
+        footer = detail.query_one(EssentialsFooter)
+        footer_actions = lambda: [str(getattr(k, "action", "")) for k in footer.children]  # noqa: E731
+        assert await wait_for(pilot, lambda: "delete" in footer_actions()), footer_actions()
         env.clock.t += 60  # past the soft lifetime: the kernel sends the soft EXPIRE
         assert await wait_for(pilot, lambda: "(dying)" in title())
         assert "state=dying" in str(detail.query_one("#detail-dump").render())
@@ -39,6 +43,7 @@ async def test_detail_follows_the_entry_and_says_when_it_is_gone(env) -> None:
         assert "0x00112233445566778899aabbccddeeff" in str(detail.query_one("#detail-statement").render())
         # … but it cannot be deleted: the key does nothing and the footer does not offer it
         assert "d" not in detail.active_bindings
+        assert await wait_for(pilot, lambda: "delete" not in footer_actions()), footer_actions()
         await pilot.press("d")
         assert app.screen is detail
 

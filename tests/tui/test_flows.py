@@ -15,6 +15,7 @@ from setkey_tui.tui.screens.detail import DetailScreen
 from setkey_tui.tui.screens.dialogs import ConfirmScreen, ExportScreen, FlushSADScreen
 from setkey_tui.tui.screens.forms import AddPolicyScreen, AddSAScreen
 from setkey_tui.tui.screens.help import HelpScreen
+from setkey_tui.tui.screens.main import EssentialsFooter
 from setkey_tui.tui.widgets.badge import Badge
 from setkey_tui.tui.widgets.monitor import MonitorPane
 from tests.tui.helpers import error_at, fill, settle, wait_for
@@ -197,6 +198,28 @@ async def test_filter_and_sort(env) -> None:
         assert table.cursor == 2
         await pilot.click("#sad-table", offset=(3, 4), times=2)  # a double click opens the detail
         assert isinstance(app.screen, DetailScreen) and app.screen.row is sad.row_at(3)
+
+
+async def test_tab_in_a_form_keeps_the_footer_keys(env) -> None:
+    """Moving from field to field changes the focus, not the keys: the footer is not rebuilt (each rebuild
+    restyled and laid out the whole screen)."""
+    app = env.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app)
+        await pilot.press("a")
+        assert isinstance(app.screen, AddSAScreen)
+        footer = app.screen.query_one(EssentialsFooter)
+        assert await wait_for(pilot, lambda: len(footer.children) > 2)
+        kept = 0
+        for _ in range(8):
+            before, keys = app.focused, list(footer.children)
+            await pilot.press("tab")
+            await settle(pilot)
+            assert app.focused is not before
+            if isinstance(before, Input) and isinstance(app.focused, Input):  # the same keys: kept
+                assert list(footer.children) == keys and all(k.is_attached for k in keys)
+                kept += 1
+        assert kept >= 3
 
 
 async def test_detail_masks_keys_until_revealed(env) -> None:

@@ -29,6 +29,7 @@ class EssentialsFooter(Footer):
 
     ESSENTIAL = ("help", "quit")
     _recompose_due = False
+    _composed: tuple[object, ...] | None = None  # the bindings the keys shown were built from
 
     def bindings_changed(self, screen: Screen[object]) -> None:
         """Recompose once for a burst of binding changes (startup focuses, mounts and activates tabs: five
@@ -38,12 +39,21 @@ class EssentialsFooter(Footer):
         super().bindings_changed(screen)
         self._recompose_due = bool(screen.app.app_focus and self.is_attached and screen is self.screen)
 
+    def _shown_bindings(self) -> tuple[object, ...]:
+        return tuple((key, b.key, b.key_display, b.description, b.action, b.show, b.group, enabled, tooltip)
+                     for key, (_node, b, enabled, tooltip) in self.screen.active_bindings.items())
+
     async def recompose(self) -> None:
-        """Build the keys again from the bindings of now."""
+        """Build the keys again from the bindings of now, unless they are the ones shown: a Tab from field to
+        field of a form changes the focus, not the keys (each rebuild restyled and laid out the screen)."""
         self._recompose_due = False
+        if not self.is_attached or (self._composed is not None and self._shown_bindings() == self._composed):
+            return
         await super().recompose()
 
     def compose(self) -> ComposeResult:
+        if self._bindings_ready:
+            self._composed = self._shown_bindings()
         widgets = list(super().compose())
         def essential(w: object) -> int:  # FooterKeys; the main screen's q is "app.quit"
             action = str(getattr(w, "action", "")).removeprefix("app.")
